@@ -1,0 +1,133 @@
+/* shmap — internal declarations shared by src/common and the platform
+ * backends. Nothing here is part of the public API.
+ *
+ * The platform directory (src/posix or src/win32) is on the include path and
+ * provides "os.h" with the lock type; that is how common code stays free of
+ * #ifdef _WIN32.
+ */
+#ifndef SHMAP_INTERNAL_H
+#define SHMAP_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "shmap.h"
+#include "os.h"
+
+#if defined(__MINGW32__)
+/* mingw's C99 stdio (__USE_MINGW_ANSI_STDIO) takes the GNU formats. */
+#  define SHMAP__PRINTF(a, b) __attribute__((format(gnu_printf, a, b)))
+#elif defined(__GNUC__)
+#  define SHMAP__PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#  define SHMAP__PRINTF(a, b)
+#endif
+
+/* ---- errors (common/error.c) ---- */
+
+/* Record `code` with a formatted message and no OS cause; returns `code`. */
+int shmap__err(int code, const char *fmt, ...) SHMAP__PRINTF(2, 3);
+/* Record `code` with the OS error `os_error` appended to the message. */
+int shmap__err_os(int code, int os_error, const char *fmt, ...)
+    SHMAP__PRINTF(3, 4);
+
+/* ---- ranges (common/range.c) ---- */
+
+static inline int shmap__is_pow2(uint64_t v) { return v && !(v & (v - 1)); }
+
+/* Validate a [offset, offset+len) range against `limit` and alignment
+ * `gran`; `what` names the caller in the message. Returns 0 or EEMPTY,
+ * EOVERFLOW, EALIGN, ERANGE. */
+int shmap__check_range(const char *what, uint64_t offset, uint64_t len,
+                       uint64_t limit, uint64_t gran);
+
+/* ---- mappable (common/mappable.c) ---- */
+
+struct shmap_mappable {
+  atomic_uint refs;
+  unsigned access;        /* SHMAP_PROT_READ or SHMAP_PROT_RW */
+  shmap_native_t native;  /* owned */
+  uint64_t size;
+};
+
+/* ---- mapping table (common/table.c) ---- */
+
+typedef struct shmap__entry {
+  uint64_t offset;
+  uint64_t len;
+  uint64_t file_offset;
+  void *ext;             /* EXTERNAL: the producer's pointer */
+  shmap_mappable *m;     /* MAPPABLE: one reference held by the window */
+  unsigned kind;
+  unsigned prot;
+} shmap__entry;
+
+typedef struct shmap__table {
+  shmap__entry *v;  /* sorted by offset, never overlapping */
+  size_t n;
+  size_t cap;
+} shmap__table;
+
+void shmap__table_free(shmap__table *t);
+/* Make room for one more entry so a later insert cannot fail. */
+int shmap__table_reserve(shmap__table *t);
+/* Index of the entry containing `offset`, or (size_t)-1. */
+size_t shmap__table_find(const shmap__table *t, uint64_t offset);
+/* Insert position for [offset, offset+len), or (size_t)-1 if it overlaps. */
+size_t shmap__table_slot(const shmap__table *t, uint64_t offset, uint64_t len);
+/* Insert at `pos` (from table_slot, after table_reserve). */
+void shmap__table_insert(shmap__table *t, size_t pos, const shmap__entry *e);
+void shmap__table_remove(shmap__table *t, size_t pos);
+
+/* ---- window (common/window.c) ---- */
+
+struct shmap_window {
+  uint8_t *base;
+  uint64_t size;
+  shmap__rwlock lock;
+  shmap__table table;
+  void *os;  /* backend state (Windows placeholders), NULL on POSIX */
+};
+
+/* ---- what each platform backend provides (src/posix, src/win32) ---- */
+
+int shmap__os_last_error(void);
+uint64_t shmap__os_page_size(void);
+uint64_t shmap__os_granularity(void);
+
+void shmap__rwlock_init(shmap__rwlock *l);
+void shmap__rwlock_destroy(shmap__rwlock *l);
+void shmap__rwlock_rdlock(shmap__rwlock *l);
+void shmap__rwlock_rdunlock(shmap__rwlock *l);
+void shmap__rwlock_wrlock(shmap__rwlock *l);
+void shmap__rwlock_wrunlock(shmap__rwlock *l);
+
+/* Create a fresh, zeroed, writable memory object of exactly `size` bytes
+ * (already rounded to the granularity). */
+int shmap__os_mappable_create(uint64_t size, unsigned flags,
+                              shmap_native_t *out);
+/* Validate that `native` is a mappable kind of object; report its current
+ * size, its access (READ or RW) and, where the OS tells, whether every byte
+ * of it is committed backing (`committed` 1) or not (0). */
+int shmap__os_mappable_query(shmap_native_t native, uint64_t *size,
+                             unsigned *access, int *committed);
+int shmap__os_native_dup(shmap_native_t native, shmap_native_t *out);
+int shmap__os_share_readonly(shmap_native_t native, shmap_native_t *out);
+
+/* Reserve the window's address space: set w->base (aligned to `align`) and
+ * w->os. w->size is already set. */
+int shmap__os_window_reserve(shmap_window *w, uint64_t align);
+/* Give the whole reservation back (every mapping was already unmapped). */
+void shmap__os_window_release(shmap_window *w);
+/* Make `e` (kind MAPPABLE or ANON) accessible. On failure the range must be
+ * reserved and inaccessible again, as before the call. Called under the
+ * write lock with `e` not yet in the table. */
+int shmap__os_window_map(shmap_window *w, const shmap__entry *e);
+/* Turn `e`'s range back into inaccessible reservation. Called under the
+ * write lock with `e` still in the table. */
+int shmap__os_window_unmap(shmap_window *w, const shmap__entry *e);
+int shmap__os_window_protect(shmap_window *w, const shmap__entry *e,
+                             unsigned prot);
+
+#endif /* SHMAP_INTERNAL_H */

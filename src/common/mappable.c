@@ -1,0 +1,138 @@
+/* shmap — the portable half of mappables: reference counting and checks.
+ * The OS object itself is created and inspected by the platform backend. */
+#include <inttypes.h>
+#include <stdlib.h>
+
+#include "internal.h"
+
+static int wrap(shmap_native_t native, uint64_t size, unsigned access,
+                shmap_mappable **out) {
+  shmap_mappable *m = malloc(sizeof *m);
+  if (m == NULL)
+    return shmap__err(SHMAP_ENOMEM, "mappable: out of memory");
+  atomic_init(&m->refs, 1);
+  m->access = access;
+  m->native = native;
+  m->size = size;
+  *out = m;
+  return 0;
+}
+
+int shmap_mappable_create(uint64_t size, unsigned flags, shmap_mappable **out) {
+  if (out == NULL)
+    return shmap__err(SHMAP_EINVAL, "mappable create: NULL out");
+  if (size == 0)
+    return shmap__err(SHMAP_EINVAL, "mappable create: size 0");
+  if (flags & ~(unsigned)SHMAP_CREATE_SEAL_SEAL)
+    return shmap__err(SHMAP_EINVAL, "mappable create: unknown flags 0x%x",
+                      flags);
+  uint64_t gran = shmap__os_granularity();
+  if (size > UINT64_MAX - (gran - 1))
+    return shmap__err(SHMAP_EOVERFLOW,
+                      "mappable create: size 0x%" PRIx64
+                      " overflows when rounded to 0x%" PRIx64,
+                      size, gran);
+  size = (size + gran - 1) & ~(gran - 1);
+  shmap_native_t native;
+  int rc = shmap__os_mappable_create(size, flags, &native);
+  if (rc != 0)
+    return rc;
+  rc = wrap(native, size, SHMAP_PROT_RW, out);
+  if (rc != 0)
+    shmap_native_close(native);
+  return rc;
+}
+
+int shmap_mappable_adopt(shmap_native_t native, shmap_mappable **out) {
+  if (out == NULL)
+    return shmap__err(SHMAP_EINVAL, "mappable adopt: NULL out");
+  uint64_t size;
+  unsigned access;
+  int committed;
+  int rc = shmap__os_mappable_query(native, &size, &access, &committed);
+  if (rc != 0)
+    return rc;
+  return wrap(native, size, access, out);
+}
+
+int shmap_mappable_dup(shmap_native_t native, shmap_mappable **out) {
+  if (out == NULL)
+    return shmap__err(SHMAP_EINVAL, "mappable dup: NULL out");
+  uint64_t size;
+  unsigned access;
+  int committed;
+  int rc = shmap__os_mappable_query(native, &size, &access, &committed);
+  if (rc != 0)
+    return rc;
+  shmap_native_t copy;
+  rc = shmap__os_native_dup(native, &copy);
+  if (rc != 0)
+    return rc;
+  rc = wrap(copy, size, access, out);
+  if (rc != 0)
+    shmap_native_close(copy);
+  return rc;
+}
+
+shmap_mappable *shmap_mappable_ref(shmap_mappable *m) {
+  if (m != NULL)
+    atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);
+  return m;
+}
+
+void shmap_mappable_unref(shmap_mappable *m) {
+  if (m == NULL)
+    return;
+  /* acq_rel: the thread that frees must see every other owner's writes. */
+  if (atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) != 1)
+    return;
+  shmap_native_close(m->native);
+  free(m);
+}
+
+uint64_t shmap_mappable_size(const shmap_mappable *m) {
+  return m != NULL ? m->size : 0;
+}
+
+unsigned shmap_mappable_access(const shmap_mappable *m) {
+  return m != NULL ? m->access : SHMAP_PROT_NONE;
+}
+
+shmap_native_t shmap_mappable_native(const shmap_mappable *m) {
+  return m != NULL ? m->native : SHMAP_NATIVE_INVALID;
+}
+
+int shmap_mappable_share_readonly(const shmap_mappable *m,
+                                  shmap_native_t *out) {
+  if (m == NULL || out == NULL)
+    return shmap__err(SHMAP_EINVAL, "mappable share_readonly: NULL argument");
+  return shmap__os_share_readonly(m->native, out);
+}
+
+int shmap_mappable_check_range(const shmap_mappable *m, uint64_t offset,
+                               uint64_t len) {
+  if (m == NULL)
+    return shmap__err(SHMAP_EINVAL, "mappable check_range: NULL mappable");
+  if (len == 0)
+    return shmap__err(SHMAP_EEMPTY, "mappable check_range: zero length");
+  if (offset > UINT64_MAX - len)
+    return shmap__err(SHMAP_EOVERFLOW,
+                      "mappable check_range: 0x%" PRIx64 " + 0x%" PRIx64
+                      " overflows",
+                      offset, len);
+  uint64_t size;
+  unsigned access;
+  int committed;
+  int rc = shmap__os_mappable_query(m->native, &size, &access, &committed);
+  if (rc != 0)
+    return rc;
+  if (!committed)
+    return shmap__err(SHMAP_EBACKING,
+                      "mappable check_range: object is not committed backing");
+  if (offset + len > size)
+    return shmap__err(SHMAP_EBACKING,
+                      "mappable check_range: range 0x%" PRIx64 "+0x%" PRIx64
+                      " exceeds object size 0x%" PRIx64,
+                      offset, len, size);
+  return 0;
+}

@@ -1,0 +1,31 @@
+/* shmap — range validation shared by every layer. */
+#include <inttypes.h>
+
+#include "internal.h"
+
+int shmap__check_range(const char *what, uint64_t offset, uint64_t len,
+                       uint64_t limit, uint64_t gran) {
+  if (len == 0)
+    return shmap__err(SHMAP_EEMPTY, "%s: zero length at offset 0x%" PRIx64,
+                      what, offset);
+  if (offset > UINT64_MAX - len)
+    return shmap__err(SHMAP_EOVERFLOW,
+                      "%s: offset 0x%" PRIx64 " + length 0x%" PRIx64
+                      " overflows",
+                      what, offset, len);
+  if (gran > 1 && ((offset | len) & (gran - 1)) != 0)
+    return shmap__err(SHMAP_EALIGN,
+                      "%s: offset 0x%" PRIx64 " or length 0x%" PRIx64
+                      " not aligned to 0x%" PRIx64,
+                      what, offset, len, gran);
+  if (offset + len > limit)
+    return shmap__err(SHMAP_ERANGE,
+                      "%s: range 0x%" PRIx64 "+0x%" PRIx64
+                      " ends past 0x%" PRIx64,
+                      what, offset, len, limit);
+  return 0;
+}
+
+uint64_t shmap_page_size(void) { return shmap__os_page_size(); }
+
+uint64_t shmap_map_granularity(void) { return shmap__os_granularity(); }

@@ -1,0 +1,303 @@
+/* shmap — the portable half of windows: validation, locking and the mapping
+ * table. The platform backend only turns ranges of the reservation into
+ * mappings and back. */
+#include <inttypes.h>
+#include <stdlib.h>
+
+#include "internal.h"
+
+#define NOT_FOUND ((size_t)-1)
+
+int shmap_window_reserve(uint64_t size, uint64_t align, shmap_window **out) {
+  if (out == NULL)
+    return shmap__err(SHMAP_EINVAL, "window reserve: NULL out");
+  uint64_t gran = shmap__os_granularity();
+  if (size == 0)
+    return shmap__err(SHMAP_EEMPTY, "window reserve: size 0");
+  if (size & (gran - 1))
+    return shmap__err(SHMAP_EALIGN,
+                      "window reserve: size 0x%" PRIx64
+                      " not a multiple of 0x%" PRIx64,
+                      size, gran);
+  if (align == 0)
+    align = gran;
+  if (!shmap__is_pow2(align) || align < gran)
+    return shmap__err(SHMAP_EALIGN,
+                      "window reserve: alignment 0x%" PRIx64
+                      " not a power of two >= 0x%" PRIx64,
+                      align, gran);
+  if (size > UINT64_MAX - align || size + align > (uint64_t)SIZE_MAX)
+    return shmap__err(SHMAP_EOVERFLOW,
+                      "window reserve: size 0x%" PRIx64 " + alignment 0x%" PRIx64
+                      " does not fit the address space",
+                      size, align);
+  shmap_window *w = calloc(1, sizeof *w);
+  if (w == NULL)
+    return shmap__err(SHMAP_ENOMEM, "window reserve: out of memory");
+  w->size = size;
+  int rc = shmap__os_window_reserve(w, align);
+  if (rc != 0) {
+    free(w);
+    return rc;
+  }
+  shmap__rwlock_init(&w->lock);
+  *out = w;
+  return 0;
+}
+
+void shmap_window_release(shmap_window *w) {
+  if (w == NULL)
+    return;
+  /* Unmap last-to-first so the table shrinks from its end (no moves). */
+  while (w->table.n > 0) {
+    shmap__entry *e = &w->table.v[w->table.n - 1];
+    if (e->kind != SHMAP_MAPPING_EXTERNAL)
+      (void)shmap__os_window_unmap(w, e);
+    shmap_mappable_unref(e->m);
+    w->table.n--;
+  }
+  shmap__os_window_release(w);
+  shmap__table_free(&w->table);
+  shmap__rwlock_destroy(&w->lock);
+  free(w);
+}
+
+void *shmap_window_base(const shmap_window *w) {
+  return w != NULL ? w->base : NULL;
+}
+
+uint64_t shmap_window_size(const shmap_window *w) {
+  return w != NULL ? w->size : 0;
+}
+
+size_t shmap_window_count(shmap_window *w) {
+  if (w == NULL)
+    return 0;
+  shmap__rwlock_rdlock(&w->lock);
+  size_t n = w->table.n;
+  shmap__rwlock_rdunlock(&w->lock);
+  return n;
+}
+
+/* Validate, find the slot, let the backend map, then record. The table has
+ * room reserved before the OS is touched so that recording cannot fail
+ * after the mapping exists. */
+static int add(shmap_window *w, const char *what, shmap__entry *e) {
+  int rc = shmap__check_range(what, e->offset, e->len, w->size,
+                              shmap__os_granularity());
+  if (rc != 0)
+    return rc;
+  shmap__rwlock_wrlock(&w->lock);
+  size_t pos = shmap__table_slot(&w->table, e->offset, e->len);
+  if (pos == NOT_FOUND) {
+    rc = shmap__err(SHMAP_EOVERLAP,
+                    "%s: range 0x%" PRIx64 "+0x%" PRIx64
+                    " overlaps an existing mapping",
+                    what, e->offset, e->len);
+  } else if ((rc = shmap__table_reserve(&w->table)) == 0) {
+    if (e->kind != SHMAP_MAPPING_EXTERNAL)
+      rc = shmap__os_window_map(w, e);
+    if (rc == 0)
+      shmap__table_insert(&w->table, pos, e);
+  }
+  shmap__rwlock_wrunlock(&w->lock);
+  return rc;
+}
+
+static int check_prot(const char *what, unsigned prot, int allow_none) {
+  if (prot == SHMAP_PROT_READ || prot == SHMAP_PROT_RW ||
+      (allow_none && prot == SHMAP_PROT_NONE))
+    return 0;
+  return shmap__err(SHMAP_EINVAL, "%s: invalid protection 0x%x", what, prot);
+}
+
+int shmap_window_map(shmap_window *w, uint64_t offset, shmap_mappable *m,
+                     uint64_t file_offset, uint64_t len, unsigned prot) {
+  static const char what[] = "window map";
+  if (w == NULL || m == NULL)
+    return shmap__err(SHMAP_EINVAL, "%s: NULL window or mappable", what);
+  int rc = check_prot(what, prot, 0);
+  if (rc != 0)
+    return rc;
+  if (len != 0 && (file_offset & (shmap__os_granularity() - 1)))
+    return shmap__err(SHMAP_EALIGN,
+                      "%s: file offset 0x%" PRIx64 " not aligned to 0x%" PRIx64,
+                      what, file_offset, shmap__os_granularity());
+  if ((prot & SHMAP_PROT_WRITE) && !(m->access & SHMAP_PROT_WRITE))
+    return shmap__err(SHMAP_EACCES,
+                      "%s: read-write mapping of a read-only mappable", what);
+  /* Check the window range first so its errors win over backing errors. */
+  rc = shmap__check_range(what, offset, len, w->size, shmap__os_granularity());
+  if (rc != 0)
+    return rc;
+  rc = shmap_mappable_check_range(m, file_offset, len);
+  if (rc != 0)
+    return rc;
+  shmap__entry e = {offset, len, file_offset, NULL, m, SHMAP_MAPPING_MAPPABLE,
+                    prot};
+  shmap_mappable_ref(m);
+  rc = add(w, what, &e);
+  if (rc != 0)
+    shmap_mappable_unref(m);
+  return rc;
+}
+
+int shmap_window_map_anon(shmap_window *w, uint64_t offset, uint64_t len,
+                          unsigned prot) {
+  static const char what[] = "window map_anon";
+  if (w == NULL)
+    return shmap__err(SHMAP_EINVAL, "%s: NULL window", what);
+  int rc = check_prot(what, prot, 0);
+  if (rc != 0)
+    return rc;
+  shmap__entry e = {offset, len, 0, NULL, NULL, SHMAP_MAPPING_ANON, prot};
+  return add(w, what, &e);
+}
+
+int shmap_window_map_external(shmap_window *w, uint64_t offset, uint64_t len,
+                              void *ptr) {
+  static const char what[] = "window map_external";
+  if (w == NULL || ptr == NULL)
+    return shmap__err(SHMAP_EINVAL, "%s: NULL window or pointer", what);
+  if ((uint64_t)(uintptr_t)ptr > UINT64_MAX - len ||
+      (uintptr_t)ptr > UINTPTR_MAX - (uintptr_t)len)
+    return shmap__err(SHMAP_EOVERFLOW,
+                      "%s: pointer %p + length 0x%" PRIx64 " overflows", what,
+                      ptr, len);
+  shmap__entry e = {offset, len, 0, ptr, NULL, SHMAP_MAPPING_EXTERNAL,
+                    SHMAP_PROT_RW};
+  return add(w, what, &e);
+}
+
+/* Index of the mapping that is exactly [offset, offset+len), or an error. */
+static int find_exact(shmap_window *w, const char *what, uint64_t offset,
+                      uint64_t len, size_t *pos) {
+  int rc = shmap__check_range(what, offset, len, w->size, 1);
+  if (rc != 0)
+    return rc;
+  size_t i = shmap__table_find(&w->table, offset);
+  if (i == NOT_FOUND)
+    return shmap__err(SHMAP_ENOENT, "%s: nothing mapped at 0x%" PRIx64, what,
+                      offset);
+  const shmap__entry *e = &w->table.v[i];
+  if (e->offset != offset || e->len != len)
+    return shmap__err(SHMAP_EPARTIAL,
+                      "%s: 0x%" PRIx64 "+0x%" PRIx64
+                      " is not the whole mapping 0x%" PRIx64 "+0x%" PRIx64,
+                      what, offset, len, e->offset, e->len);
+  *pos = i;
+  return 0;
+}
+
+int shmap_window_unmap(shmap_window *w, uint64_t offset, uint64_t len) {
+  static const char what[] = "window unmap";
+  if (w == NULL)
+    return shmap__err(SHMAP_EINVAL, "%s: NULL window", what);
+  size_t pos = 0;
+  shmap__rwlock_wrlock(&w->lock);
+  int rc = find_exact(w, what, offset, len, &pos);
+  shmap_mappable *m = NULL;
+  if (rc == 0) {
+    shmap__entry *e = &w->table.v[pos];
+    if (e->kind != SHMAP_MAPPING_EXTERNAL)
+      rc = shmap__os_window_unmap(w, e);
+    if (rc == 0) {
+      m = e->m;
+      shmap__table_remove(&w->table, pos);
+    }
+  }
+  shmap__rwlock_wrunlock(&w->lock);
+  /* Outside the lock: the last unref closes an fd, no need to block lookups. */
+  shmap_mappable_unref(m);
+  return rc;
+}
+
+int shmap_window_protect(shmap_window *w, uint64_t offset, uint64_t len,
+                         unsigned prot) {
+  static const char what[] = "window protect";
+  if (w == NULL)
+    return shmap__err(SHMAP_EINVAL, "%s: NULL window", what);
+  int rc = check_prot(what, prot, 1);
+  if (rc != 0)
+    return rc;
+  size_t pos = 0;
+  shmap__rwlock_wrlock(&w->lock);
+  rc = find_exact(w, what, offset, len, &pos);
+  if (rc == 0) {
+    shmap__entry *e = &w->table.v[pos];
+    if (e->kind == SHMAP_MAPPING_EXTERNAL)
+      rc = shmap__err(SHMAP_ENOTSUP,
+                      "%s: external ranges belong to their producer", what);
+    else if ((prot & SHMAP_PROT_WRITE) && e->m != NULL &&
+             !(e->m->access & SHMAP_PROT_WRITE))
+      rc = shmap__err(SHMAP_EACCES,
+                      "%s: write access to a read-only mappable", what);
+    else if ((rc = shmap__os_window_protect(w, e, prot)) == 0)
+      e->prot = prot;
+  }
+  shmap__rwlock_wrunlock(&w->lock);
+  return rc;
+}
+
+static void *host_of(const shmap_window *w, const shmap__entry *e,
+                     uint64_t offset) {
+  uint8_t *start = e->kind == SHMAP_MAPPING_EXTERNAL ? (uint8_t *)e->ext
+                                                     : w->base + e->offset;
+  return start + (offset - e->offset);
+}
+
+void *shmap_window_translate(shmap_window *w, uint64_t offset, uint64_t len) {
+  if (w == NULL || len == 0 || offset > UINT64_MAX - len)
+    return NULL;
+  void *p = NULL;
+  shmap__rwlock_rdlock(&w->lock);
+  size_t i = shmap__table_find(&w->table, offset);
+  if (i != NOT_FOUND) {
+    const shmap__entry *e = &w->table.v[i];
+    if (offset + len - e->offset <= e->len)
+      p = host_of(w, e, offset);
+  }
+  shmap__rwlock_rdunlock(&w->lock);
+  return p;
+}
+
+static void describe(const shmap_window *w, const shmap__entry *e,
+                     shmap_mapping_info *info) {
+  info->offset = e->offset;
+  info->len = e->len;
+  info->host = host_of(w, e, e->offset);
+  info->kind = e->kind;
+  info->prot = e->prot;
+  info->mappable = e->m;
+  info->file_offset = e->file_offset;
+}
+
+int shmap_window_lookup(shmap_window *w, uint64_t offset,
+                        shmap_mapping_info *info) {
+  if (w == NULL || info == NULL)
+    return shmap__err(SHMAP_EINVAL, "window lookup: NULL argument");
+  int rc = 0;
+  shmap__rwlock_rdlock(&w->lock);
+  size_t i = shmap__table_find(&w->table, offset);
+  if (i == NOT_FOUND)
+    rc = shmap__err(SHMAP_ENOENT, "window lookup: nothing mapped at 0x%" PRIx64,
+                    offset);
+  else
+    describe(w, &w->table.v[i], info);
+  shmap__rwlock_rdunlock(&w->lock);
+  return rc;
+}
+
+int shmap_window_foreach(shmap_window *w, shmap_mapping_cb cb, void *arg) {
+  if (w == NULL || cb == NULL)
+    return shmap__err(SHMAP_EINVAL, "window foreach: NULL argument");
+  int rc = 0;
+  shmap__rwlock_rdlock(&w->lock);
+  for (size_t i = 0; i < w->table.n && rc == 0; i++) {
+    shmap_mapping_info info;
+    describe(w, &w->table.v[i], &info);
+    rc = cb(&info, arg);
+  }
+  shmap__rwlock_rdunlock(&w->lock);
+  return rc;
+}

@@ -1,0 +1,146 @@
+/* shmap — POSIX mappables: memfd (sealed) or unlinked shm objects. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/* Shrinking would turn live mappings into SIGBUS traps for every peer;
+ * growing is harmless but would make the size a peer checked a lie. */
+#define SHMAP_SEALS (F_SEAL_SHRINK | F_SEAL_GROW)
+
+#if defined(MFD_CLOEXEC) && !defined(SHMAP_FORCE_SHM_OPEN)
+static int create_memfd(uint64_t size, unsigned flags, int *out) {
+  int fd = memfd_create("shmap", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0)
+    return errno == ENOSYS ? SHMAP_ENOTSUP
+                           : shmap__err_os(SHMAP_EOS, errno,
+                                           "mappable create: memfd_create");
+  int seals = SHMAP_SEALS;
+  if (flags & SHMAP_CREATE_SEAL_SEAL)
+    seals |= F_SEAL_SEAL;
+  if (ftruncate(fd, (off_t)size) != 0 || fcntl(fd, F_ADD_SEALS, seals) != 0) {
+    int err = errno;
+    close(fd);
+    return shmap__err_os(err == ENOMEM || err == ENOSPC ? SHMAP_ENOMEM
+                                                        : SHMAP_EOS,
+                         err, "mappable create: sizing memfd to 0x%" PRIx64,
+                         size);
+  }
+  *out = fd;
+  return 0;
+}
+#else
+static int create_memfd(uint64_t size, unsigned flags, int *out) {
+  (void)size, (void)flags, (void)out;
+  return SHMAP_ENOTSUP;
+}
+#endif
+
+/* Fallback: an shm object with an unguessable name that exists in the
+ * namespace only between shm_open and shm_unlink. */
+static int create_shm(uint64_t size, int *out) {
+  for (int attempt = 0; attempt < 16; attempt++) {
+    uint64_t r;
+    if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r)
+      r = (uint64_t)time(NULL) * 2654435761u + (uint64_t)attempt;
+    char name[64];
+    snprintf(name, sizeof name, "/shmap-%ld-%016" PRIx64, (long)getpid(), r);
+    int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0 && errno == EEXIST)
+      continue;
+    if (fd < 0)
+      return shmap__err_os(SHMAP_EOS, errno, "mappable create: shm_open");
+    shm_unlink(name);
+    if (ftruncate(fd, (off_t)size) != 0) {
+      int err = errno;
+      close(fd);
+      return shmap__err_os(SHMAP_ENOMEM, err,
+                           "mappable create: sizing shm object to 0x%" PRIx64,
+                           size);
+    }
+    *out = fd;
+    return 0;
+  }
+  return shmap__err(SHMAP_EOS, "mappable create: no free shm name");
+}
+
+int shmap__os_mappable_create(uint64_t size, unsigned flags, int *out) {
+  if (size > (uint64_t)INT64_MAX)
+    return shmap__err(SHMAP_EOVERFLOW,
+                      "mappable create: size 0x%" PRIx64 " exceeds off_t",
+                      size);
+  int rc = create_memfd(size, flags, out);
+  return rc == SHMAP_ENOTSUP ? create_shm(size, out) : rc;
+}
+
+int shmap__os_mappable_query(int fd, uint64_t *size, unsigned *access,
+                             int *committed) {
+  int fl = fd < 0 ? -1 : fcntl(fd, F_GETFL);
+  if (fl < 0)
+    return shmap__err_os(SHMAP_EBADF, fd < 0 ? EBADF : errno,
+                         "mappable: fd %d is not open", fd);
+  struct stat st;
+  if (fstat(fd, &st) != 0)
+    return shmap__err_os(SHMAP_EOS, errno, "mappable: fstat fd %d", fd);
+  /* memfds and shm objects are regular files on tmpfs; pipes, sockets,
+   * directories and devices are not memory a peer can rely on. */
+  if (!S_ISREG(st.st_mode))
+    return shmap__err(SHMAP_EBADF,
+                      "mappable: fd %d is not a regular file or memfd (mode "
+                      "0%o)",
+                      fd, (unsigned)st.st_mode & S_IFMT);
+  if ((fl & O_ACCMODE) == O_WRONLY)
+    return shmap__err(SHMAP_EBADF, "mappable: fd %d is write-only", fd);
+  unsigned acc = (fl & O_ACCMODE) == O_RDWR ? SHMAP_PROT_RW : SHMAP_PROT_READ;
+#ifdef F_GET_SEALS
+  int seals = fcntl(fd, F_GET_SEALS);
+#  ifndef F_SEAL_FUTURE_WRITE
+#    define F_SEAL_FUTURE_WRITE 0x0010
+#  endif
+  /* A write seal makes every new writable shared mapping fail. */
+  if (seals > 0 && (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)))
+    acc = SHMAP_PROT_READ;
+#endif
+  *size = st.st_size > 0 ? (uint64_t)st.st_size : 0;
+  *access = acc;
+  /* tmpfs and regular files are demand-paged: every byte below st_size is
+   * backing the kernel will provide. */
+  *committed = 1;
+  return 0;
+}
+
+int shmap__os_native_dup(int fd, int *out) {
+  int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (copy < 0)
+    return shmap__err_os(errno == EBADF ? SHMAP_EBADF : SHMAP_EOS, errno,
+                         "mappable: duplicating fd %d", fd);
+  *out = copy;
+  return 0;
+}
+
+int shmap__os_share_readonly(int fd, int *out) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+  /* Reopening gives a new open file description whose access mode is
+   * O_RDONLY: mmap(PROT_WRITE, MAP_SHARED) and mprotect to write fail on it. */
+  int ro = open(path, O_RDONLY | O_CLOEXEC);
+  if (ro < 0)
+    return shmap__err_os(errno == ENOENT ? SHMAP_ENOTSUP : SHMAP_EOS, errno,
+                         "mappable share_readonly: reopening %s", path);
+  struct stat a, b;
+  if (fstat(fd, &a) != 0 || fstat(ro, &b) != 0 || a.st_ino != b.st_ino ||
+      a.st_dev != b.st_dev) {
+    close(ro);
+    return shmap__err(SHMAP_EOS,
+                      "mappable share_readonly: reopened fd is another file");
+  }
+  *out = ro;
+  return 0;
+}

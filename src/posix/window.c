@@ -1,0 +1,82 @@
+/* shmap — POSIX windows: one PROT_NONE reservation, MAP_FIXED over parts.
+ *
+ * Unmapping never calls munmap inside the window: it maps fresh PROT_NONE
+ * anonymous memory over the range, so the addresses stay ours. */
+#include <errno.h>
+#include <inttypes.h>
+#include <sys/mman.h>
+
+#include "internal.h"
+
+#define RESERVE_FLAGS (MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE)
+
+static int to_prot(unsigned p) {
+  return (p & SHMAP_PROT_READ ? PROT_READ : 0) |
+         (p & SHMAP_PROT_WRITE ? PROT_WRITE : 0);
+}
+
+int shmap__os_window_reserve(shmap_window *w, uint64_t align) {
+  size_t total = (size_t)(w->size + align - shmap__os_page_size());
+  uint8_t *p = mmap(NULL, total, PROT_NONE, RESERVE_FLAGS, -1, 0);
+  if (p == MAP_FAILED)
+    return shmap__err_os(errno == ENOMEM ? SHMAP_ENOMEM : SHMAP_EOS, errno,
+                         "window reserve: 0x%" PRIx64 " bytes", w->size);
+  /* Over-reserve, then trim the head and tail to reach the alignment. */
+  uintptr_t start = ((uintptr_t)p + (uintptr_t)align - 1) & ~(uintptr_t)(align - 1);
+  size_t head = start - (uintptr_t)p;
+  size_t tail = total - head - (size_t)w->size;
+  if (head)
+    munmap(p, head);
+  if (tail)
+    munmap((uint8_t *)start + w->size, tail);
+  w->base = (uint8_t *)start;
+  return 0;
+}
+
+void shmap__os_window_release(shmap_window *w) {
+  munmap(w->base, (size_t)w->size);
+}
+
+/* Put inaccessible reservation back over [addr, addr+len). */
+static int rereserve(uint8_t *addr, uint64_t len) {
+  void *p = mmap(addr, (size_t)len, PROT_NONE, RESERVE_FLAGS | MAP_FIXED, -1, 0);
+  return p == MAP_FAILED ? errno : 0;
+}
+
+int shmap__os_window_map(shmap_window *w, const shmap__entry *e) {
+  uint8_t *addr = w->base + e->offset;
+  void *p;
+  if (e->kind == SHMAP_MAPPING_ANON)
+    p = mmap(addr, (size_t)e->len, to_prot(e->prot),
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+  else
+    p = mmap(addr, (size_t)e->len, to_prot(e->prot), MAP_SHARED | MAP_FIXED,
+             e->m->native, (off_t)e->file_offset);
+  if (p != MAP_FAILED)
+    return 0;
+  int err = errno;
+  /* A failed MAP_FIXED may already have removed what was there; make sure
+   * the range is reserved again rather than a hole anyone could take. */
+  (void)rereserve(addr, e->len);
+  return shmap__err_os(err == ENOMEM ? SHMAP_ENOMEM
+                       : err == EACCES ? SHMAP_EACCES
+                                       : SHMAP_EOS,
+                       err, "window map: mmap at offset 0x%" PRIx64,
+                       e->offset);
+}
+
+int shmap__os_window_unmap(shmap_window *w, const shmap__entry *e) {
+  int err = rereserve(w->base + e->offset, e->len);
+  if (err != 0)
+    return shmap__err_os(SHMAP_EOS, err, "window unmap: at offset 0x%" PRIx64,
+                         e->offset);
+  return 0;
+}
+
+int shmap__os_window_protect(shmap_window *w, const shmap__entry *e,
+                             unsigned prot) {
+  if (mprotect(w->base + e->offset, (size_t)e->len, to_prot(prot)) != 0)
+    return shmap__err_os(errno == EACCES ? SHMAP_EACCES : SHMAP_EOS, errno,
+                         "window protect: at offset 0x%" PRIx64, e->offset);
+  return 0;
+}

@@ -1,0 +1,16 @@
+/* shmap tests — the platform-independent part of support.h. */
+#include "support.h"
+
+void test_fill(void *p, size_t len, uint32_t seed) {
+  uint8_t *b = p;
+  for (size_t i = 0; i < len; i++)
+    b[i] = test_pattern(seed, i);
+}
+
+size_t test_check(const void *p, size_t len, uint32_t seed) {
+  const uint8_t *b = p;
+  for (size_t i = 0; i < len; i++)
+    if (b[i] != test_pattern(seed, i))
+      return i;
+  return (size_t)-1;
+}

@@ -1,0 +1,77 @@
+/* shmap tests — helpers shared by every test program, with one
+ * implementation per platform (support_posix.c, support_win32.c).
+ *
+ * Tests use only this subset of Criterion so they also build against
+ * tests/compat for Windows: Test(suite, name), cr_assert, cr_assert_eq,
+ * cr_assert_neq, cr_assert_null, cr_assert_not_null, cr_assert_str_eq. */
+#ifndef SHMAP_TEST_SUPPORT_H
+#define SHMAP_TEST_SUPPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The child helper is a plain program: no test framework in it. */
+#ifndef SHMAP_TEST_NO_FRAMEWORK
+#  include <criterion/criterion.h>
+#endif
+
+#include "shmap.h"
+
+/* Open descriptors (POSIX: entries of /proc/self/fd) or handles (Windows:
+ * GetProcessHandleCount) of this process. */
+long test_handle_count(void);
+
+/* 1 when `native` is an open descriptor/handle in this process. */
+int test_native_is_open(shmap_native_t native);
+
+/* 1 when every byte of [addr, addr+len) is reserved address space with no
+ * access (POSIX: a ---p anonymous line of /proc/self/maps covers it;
+ * Windows: VirtualQuery says MEM_RESERVE). */
+int test_range_reserved(const void *addr, size_t len);
+
+/* Run the helper program (shmap_test_child, beside the test binary) with
+ * `args`, letting it inherit `native` (which may be SHMAP_NATIVE_INVALID).
+ * The placeholder "%h" in args is replaced by the native value. Returns the
+ * child's exit code, or -1 if it could not be run. */
+int test_run_child(const char *const *args, shmap_native_t native);
+
+/* Parse / format a native value on a command line. */
+shmap_native_t test_native_parse(const char *s);
+void test_native_format(shmap_native_t native, char *buf, size_t cap);
+
+/* Deterministic byte pattern: byte i of a pattern seeded with `seed`. */
+static inline uint8_t test_pattern(uint32_t seed, uint64_t i) {
+  uint64_t x = (i + 1) * 0x9E3779B97F4A7C15ull ^ seed;
+  return (uint8_t)(x >> 56);
+}
+void test_fill(void *p, size_t len, uint32_t seed);
+/* Index of the first mismatching byte, or (size_t)-1 when all match. */
+size_t test_check(const void *p, size_t len, uint32_t seed);
+
+/* A test that also asserts it leaked no descriptor or handle. */
+#define SHMAP_TEST(suite, name)                                             \
+  static void suite##_##name##_body(void);                                  \
+  Test(suite, name) {                                                       \
+    long before_ = test_handle_count();                                     \
+    suite##_##name##_body();                                                \
+    cr_assert_eq(test_handle_count(), before_,                              \
+                 "descriptor/handle count changed: %ld before, %ld after",  \
+                 before_, test_handle_count());                             \
+  }                                                                         \
+  static void suite##_##name##_body(void)
+
+/* Assert a call fails with exactly `code` and left a message. */
+#define ASSERT_ERR(call, code)                                              \
+  do {                                                                      \
+    int rc_ = (call);                                                       \
+    cr_assert_eq(rc_, (code), "%s: got %s, want %s (%s)", #call,            \
+                 shmap_err_name(rc_), shmap_err_name(code),                 \
+                 shmap_last_message());                                     \
+    if (rc_ != 0)                                                           \
+      cr_assert_neq(shmap_last_message()[0], '\0', "no message for %s",     \
+                    #call);                                                 \
+  } while (0)
+
+#define ASSERT_OK(call) ASSERT_ERR(call, 0)
+
+#endif
