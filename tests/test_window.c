@@ -1,5 +1,6 @@
 /* Windows: reservation, mapping, unmapping without losing the reservation,
  * translation, protection, iteration and argument checks. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "support.h"
@@ -69,9 +70,10 @@ SHMAP_TEST(window, anon_and_external) {
   ASSERT_OK(shmap_window_map_anon(w, 0, 2 * G, SHMAP_PROT_RW));
   cr_assert_eq(base[G], 0, "fresh anonymous memory after a remap");
 
-  static uint8_t producer[3 * 4096];
-  memset(producer, 0x33, sizeof producer);
-  uint64_t len = sizeof producer;
+  uint64_t len = 3 * G;
+  uint8_t *producer = malloc((size_t)len);
+  cr_assert_not_null(producer);
+  memset(producer, 0x33, (size_t)len);
   ASSERT_OK(shmap_window_map_external(w, 4 * G, len, producer));
   cr_assert_eq(shmap_window_translate(w, 4 * G + 10, 5), producer + 10);
   cr_assert_null(shmap_window_translate(w, 4 * G + len - 1, 2));
@@ -85,6 +87,7 @@ SHMAP_TEST(window, anon_and_external) {
   ASSERT_OK(shmap_window_unmap(w, 4 * G, len));
   cr_assert_eq(shmap_window_count(w), 1);
   shmap_window_release(w);
+  free(producer);
 }
 
 SHMAP_TEST(window, overlaps_are_rejected) {

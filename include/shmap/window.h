@@ -120,6 +120,27 @@ typedef int (*shmap_mapping_cb)(const shmap_mapping_info *info, void *arg);
 SHMAP_API int shmap_window_foreach(shmap_window *w, shmap_mapping_cb cb,
                                    void *arg);
 
+/* Fault-safe access. These copy between a caller buffer and window range
+ * [offset, offset+len), which must lie inside one mapping whose protection
+ * allows the access. If the memory behind the mapping is gone (a peer
+ * truncated an unsealed file, SIGBUS; or an access violation on Windows)
+ * the call returns SHMAP_EFAULT and, when `fault_offset` is not NULL, the
+ * window offset of the first byte that faulted, instead of killing the
+ * process. Bytes before that offset may have been copied. Faults anywhere
+ * else still reach the handler the program had installed before.
+ * Errors: EINVAL, EEMPTY, EOVERFLOW, ENOENT, EPARTIAL, EACCES, EFAULT. */
+SHMAP_API int shmap_window_read(shmap_window *w, uint64_t offset, void *dst,
+                                size_t len, uint64_t *fault_offset);
+SHMAP_API int shmap_window_write(shmap_window *w, uint64_t offset,
+                                 const void *src, size_t len,
+                                 uint64_t *fault_offset);
+/* Atomically replace the 8-byte value at `offset` (8-aligned, mapping RW)
+ * with `desired` if it equals *expected. Returns 0 when swapped; SHMAP_EBUSY
+ * when not, with *expected updated to the value found; EFAULT as above. */
+SHMAP_API int shmap_window_cmpxchg64(shmap_window *w, uint64_t offset,
+                                     uint64_t *expected, uint64_t desired,
+                                     uint64_t *fault_offset);
+
 #ifdef __cplusplus
 }
 #endif

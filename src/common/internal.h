@@ -130,4 +130,11 @@ int shmap__os_window_unmap(shmap_window *w, const shmap__entry *e);
 int shmap__os_window_protect(shmap_window *w, const shmap__entry *e,
                              unsigned prot);
 
+/* Run fn(arg), which touches memory in [lo, hi). A fault at an address in
+ * that range abandons fn and returns SHMAP_EFAULT with *fault set to the
+ * address; faults elsewhere go to the process's previous handler. fn must
+ * hold no lock and own no resource while it touches the range. */
+int shmap__os_guarded(void (*fn)(void *), void *arg, uintptr_t lo,
+                      uintptr_t hi, uintptr_t *fault);
+
 #endif /* SHMAP_INTERNAL_H */

@@ -1,0 +1,86 @@
+/* shmap — fault-safe copies on POSIX.
+ *
+ * A peer that truncates an unsealed file under a mapping turns the next
+ * access into SIGBUS; a vanished mapping gives SIGSEGV. Accesses made through
+ * shmap__os_guarded arm a thread-local recovery point: the signal handler
+ * jumps back to it when the faulting address lies inside the range the
+ * current thread is copying, and hands every other fault to whatever handler
+ * was installed before ours, so the host program's own handling is kept. */
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* Per thread: the armed recovery point and the range it covers. They are
+ * written before the copy starts, so the TLS block already exists when the
+ * handler reads it (no allocation inside the handler). */
+static _Thread_local sigjmp_buf *volatile armed;
+static _Thread_local volatile uintptr_t armed_lo, armed_hi, fault_at;
+
+static struct sigaction prev_bus, prev_segv;
+static pthread_once_t install_once = PTHREAD_ONCE_INIT;
+static int install_error;
+
+static void pass_on(int sig, siginfo_t *si, void *ctx) {
+  const struct sigaction *p = sig == SIGBUS ? &prev_bus : &prev_segv;
+  if (p->sa_flags & SA_SIGINFO) {
+    if (p->sa_sigaction != NULL) {
+      p->sa_sigaction(sig, si, ctx);
+      return;
+    }
+  } else if (p->sa_handler != SIG_DFL && p->sa_handler != SIG_IGN) {
+    p->sa_handler(sig);
+    return;
+  }
+  /* Default action: restore it and return; the faulting instruction runs
+   * again and the kernel delivers the signal with its default effect. */
+  signal(sig, SIG_DFL);
+}
+
+static void on_fault(int sig, siginfo_t *si, void *ctx) {
+  uintptr_t a = (uintptr_t)si->si_addr;
+  if (armed != NULL && a >= armed_lo && a < armed_hi) {
+    fault_at = a;
+    siglongjmp(*armed, 1);
+  }
+  pass_on(sig, si, ctx);
+}
+
+static void install(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = on_fault;
+  sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
+  sigemptyset(&sa.sa_mask);
+  if (sigaction(SIGBUS, &sa, &prev_bus) != 0 ||
+      sigaction(SIGSEGV, &sa, &prev_segv) != 0)
+    install_error = 1;
+}
+
+int shmap__os_guarded(void (*fn)(void *), void *arg, uintptr_t lo,
+                      uintptr_t hi, uintptr_t *fault) {
+  pthread_once(&install_once, install);
+  if (install_error)
+    return shmap__err(SHMAP_EOS, "fault-safe access: installing handlers failed");
+  sigjmp_buf jb;
+  armed_lo = lo;
+  armed_hi = hi;
+  /* savemask 1: restore the signal mask the handler ran with, so a later
+   * fault in this thread is delivered again. */
+  if (sigsetjmp(jb, 1) != 0) {
+    armed = NULL;
+    *fault = fault_at;
+    return SHMAP_EFAULT;
+  }
+  armed = &jb;
+  /* The fences keep the compiler from moving the accesses outside the armed
+   * stretch. Jumping out of memcpy or an atomic is safe: they hold no locks. */
+  atomic_signal_fence(memory_order_seq_cst);
+  fn(arg);
+  atomic_signal_fence(memory_order_seq_cst);
+  armed = NULL;
+  return 0;
+}
