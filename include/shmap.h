@@ -9,5 +9,8 @@
 #include "shmap/error.h"
 #include "shmap/mappable.h"
 #include "shmap/window.h"
+#include "shmap/wire.h"
+#include "shmap/channel.h"
+#include "shmap/region.h"
 
 #endif /* SHMAP_H */

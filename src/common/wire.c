@@ -1,0 +1,432 @@
+/* shmap — the vhost-user memory-message codec (WIRE.md).
+ *
+ * Field by field, little-endian, never a struct cast onto a buffer: the
+ * layout is the wire's, not the compiler's. */
+#include <inttypes.h>
+#include <string.h>
+
+#include "internal.h"
+
+#if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__)
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+               "vhost-user speaks host order; shmap supports little-endian "
+               "hosts only");
+#endif
+
+/* Wire offsets and sizes (WIRE.md), checked where they combine. */
+enum {
+  HDR_REQUEST = 0, HDR_FLAGS = 4, HDR_SIZE = 8,
+  REG_GPA = 0, REG_SIZE = 8, REG_UADDR = 16, REG_MMAP_OFFSET = 24,
+  TABLE_NUM = 0, TABLE_PAD = 4, TABLE_REGIONS = 8,
+  ADD_PAD = 0, ADD_REGION = 8, ADD_LEN = ADD_REGION + SHMAP_WIRE_REGION_SIZE,
+  MMAP_SHMID = 0, MMAP_PAD = 1, MMAP_FD_OFFSET = 8, MMAP_SHM_OFFSET = 16,
+  MMAP_LEN = 24, MMAP_FLAGS = 32, MMAP_SIZE = 40,
+  EXT_SHMID = 0, EXT_PAD = 1, EXT_SHM_OFFSET = 8, EXT_LEN = 16, EXT_PTR = 24,
+  EXT_SIZE = 32,
+  REPLY_SIZE = 8
+};
+_Static_assert(HDR_SIZE + 4 == SHMAP_WIRE_HEADER_SIZE, "header is 12 bytes");
+_Static_assert(REG_MMAP_OFFSET + 8 == SHMAP_WIRE_REGION_SIZE, "region is 32");
+_Static_assert(ADD_LEN == 40, "ADD_MEM_REG payload is 40 bytes");
+_Static_assert(TABLE_REGIONS + SHMAP_WIRE_MAX_REGIONS * SHMAP_WIRE_REGION_SIZE ==
+                   SHMAP_WIRE_MAX_PAYLOAD,
+               "SET_MEM_TABLE with 8 regions is the largest payload");
+_Static_assert(MMAP_FLAGS + 8 == MMAP_SIZE && MMAP_SIZE == 40, "MMap is 40");
+_Static_assert(EXT_PTR + 8 == EXT_SIZE && EXT_SIZE == 32, "external is 32");
+
+static uint32_t get32(const uint8_t *p) {
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+         (uint32_t)p[3] << 24;
+}
+
+static uint64_t get64(const uint8_t *p) {
+  return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
+}
+
+static void put32(uint8_t *p, uint32_t v) {
+  for (int i = 0; i < 4; i++)
+    p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void put64(uint8_t *p, uint64_t v) {
+  put32(p, (uint32_t)v);
+  put32(p + 4, (uint32_t)(v >> 32));
+}
+
+static int all_zero(const uint8_t *p, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (p[i] != 0)
+      return 0;
+  return 1;
+}
+
+const char *shmap_wire_request_name(uint32_t request) {
+  switch (request) {
+  case SHMAP_REQ_SET_MEM_TABLE: return "SET_MEM_TABLE";
+  case SHMAP_REQ_GET_MAX_MEM_SLOTS: return "GET_MAX_MEM_SLOTS";
+  case SHMAP_REQ_ADD_MEM_REG: return "ADD_MEM_REG";
+  case SHMAP_REQ_REM_MEM_REG: return "REM_MEM_REG";
+  case SHMAP_REQ_SHMEM_MAP: return "SHMEM_MAP";
+  case SHMAP_REQ_SHMEM_UNMAP: return "SHMEM_UNMAP";
+  case SHMAP_REQ_EXTERNAL_MAP: return "EXTERNAL_MAP";
+  default: return "UNKNOWN";
+  }
+}
+
+int shmap_wire_direction(uint32_t request) {
+  switch (request) {
+  case SHMAP_REQ_SET_MEM_TABLE:
+  case SHMAP_REQ_GET_MAX_MEM_SLOTS:
+  case SHMAP_REQ_ADD_MEM_REG:
+  case SHMAP_REQ_REM_MEM_REG:
+    return SHMAP_WIRE_TO_BACKEND;
+  case SHMAP_REQ_SHMEM_MAP:
+  case SHMAP_REQ_SHMEM_UNMAP:
+  case SHMAP_REQ_EXTERNAL_MAP:
+    return SHMAP_WIRE_TO_FRONTEND;
+  default:
+    return 0;
+  }
+}
+
+/* Is `size` a payload size request `code` allows? */
+static int size_allowed(uint32_t code, uint32_t size) {
+  switch (code) {
+  case SHMAP_REQ_SET_MEM_TABLE:
+    return size > TABLE_REGIONS && size <= SHMAP_WIRE_MAX_PAYLOAD &&
+           (size - TABLE_REGIONS) % SHMAP_WIRE_REGION_SIZE == 0;
+  case SHMAP_REQ_GET_MAX_MEM_SLOTS:
+    return size == 0;
+  case SHMAP_REQ_ADD_MEM_REG:
+  case SHMAP_REQ_REM_MEM_REG:
+    return size == ADD_LEN;
+  case SHMAP_REQ_SHMEM_MAP:
+  case SHMAP_REQ_SHMEM_UNMAP:
+    return size == MMAP_SIZE;
+  default:
+    return size == EXT_SIZE; /* EXTERNAL_MAP */
+  }
+}
+
+int shmap_wire_header_decode(const uint8_t *buf, int inbound,
+                             shmap_wire_header *out) {
+  if (buf == NULL || out == NULL ||
+      (inbound != SHMAP_WIRE_TO_BACKEND && inbound != SHMAP_WIRE_TO_FRONTEND))
+    return shmap__err(SHMAP_EINVAL, "header decode: bad arguments");
+  shmap_wire_header h = {get32(buf + HDR_REQUEST), get32(buf + HDR_FLAGS),
+                         get32(buf + HDR_SIZE)};
+  const char *name = shmap_wire_request_name(h.request);
+  if ((h.flags & SHMAP_WIRE_VERSION_MASK) != SHMAP_WIRE_VERSION)
+    return shmap__err(SHMAP_EVERSION, "header: %s with version %u, not 1",
+                      name, h.flags & SHMAP_WIRE_VERSION_MASK);
+  if (h.flags & ~(uint32_t)(SHMAP_WIRE_VERSION_MASK | SHMAP_WIRE_REPLY |
+                            SHMAP_WIRE_NEED_REPLY))
+    return shmap__err(SHMAP_EFLAGS, "header: %s with reserved flag bits 0x%x",
+                      name, h.flags & ~0xfu);
+  int dir = shmap_wire_direction(h.request);
+  if (h.flags & SHMAP_WIRE_REPLY) {
+    /* A reply answers a request this receiver sent: the other space. */
+    if (dir == 0 || dir == inbound)
+      return shmap__err(SHMAP_EREQUEST, "header: reply to request %" PRIu32
+                        " this end cannot have sent", h.request);
+    if (h.flags != (SHMAP_WIRE_VERSION | SHMAP_WIRE_REPLY))
+      return shmap__err(SHMAP_EFLAGS, "header: reply to %s with flags 0x%x, "
+                        "not 0x5", name, h.flags);
+    if (h.size != REPLY_SIZE)
+      return shmap__err(SHMAP_ESIZE, "header: reply to %s with %" PRIu32
+                        " payload bytes, not 8", name, h.size);
+  } else {
+    if (dir != inbound)
+      return shmap__err(SHMAP_EREQUEST, "header: request %" PRIu32
+                        " is not one this end serves", h.request);
+    if (!size_allowed(h.request, h.size))
+      return shmap__err(SHMAP_ESIZE, "header: %s with %" PRIu32
+                        " payload bytes", name, h.size);
+  }
+  *out = h;
+  return 0;
+}
+
+static int check_span(const char *what, const char *a, uint64_t base,
+                      uint64_t len) {
+  if (base > UINT64_MAX - len)
+    return shmap__err(SHMAP_EOVERFLOW, "%s: %s 0x%" PRIx64 " + 0x%" PRIx64
+                      " overflows", what, a, base, len);
+  return 0;
+}
+
+static int decode_region(const char *what, const uint8_t *p,
+                         shmap_wire_region *r) {
+  r->guest_phys_addr = get64(p + REG_GPA);
+  r->memory_size = get64(p + REG_SIZE);
+  r->userspace_addr = get64(p + REG_UADDR);
+  r->mmap_offset = get64(p + REG_MMAP_OFFSET);
+  if (r->memory_size == 0)
+    return shmap__err(SHMAP_EEMPTY, "%s: region at 0x%" PRIx64
+                      " with memory_size 0", what, r->guest_phys_addr);
+  int rc = check_span(what, "guest_phys_addr", r->guest_phys_addr,
+                      r->memory_size);
+  return rc != 0 ? rc : check_span(what, "mmap_offset", r->mmap_offset,
+                                   r->memory_size);
+}
+
+static int decode_table(const uint8_t *p, size_t len, shmap_wire_msg *m) {
+  static const char what[] = "SET_MEM_TABLE";
+  uint32_t n = get32(p + TABLE_NUM);
+  if (get32(p + TABLE_PAD) != 0)
+    return shmap__err(SHMAP_EPADDING, "%s: non-zero padding", what);
+  if (n < 1 || n > SHMAP_WIRE_MAX_REGIONS ||
+      len != TABLE_REGIONS + (size_t)n * SHMAP_WIRE_REGION_SIZE)
+    return shmap__err(SHMAP_ESIZE, "%s: %" PRIu32 " regions in %zu bytes",
+                      what, n, len);
+  m->u.mem_table.num_regions = n;
+  shmap_wire_region *r = m->u.mem_table.regions;
+  for (uint32_t i = 0; i < n; i++) {
+    int rc = decode_region(what, p + TABLE_REGIONS + i * SHMAP_WIRE_REGION_SIZE,
+                           &r[i]);
+    if (rc != 0)
+      return rc;
+    for (uint32_t j = 0; j < i; j++)
+      if (r[i].guest_phys_addr < r[j].guest_phys_addr + r[j].memory_size &&
+          r[j].guest_phys_addr < r[i].guest_phys_addr + r[i].memory_size)
+        return shmap__err(SHMAP_EOVERLAP, "%s: regions %" PRIu32 " and %"
+                          PRIu32 " overlap in guest memory", what, j, i);
+  }
+  return 0;
+}
+
+static int decode_mmap(const char *what, uint32_t code, const uint8_t *p,
+                       shmap_wire_mmap *m) {
+  if (!all_zero(p + MMAP_PAD, MMAP_FD_OFFSET - MMAP_PAD))
+    return shmap__err(SHMAP_EPADDING, "%s: non-zero padding", what);
+  m->shmid = p[MMAP_SHMID];
+  m->fd_offset = get64(p + MMAP_FD_OFFSET);
+  m->shm_offset = get64(p + MMAP_SHM_OFFSET);
+  m->len = get64(p + MMAP_LEN);
+  m->flags = get64(p + MMAP_FLAGS);
+  if (code == SHMAP_REQ_SHMEM_UNMAP) {
+    if (m->flags != 0)
+      return shmap__err(SHMAP_EFLAGS, "%s: flags 0x%" PRIx64 " must be 0",
+                        what, m->flags);
+    if (m->fd_offset != 0)
+      return shmap__err(SHMAP_EPADDING, "%s: fd_offset 0x%" PRIx64
+                        " must be 0", what, m->fd_offset);
+  } else if (m->flags & ~(uint64_t)SHMAP_WIRE_MAP_RW) {
+    return shmap__err(SHMAP_EFLAGS, "%s: unknown flag bits 0x%" PRIx64, what,
+                      m->flags & ~(uint64_t)SHMAP_WIRE_MAP_RW);
+  }
+  if (m->len == 0)
+    return shmap__err(SHMAP_EEMPTY, "%s: len 0", what);
+  int rc = check_span(what, "fd_offset", m->fd_offset, m->len);
+  return rc != 0 ? rc : check_span(what, "shm_offset", m->shm_offset, m->len);
+}
+
+static int decode_external(const uint8_t *p, shmap_wire_external *e) {
+  static const char what[] = "EXTERNAL_MAP";
+  if (!all_zero(p + EXT_PAD, EXT_SHM_OFFSET - EXT_PAD))
+    return shmap__err(SHMAP_EPADDING, "%s: non-zero padding", what);
+  e->shmid = p[EXT_SHMID];
+  e->shm_offset = get64(p + EXT_SHM_OFFSET);
+  e->len = get64(p + EXT_LEN);
+  e->ptr = get64(p + EXT_PTR);
+  if (e->len == 0)
+    return shmap__err(SHMAP_EEMPTY, "%s: len 0", what);
+  int rc = check_span(what, "shm_offset", e->shm_offset, e->len);
+  return rc != 0 ? rc : check_span(what, "ptr", e->ptr, e->len);
+}
+
+int shmap_wire_decode(const shmap_wire_header *h, const uint8_t *payload,
+                      size_t len, shmap_wire_msg *out) {
+  if (h == NULL || out == NULL || (len > 0 && payload == NULL))
+    return shmap__err(SHMAP_EINVAL, "decode: NULL argument");
+  if (len != h->size)
+    return shmap__err(SHMAP_ESIZE, "decode: %zu payload bytes, header says %"
+                      PRIu32, len, h->size);
+  memset(out, 0, sizeof *out);
+  out->hdr = *h;
+  const char *name = shmap_wire_request_name(h->request);
+  if (h->flags & SHMAP_WIRE_REPLY) {
+    if (len != REPLY_SIZE)
+      return shmap__err(SHMAP_ESIZE, "reply to %s: %zu bytes", name, len);
+    out->u.u64 = get64(payload);
+    return 0;
+  }
+  if (shmap_wire_direction(h->request) == 0)
+    return shmap__err(SHMAP_EREQUEST, "decode: unknown request %" PRIu32,
+                      h->request);
+  if (!size_allowed(h->request, h->size))
+    return shmap__err(SHMAP_ESIZE, "decode: %s with %zu payload bytes", name,
+                      len);
+  switch (h->request) {
+  case SHMAP_REQ_SET_MEM_TABLE:
+    return decode_table(payload, len, out);
+  case SHMAP_REQ_GET_MAX_MEM_SLOTS:
+    return 0;
+  case SHMAP_REQ_ADD_MEM_REG:
+  case SHMAP_REQ_REM_MEM_REG:
+    if (get64(payload + ADD_PAD) != 0)
+      return shmap__err(SHMAP_EPADDING, "%s: non-zero padding", name);
+    return decode_region(name, payload + ADD_REGION, &out->u.region);
+  case SHMAP_REQ_SHMEM_MAP:
+  case SHMAP_REQ_SHMEM_UNMAP:
+    return decode_mmap(name, h->request, payload, &out->u.mmap);
+  default:
+    return decode_external(payload, &out->u.external);
+  }
+}
+
+static void encode_region(uint8_t *p, const shmap_wire_region *r) {
+  put64(p + REG_GPA, r->guest_phys_addr);
+  put64(p + REG_SIZE, r->memory_size);
+  put64(p + REG_UADDR, r->userspace_addr);
+  put64(p + REG_MMAP_OFFSET, r->mmap_offset);
+}
+
+/* Payload bytes for `m`, or 0 with an error for a message that cannot be
+ * encoded at all. */
+static uint32_t payload_size(const shmap_wire_msg *m) {
+  if (m->hdr.flags & SHMAP_WIRE_REPLY)
+    return REPLY_SIZE;
+  switch (m->hdr.request) {
+  case SHMAP_REQ_SET_MEM_TABLE: {
+    uint32_t n = m->u.mem_table.num_regions;
+    return n > SHMAP_WIRE_MAX_REGIONS ? UINT32_MAX
+                                      : TABLE_REGIONS + n * SHMAP_WIRE_REGION_SIZE;
+  }
+  case SHMAP_REQ_GET_MAX_MEM_SLOTS: return 0;
+  case SHMAP_REQ_ADD_MEM_REG:
+  case SHMAP_REQ_REM_MEM_REG: return ADD_LEN;
+  case SHMAP_REQ_SHMEM_MAP:
+  case SHMAP_REQ_SHMEM_UNMAP: return MMAP_SIZE;
+  case SHMAP_REQ_EXTERNAL_MAP: return EXT_SIZE;
+  default: return UINT32_MAX;
+  }
+}
+
+int shmap_wire_encode(const shmap_wire_msg *msg, uint8_t *buf, size_t cap,
+                      size_t *out_len) {
+  if (msg == NULL || buf == NULL || out_len == NULL)
+    return shmap__err(SHMAP_EINVAL, "encode: NULL argument");
+  const char *name = shmap_wire_request_name(msg->hdr.request);
+  uint32_t size = payload_size(msg);
+  if (size == UINT32_MAX)
+    return shmap__err(shmap_wire_direction(msg->hdr.request) ? SHMAP_ESIZE
+                                                             : SHMAP_EREQUEST,
+                      "encode: cannot encode %s (request %" PRIu32 ")", name,
+                      msg->hdr.request);
+  if (cap < SHMAP_WIRE_HEADER_SIZE + (size_t)size)
+    return shmap__err(SHMAP_ESIZE, "encode: %s needs %u bytes, buffer has %zu",
+                      name, SHMAP_WIRE_HEADER_SIZE + size, cap);
+  memset(buf, 0, SHMAP_WIRE_HEADER_SIZE + (size_t)size);
+  put32(buf + HDR_REQUEST, msg->hdr.request);
+  put32(buf + HDR_FLAGS, msg->hdr.flags);
+  put32(buf + HDR_SIZE, size);
+  uint8_t *p = buf + SHMAP_WIRE_HEADER_SIZE;
+  if (msg->hdr.flags & SHMAP_WIRE_REPLY) {
+    put64(p, msg->u.u64);
+  } else {
+    switch (msg->hdr.request) {
+    case SHMAP_REQ_SET_MEM_TABLE:
+      put32(p + TABLE_NUM, msg->u.mem_table.num_regions);
+      for (uint32_t i = 0; i < msg->u.mem_table.num_regions; i++)
+        encode_region(p + TABLE_REGIONS + i * SHMAP_WIRE_REGION_SIZE,
+                      &msg->u.mem_table.regions[i]);
+      break;
+    case SHMAP_REQ_ADD_MEM_REG:
+    case SHMAP_REQ_REM_MEM_REG:
+      encode_region(p + ADD_REGION, &msg->u.region);
+      break;
+    case SHMAP_REQ_SHMEM_MAP:
+    case SHMAP_REQ_SHMEM_UNMAP:
+      p[MMAP_SHMID] = msg->u.mmap.shmid;
+      put64(p + MMAP_FD_OFFSET, msg->u.mmap.fd_offset);
+      put64(p + MMAP_SHM_OFFSET, msg->u.mmap.shm_offset);
+      put64(p + MMAP_LEN, msg->u.mmap.len);
+      put64(p + MMAP_FLAGS, msg->u.mmap.flags);
+      break;
+    case SHMAP_REQ_EXTERNAL_MAP:
+      p[EXT_SHMID] = msg->u.external.shmid;
+      put64(p + EXT_SHM_OFFSET, msg->u.external.shm_offset);
+      put64(p + EXT_LEN, msg->u.external.len);
+      put64(p + EXT_PTR, msg->u.external.ptr);
+      break;
+    default:
+      break; /* GET_MAX_MEM_SLOTS: no payload */
+    }
+  }
+  /* Check the bytes exactly as the peer will: nothing invalid leaves. */
+  int dir = shmap_wire_direction(msg->hdr.request);
+  int inbound = msg->hdr.flags & SHMAP_WIRE_REPLY
+                    ? (dir == SHMAP_WIRE_TO_BACKEND ? SHMAP_WIRE_TO_FRONTEND
+                                                    : SHMAP_WIRE_TO_BACKEND)
+                    : dir;
+  shmap_wire_header h;
+  shmap_wire_msg check;
+  int rc = shmap_wire_header_decode(buf, inbound, &h);
+  if (rc == 0)
+    rc = shmap_wire_decode(&h, p, size, &check);
+  if (rc != 0)
+    return rc;
+  *out_len = SHMAP_WIRE_HEADER_SIZE + (size_t)size;
+  return 0;
+}
+
+void shmap_wire_fd_range(const shmap_wire_msg *msg, size_t *min,
+                         size_t *max) {
+  size_t lo = 0, hi = 0;
+  if (msg != NULL && !(msg->hdr.flags & SHMAP_WIRE_REPLY)) {
+    switch (msg->hdr.request) {
+    case SHMAP_REQ_SET_MEM_TABLE:
+      lo = hi = msg->u.mem_table.num_regions;
+      break;
+    case SHMAP_REQ_ADD_MEM_REG:
+    case SHMAP_REQ_SHMEM_MAP:
+      lo = hi = 1;
+      break;
+    case SHMAP_REQ_REM_MEM_REG:
+      hi = 1; /* QEMU sends the region's fd; it is closed and ignored */
+      break;
+    default:
+      break;
+    }
+  }
+  *min = lo;
+  *max = hi;
+}
+
+int shmap_wire_check_fds(const shmap_wire_msg *msg, size_t nfds) {
+  if (msg == NULL)
+    return shmap__err(SHMAP_EINVAL, "check fds: NULL message");
+  size_t lo, hi;
+  shmap_wire_fd_range(msg, &lo, &hi);
+  if (nfds < lo || nfds > hi)
+    return shmap__err(SHMAP_EFDCOUNT, "%s%s carries %zu descriptors, needs %zu%s",
+                      shmap_wire_request_name(msg->hdr.request),
+                      msg->hdr.flags & SHMAP_WIRE_REPLY ? " reply" : "", nfds,
+                      lo, hi > lo ? " or 1" : "");
+  return 0;
+}
+
+uint64_t shmap_wire_reply_value(int err) {
+  return err == 0 ? 0 : (uint64_t)(int64_t)(err < 0 ? err : -err);
+}
+
+int shmap_wire_reply_result(uint64_t value) {
+  if (value == 0)
+    return 0;
+  int64_t v = (int64_t)value;
+  /* Known shmap codes come back as themselves; anything else (QEMU's 1, an
+   * errno from another peer) is a plain failure. */
+  if (v < 0 && v >= -1000 && strcmp(shmap_err_name((int)v), "SHMAP_E?") != 0)
+    return (int)v;
+  return SHMAP_EREPLY;
+}
+
+void shmap_wire_reply_init(shmap_wire_msg *msg, uint32_t request,
+                           uint64_t value) {
+  memset(msg, 0, sizeof *msg);
+  msg->hdr.request = request;
+  msg->hdr.flags = SHMAP_WIRE_VERSION | SHMAP_WIRE_REPLY;
+  msg->hdr.size = REPLY_SIZE;
+  msg->u.u64 = value;
+}
