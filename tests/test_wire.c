@@ -1,0 +1,308 @@
+/* Wire codec: byte-exact layouts pinned against hand-written vectors, round
+ * trips for every message, and one malformed vector per receiver rule. */
+#include <string.h>
+
+#include "support.h"
+
+/* Little-endian helpers for building vectors by hand. */
+static void le32(uint8_t *p, uint32_t v) {
+  for (int i = 0; i < 4; i++)
+    p[i] = (uint8_t)(v >> (8 * i));
+}
+static void le64(uint8_t *p, uint64_t v) {
+  for (int i = 0; i < 8; i++)
+    p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static size_t build_hdr(uint8_t *b, uint32_t req, uint32_t flags, uint32_t size) {
+  le32(b, req);
+  le32(b + 4, flags);
+  le32(b + 8, size);
+  return 12;
+}
+
+/* Decode a whole frame as received by a receiver of direction `inbound`. */
+static int decode(const uint8_t *b, size_t len, int inbound, shmap_wire_msg *m) {
+  shmap_wire_header h;
+  int rc = shmap_wire_header_decode(b, inbound, &h);
+  if (rc != 0)
+    return rc;
+  return shmap_wire_decode(&h, b + 12, len - 12, m);
+}
+
+SHMAP_TEST(wire, add_mem_reg_layout) {
+  shmap_wire_msg m;
+  memset(&m, 0, sizeof m);
+  m.hdr.request = SHMAP_REQ_ADD_MEM_REG;
+  m.hdr.flags = SHMAP_WIRE_VERSION | SHMAP_WIRE_NEED_REPLY;
+  m.u.region = (shmap_wire_region){0x100000, 0x200000, 0x7f0000001000, 0x3000};
+  uint8_t buf[SHMAP_WIRE_MAX_MESSAGE];
+  size_t len;
+  ASSERT_OK(shmap_wire_encode(&m, buf, sizeof buf, &len));
+  static const uint8_t want[52] = {
+      37, 0, 0, 0, 0x09, 0, 0, 0, 40, 0, 0, 0,      /* header */
+      0, 0, 0, 0, 0, 0, 0, 0,                       /* padding u64 */
+      0x00, 0x00, 0x10, 0, 0, 0, 0, 0,              /* guest_phys_addr */
+      0x00, 0x00, 0x20, 0, 0, 0, 0, 0,              /* memory_size */
+      0x00, 0x10, 0x00, 0x00, 0x00, 0x7f, 0, 0,     /* userspace_addr */
+      0x00, 0x30, 0, 0, 0, 0, 0, 0};                /* mmap_offset */
+  cr_assert_eq(len, sizeof want);
+  cr_assert_eq(memcmp(buf, want, sizeof want), 0);
+  shmap_wire_msg back;
+  ASSERT_OK(decode(buf, len, SHMAP_WIRE_TO_BACKEND, &back));
+  cr_assert_eq(memcmp(&back.u.region, &m.u.region, sizeof m.u.region), 0);
+  cr_assert_eq(back.hdr.flags, 0x9);
+}
+
+SHMAP_TEST(wire, shmem_map_and_external_layout) {
+  shmap_wire_msg m;
+  memset(&m, 0, sizeof m);
+  m.hdr.request = SHMAP_REQ_SHMEM_MAP;
+  m.hdr.flags = SHMAP_WIRE_VERSION;
+  m.u.mmap = (shmap_wire_mmap){3, 0x1000, 0x20000, 0x4000, SHMAP_WIRE_MAP_RW};
+  uint8_t buf[SHMAP_WIRE_MAX_MESSAGE];
+  size_t len;
+  ASSERT_OK(shmap_wire_encode(&m, buf, sizeof buf, &len));
+  cr_assert_eq(len, 52);
+  cr_assert_eq(buf[0], 9);
+  cr_assert_eq(buf[8], 40);
+  cr_assert_eq(buf[12], 3, "shmid @0");
+  for (int i = 13; i < 20; i++)
+    cr_assert_eq(buf[i], 0, "padding @%d", i - 12);
+  cr_assert_eq(buf[12 + 9], 0x10, "fd_offset @8");
+  cr_assert_eq(buf[12 + 18], 0x02, "shm_offset @16");
+  cr_assert_eq(buf[12 + 25], 0x40, "len @24");
+  cr_assert_eq(buf[12 + 32], 1, "flags @32");
+
+  memset(&m, 0, sizeof m);
+  m.hdr.request = SHMAP_REQ_EXTERNAL_MAP;
+  m.hdr.flags = SHMAP_WIRE_VERSION | SHMAP_WIRE_NEED_REPLY;
+  m.u.external = (shmap_wire_external){1, 0x10000, 0x1000, 0x7fff00001000};
+  ASSERT_OK(shmap_wire_encode(&m, buf, sizeof buf, &len));
+  cr_assert_eq(len, 44);
+  cr_assert_eq(buf[0] | buf[1] << 8, 1007);
+  cr_assert_eq(buf[12 + 10], 0x01, "shm_offset @8");
+  cr_assert_eq(buf[12 + 17], 0x10, "len @16");
+  cr_assert_eq(buf[12 + 29], 0x7f, "ptr @24");
+  shmap_wire_msg back;
+  ASSERT_OK(decode(buf, len, SHMAP_WIRE_TO_FRONTEND, &back));
+  cr_assert_eq(back.u.external.ptr, 0x7fff00001000);
+}
+
+SHMAP_TEST(wire, round_trip_every_message) {
+  shmap_wire_msg ms[8];
+  memset(ms, 0, sizeof ms);
+  ms[0].hdr.request = SHMAP_REQ_SET_MEM_TABLE;
+  ms[0].u.mem_table.num_regions = 8;
+  for (uint32_t i = 0; i < 8; i++)
+    ms[0].u.mem_table.regions[i] =
+        (shmap_wire_region){i * 0x100000ull, 0x100000, 0x1000 * i, 0x100000ull * i};
+  ms[1].hdr.request = SHMAP_REQ_GET_MAX_MEM_SLOTS;
+  ms[2].hdr.request = SHMAP_REQ_ADD_MEM_REG;
+  ms[2].u.region = (shmap_wire_region){1, 2, 3, 4};
+  ms[3].hdr.request = SHMAP_REQ_REM_MEM_REG;
+  ms[3].u.region = (shmap_wire_region){1, 2, 3, 4};
+  ms[4].hdr.request = SHMAP_REQ_SHMEM_MAP;
+  ms[4].u.mmap = (shmap_wire_mmap){255, 1, 2, 3, 0};
+  ms[5].hdr.request = SHMAP_REQ_SHMEM_UNMAP;
+  ms[5].u.mmap = (shmap_wire_mmap){7, 0, 2, 3, 0};
+  ms[6].hdr.request = SHMAP_REQ_EXTERNAL_MAP;
+  ms[6].u.external = (shmap_wire_external){0, 1, 2, 3};
+  shmap_wire_reply_init(&ms[7], SHMAP_REQ_ADD_MEM_REG, shmap_wire_reply_value(SHMAP_EOVERLAP));
+  for (int i = 0; i < 8; i++) {
+    if (i < 7)
+      ms[i].hdr.flags = SHMAP_WIRE_VERSION | (i % 2 ? SHMAP_WIRE_NEED_REPLY : 0);
+    uint8_t buf[SHMAP_WIRE_MAX_MESSAGE], again[SHMAP_WIRE_MAX_MESSAGE];
+    size_t len, len2;
+    ASSERT_OK(shmap_wire_encode(&ms[i], buf, sizeof buf, &len));
+    int dir = shmap_wire_direction(ms[i].hdr.request);
+    if (ms[i].hdr.flags & SHMAP_WIRE_REPLY)
+      dir = 3 - dir;
+    shmap_wire_msg back;
+    ASSERT_OK(decode(buf, len, dir, &back));
+    cr_assert_eq(back.hdr.size, len - 12);
+    ASSERT_OK(shmap_wire_encode(&back, again, sizeof again, &len2));
+    cr_assert_eq(len, len2);
+    cr_assert_eq(memcmp(buf, again, len), 0, "message %d round trips", i);
+  }
+  cr_assert_eq(shmap_wire_reply_result(ms[7].u.u64), SHMAP_EOVERLAP);
+  cr_assert_eq(shmap_wire_reply_result(1), SHMAP_EREPLY, "QEMU's failure value");
+  cr_assert_eq(shmap_wire_reply_result((uint64_t)-5000), SHMAP_EREPLY);
+  cr_assert_eq(shmap_wire_reply_result(shmap_wire_reply_value(SHMAP_EPERM)), SHMAP_EPERM);
+  cr_assert_eq(shmap_wire_reply_result(0), 0);
+  cr_assert_str_eq(shmap_wire_request_name(1007), "EXTERNAL_MAP");
+  cr_assert_str_eq(shmap_wire_request_name(99), "UNKNOWN");
+}
+
+/* One malformed frame per rule. Frames start from a valid message of the
+ * request and change one thing. */
+struct bad {
+  const char *what;
+  uint32_t req, flags, size;
+  int inbound;
+  int err;
+  size_t at;      /* payload byte to change (or (size_t)-1) */
+  uint64_t value; /* the u64 (or byte, for shmid/padding) written there */
+  int width;      /* 1 or 8 */
+};
+
+static void valid_payload(uint32_t req, uint8_t *p, uint32_t size) {
+  memset(p, 0, size);
+  switch (req) {
+  case SHMAP_REQ_SET_MEM_TABLE:
+    le32(p, (size - 8) / 32);
+    for (uint32_t i = 0; i < (size - 8) / 32; i++) {
+      le64(p + 8 + 32 * i, 0x100000ull * (i + 1));
+      le64(p + 8 + 32 * i + 8, 0x1000);
+    }
+    break;
+  case SHMAP_REQ_ADD_MEM_REG:
+  case SHMAP_REQ_REM_MEM_REG:
+    le64(p + 16, 0x1000);
+    break;
+  case SHMAP_REQ_SHMEM_MAP:
+  case SHMAP_REQ_SHMEM_UNMAP:
+  case SHMAP_REQ_EXTERNAL_MAP:
+    le64(p + (req == SHMAP_REQ_EXTERNAL_MAP ? 16 : 24), 0x1000);
+    break;
+  default:
+    break;
+  }
+}
+
+#define TB SHMAP_WIRE_TO_BACKEND
+#define TF SHMAP_WIRE_TO_FRONTEND
+#define V 1u
+#define NONE ((size_t)-1)
+
+static const struct bad bads[] = {
+    {"version 0", 37, 0, 40, TB, SHMAP_EVERSION, NONE, 0, 0},
+    {"version 2", 37, 2, 40, TB, SHMAP_EVERSION, NONE, 0, 0},
+    {"version 3", 9, 3, 40, TF, SHMAP_EVERSION, NONE, 0, 0},
+    {"reserved flag bit 4", 37, V | 0x10, 40, TB, SHMAP_EFLAGS, NONE, 0, 0},
+    {"reserved flag bit 31", 9, V | 0x80000000u, 40, TF, SHMAP_EFLAGS, NONE, 0, 0},
+    {"reply with NEED_REPLY", 37, V | 4 | 8, 8, TF, SHMAP_EFLAGS, NONE, 0, 0},
+    {"reply of wrong size", 37, V | 4, 16, TF, SHMAP_ESIZE, NONE, 0, 0},
+    {"reply to a request never sent", 9, V | 4, 8, TF, SHMAP_EREQUEST, NONE, 0, 0},
+    {"unknown request", 99, V, 0, TB, SHMAP_EREQUEST, NONE, 0, 0},
+    {"request of the other direction", 9, V, 40, TB, SHMAP_EREQUEST, NONE, 0, 0},
+    {"ADD_MEM_REG size 32", 37, V, 32, TB, SHMAP_ESIZE, NONE, 0, 0},
+    {"REM_MEM_REG size 48", 38, V, 48, TB, SHMAP_ESIZE, NONE, 0, 0},
+    {"SET_MEM_TABLE size 8", 5, V, 8, TB, SHMAP_ESIZE, NONE, 0, 0},
+    {"SET_MEM_TABLE size 41", 5, V, 41, TB, SHMAP_ESIZE, NONE, 0, 0},
+    {"SET_MEM_TABLE 9 regions", 5, V, 8 + 32 * 9, TB, SHMAP_ESIZE, NONE, 0, 0},
+    {"SET_MEM_TABLE count mismatch", 5, V, 72, TB, SHMAP_ESIZE, 0, 1, 1},
+    {"SET_MEM_TABLE count 0", 5, V, 40, TB, SHMAP_ESIZE, 0, 0, 1},
+    {"GET_MAX_MEM_SLOTS with payload", 36, V, 8, TB, SHMAP_ESIZE, NONE, 0, 0},
+    {"SHMEM_MAP size 32", 9, V, 32, TF, SHMAP_ESIZE, NONE, 0, 0},
+    {"EXTERNAL_MAP size 40", 1007, V, 40, TF, SHMAP_ESIZE, NONE, 0, 0},
+    {"SET_MEM_TABLE padding", 5, V, 40, TB, SHMAP_EPADDING, 4, 1, 1},
+    {"ADD_MEM_REG padding", 37, V, 40, TB, SHMAP_EPADDING, 0, 1, 8},
+    {"REM_MEM_REG padding", 38, V, 40, TB, SHMAP_EPADDING, 7, 1, 1},
+    {"SHMEM_MAP padding", 9, V, 40, TF, SHMAP_EPADDING, 1, 1, 1},
+    {"SHMEM_MAP padding byte 7", 9, V, 40, TF, SHMAP_EPADDING, 7, 0xff, 1},
+    {"EXTERNAL_MAP padding", 1007, V | 8, 32, TF, SHMAP_EPADDING, 3, 1, 1},
+    {"SHMEM_UNMAP fd_offset", 10, V, 40, TF, SHMAP_EPADDING, 8, 0x1000, 8},
+    {"SHMEM_MAP unknown flag", 9, V, 40, TF, SHMAP_EFLAGS, 32, 2, 8},
+    {"SHMEM_UNMAP flags", 10, V, 40, TF, SHMAP_EFLAGS, 32, 1, 8},
+    {"ADD_MEM_REG memory_size 0", 37, V, 40, TB, SHMAP_EEMPTY, 16, 0, 8},
+    {"SET_MEM_TABLE memory_size 0", 5, V, 40, TB, SHMAP_EEMPTY, 16, 0, 8},
+    {"SHMEM_MAP len 0", 9, V, 40, TF, SHMAP_EEMPTY, 24, 0, 8},
+    {"SHMEM_UNMAP len 0", 10, V, 40, TF, SHMAP_EEMPTY, 24, 0, 8},
+    {"EXTERNAL_MAP len 0", 1007, V, 32, TF, SHMAP_EEMPTY, 16, 0, 8},
+    {"gpa+size overflows", 37, V, 40, TB, SHMAP_EOVERFLOW, 8, UINT64_MAX - 0x800, 8},
+    {"mmap_offset+size overflows", 37, V, 40, TB, SHMAP_EOVERFLOW, 32, UINT64_MAX, 8},
+    {"table gpa+size overflows", 5, V, 40, TB, SHMAP_EOVERFLOW, 8, UINT64_MAX, 8},
+    {"fd_offset+len overflows", 9, V, 40, TF, SHMAP_EOVERFLOW, 8, UINT64_MAX - 1, 8},
+    {"shm_offset+len overflows", 9, V, 40, TF, SHMAP_EOVERFLOW, 16, UINT64_MAX, 8},
+    {"unmap shm_offset+len overflows", 10, V, 40, TF, SHMAP_EOVERFLOW, 16, UINT64_MAX, 8},
+    {"external shm_offset+len overflows", 1007, V, 32, TF, SHMAP_EOVERFLOW, 8, UINT64_MAX, 8},
+    {"external ptr+len overflows", 1007, V, 32, TF, SHMAP_EOVERFLOW, 24, UINT64_MAX - 10, 8},
+    {"table regions overlap", 5, V, 72, TB, SHMAP_EOVERLAP, 8 + 32, 0x100800, 8},
+};
+
+SHMAP_TEST(wire, every_rule_has_its_error) {
+  for (size_t i = 0; i < sizeof bads / sizeof bads[0]; i++) {
+    const struct bad *b = &bads[i];
+    uint8_t buf[12 + 512];
+    build_hdr(buf, b->req, b->flags, b->size);
+    valid_payload(b->req, buf + 12, b->size);
+    if (b->at != NONE) {
+      if (b->width == 1)
+        buf[12 + b->at] = (uint8_t)b->value;
+      else
+        le64(buf + 12 + b->at, b->value);
+    }
+    shmap_wire_msg m;
+    int rc = decode(buf, 12 + b->size, b->inbound, &m);
+    cr_assert_eq(rc, b->err, "%s: got %s, want %s (%s)", b->what,
+                 shmap_err_name(rc), shmap_err_name(b->err), shmap_last_message());
+    cr_assert_neq(shmap_last_message()[0], '\0');
+  }
+}
+
+SHMAP_TEST(wire, payload_length_must_match_header) {
+  uint8_t buf[12 + 40];
+  build_hdr(buf, 37, V, 40);
+  valid_payload(37, buf + 12, 40);
+  shmap_wire_header h;
+  ASSERT_OK(shmap_wire_header_decode(buf, TB, &h));
+  shmap_wire_msg m;
+  ASSERT_ERR(shmap_wire_decode(&h, buf + 12, 39, &m), SHMAP_ESIZE);
+  ASSERT_ERR(shmap_wire_header_decode(NULL, TB, &h), SHMAP_EINVAL);
+  ASSERT_ERR(shmap_wire_header_decode(buf, 0, &h), SHMAP_EINVAL);
+}
+
+SHMAP_TEST(wire, encoder_refuses_invalid_messages) {
+  uint8_t buf[SHMAP_WIRE_MAX_MESSAGE];
+  size_t len;
+  shmap_wire_msg m;
+  memset(&m, 0, sizeof m);
+  m.hdr.request = SHMAP_REQ_ADD_MEM_REG;
+  m.hdr.flags = V;
+  ASSERT_ERR(shmap_wire_encode(&m, buf, sizeof buf, &len), SHMAP_EEMPTY);
+  m.u.region.memory_size = 0x1000;
+  ASSERT_ERR(shmap_wire_encode(&m, buf, 20, &len), SHMAP_ESIZE);
+  m.hdr.flags = 0;
+  ASSERT_ERR(shmap_wire_encode(&m, buf, sizeof buf, &len), SHMAP_EVERSION);
+  m.hdr.flags = V;
+  m.hdr.request = 77;
+  ASSERT_ERR(shmap_wire_encode(&m, buf, sizeof buf, &len), SHMAP_EREQUEST);
+  m.hdr.request = SHMAP_REQ_SET_MEM_TABLE;
+  m.u.mem_table.num_regions = 9;
+  ASSERT_ERR(shmap_wire_encode(&m, buf, sizeof buf, &len), SHMAP_ESIZE);
+  m.u.mem_table.num_regions = 0;
+  ASSERT_ERR(shmap_wire_encode(&m, buf, sizeof buf, &len), SHMAP_ESIZE);
+  m.hdr.request = SHMAP_REQ_SHMEM_MAP;
+  m.u.mmap = (shmap_wire_mmap){0, 0, 0, 0x1000, 4};
+  ASSERT_ERR(shmap_wire_encode(&m, buf, sizeof buf, &len), SHMAP_EFLAGS);
+}
+
+SHMAP_TEST(wire, descriptor_counts) {
+  shmap_wire_msg m;
+  memset(&m, 0, sizeof m);
+  m.hdr.flags = V;
+  m.hdr.request = SHMAP_REQ_SET_MEM_TABLE;
+  m.u.mem_table.num_regions = 3;
+  ASSERT_OK(shmap_wire_check_fds(&m, 3));
+  ASSERT_ERR(shmap_wire_check_fds(&m, 2), SHMAP_EFDCOUNT);
+  ASSERT_ERR(shmap_wire_check_fds(&m, 4), SHMAP_EFDCOUNT);
+  m.hdr.request = SHMAP_REQ_ADD_MEM_REG;
+  ASSERT_OK(shmap_wire_check_fds(&m, 1));
+  ASSERT_ERR(shmap_wire_check_fds(&m, 0), SHMAP_EFDCOUNT);
+  ASSERT_ERR(shmap_wire_check_fds(&m, 2), SHMAP_EFDCOUNT);
+  m.hdr.request = SHMAP_REQ_REM_MEM_REG;
+  ASSERT_OK(shmap_wire_check_fds(&m, 0));
+  ASSERT_OK(shmap_wire_check_fds(&m, 1));
+  ASSERT_ERR(shmap_wire_check_fds(&m, 2), SHMAP_EFDCOUNT);
+  m.hdr.request = SHMAP_REQ_SHMEM_MAP;
+  ASSERT_ERR(shmap_wire_check_fds(&m, 0), SHMAP_EFDCOUNT);
+  m.hdr.request = SHMAP_REQ_SHMEM_UNMAP;
+  ASSERT_ERR(shmap_wire_check_fds(&m, 1), SHMAP_EFDCOUNT);
+  m.hdr.request = SHMAP_REQ_EXTERNAL_MAP;
+  ASSERT_ERR(shmap_wire_check_fds(&m, 1), SHMAP_EFDCOUNT);
+  m.hdr.request = SHMAP_REQ_GET_MAX_MEM_SLOTS;
+  ASSERT_ERR(shmap_wire_check_fds(&m, 1), SHMAP_EFDCOUNT);
+  shmap_wire_reply_init(&m, SHMAP_REQ_ADD_MEM_REG, 0);
+  ASSERT_ERR(shmap_wire_check_fds(&m, 1), SHMAP_EFDCOUNT);
+}
