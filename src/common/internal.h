@@ -90,6 +90,35 @@ struct shmap_window {
   void *os;  /* backend state (Windows placeholders), NULL on POSIX */
 };
 
+/* ---- channel (common/channel.c) ---- */
+
+struct shmap_channel {
+  shmap__chan_os os;
+  unsigned role;
+  unsigned flags;
+  shmap_wire_header last; /* header of the last message received */
+  int in_sync;
+};
+
+struct shmap_listener {
+  shmap__listener_os os;
+};
+
+/* Validate a received header for `ch` (records it as ch->last) and give
+ * the payload size it announces. */
+int shmap__chan_header(shmap_channel *ch, const uint8_t *buf, size_t *payload);
+
+/* Send request `m` (NEED_REPLY is set) with its descriptors and wait for
+ * the reply: its value in *value when value is not NULL, else 0 or the
+ * error the peer replied. */
+int shmap__request(shmap_channel *ch, shmap_wire_msg *m,
+                   const shmap_native_t *fds, size_t nfds, uint64_t *value);
+
+static inline uint32_t shmap__le32(const uint8_t *p) {
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+         (uint32_t)p[3] << 24;
+}
+
 /* ---- what each platform backend provides (src/posix, src/win32) ---- */
 
 int shmap__os_last_error(void);
@@ -136,5 +165,26 @@ int shmap__os_window_protect(shmap_window *w, const shmap__entry *e,
  * hold no lock and own no resource while it touches the range. */
 int shmap__os_guarded(void (*fn)(void *), void *arg, uintptr_t lo,
                       uintptr_t hi, uintptr_t *fault);
+
+/* Channels. Every function records its own error. */
+int shmap__os_listen(const char *addr, shmap__listener_os *out);
+int shmap__os_accept(shmap__listener_os *l, shmap__chan_os *out);
+void shmap__os_listener_close(shmap__listener_os *l);
+int shmap__os_connect(const char *addr, shmap__chan_os *out);
+int shmap__os_adopt(shmap_native_t conn, shmap__chan_os *out);
+int shmap__os_pair(shmap__chan_os *a, shmap__chan_os *b);
+void shmap__os_chan_close(shmap__chan_os *c);
+shmap_native_t shmap__os_chan_native(const shmap__chan_os *c);
+/* SAME_USER: refuse a peer of another user. */
+int shmap__os_peer_check(shmap__chan_os *c);
+/* Send one encoded message with its descriptors, all of it or an error. */
+int shmap__os_chan_send(shmap__chan_os *c, const uint8_t *buf, size_t len,
+                        const shmap_native_t *fds, size_t nfds);
+/* Receive one frame: header (validated with shmap__chan_header before
+ * anything else is read) and payload, into buf (cap bytes); descriptors
+ * that arrived go to fds (room for SHMAP_WIRE_MAX_FDS), and on error the
+ * caller closes those. */
+int shmap__os_chan_recv_frame(shmap_channel *ch, uint8_t *buf, size_t cap,
+                              size_t *len, shmap_native_t *fds, size_t *nfds);
 
 #endif /* SHMAP_INTERNAL_H */

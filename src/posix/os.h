@@ -7,4 +7,15 @@
 
 typedef pthread_rwlock_t shmap__rwlock;
 
+/* A connected Unix stream socket. */
+typedef struct shmap__chan_os {
+  int fd;
+} shmap__chan_os;
+
+/* A listening Unix socket and the path it is bound to. */
+typedef struct shmap__listener_os {
+  int fd;
+  char path[108];
+} shmap__listener_os;
+
 #endif

@@ -1,0 +1,313 @@
+/* shmap — the back-end endpoint: applies guest memory regions received from
+ * the front end to a guest-memory window, and asks the front end to map
+ * buffers into its shared-memory windows. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* What GET_MAX_MEM_SLOTS answers: how many regions one back end holds. */
+#define MAX_SLOTS 256
+
+typedef struct slot {
+  uint64_t gpa;
+  uint64_t size;
+  uint64_t mmap_offset;
+  shmap_mappable *m; /* our own reference, kept for SET_MEM_TABLE rollback */
+} slot;
+
+struct shmap_backend {
+  shmap_window *guest;
+  uint64_t max_bytes;
+  uint64_t mapped_bytes;
+  slot slots[MAX_SLOTS];
+  size_t n;
+};
+
+int shmap_backend_create(shmap_window *guest, uint64_t max_bytes,
+                         shmap_backend **out) {
+  if (guest == NULL || out == NULL)
+    return shmap__err(SHMAP_EINVAL, "backend create: NULL argument");
+  shmap_backend *be = calloc(1, sizeof *be);
+  if (be == NULL)
+    return shmap__err(SHMAP_ENOMEM, "backend create: out of memory");
+  be->guest = guest;
+  be->max_bytes = max_bytes;
+  *out = be;
+  return 0;
+}
+
+static void drop_slot(shmap_backend *be, size_t i) {
+  slot *s = &be->slots[i];
+  (void)shmap_window_unmap(be->guest, s->gpa, s->size);
+  be->mapped_bytes -= s->size;
+  shmap_mappable_unref(s->m);
+  be->slots[i] = be->slots[--be->n];
+}
+
+void shmap_backend_destroy(shmap_backend *be) {
+  if (be == NULL)
+    return;
+  while (be->n > 0)
+    drop_slot(be, be->n - 1);
+  free(be);
+}
+
+size_t shmap_backend_count(const shmap_backend *be) {
+  return be != NULL ? be->n : 0;
+}
+
+/* Map one region whose mappable is already adopted; on success the slot
+ * owns `m`'s reference. */
+static int add_slot(shmap_backend *be, const shmap_wire_region *r,
+                    shmap_mappable *m) {
+  if (be->n == MAX_SLOTS)
+    return shmap__err(SHMAP_ELIMIT, "backend: all %d region slots in use",
+                      MAX_SLOTS);
+  if (be->max_bytes != 0 && r->memory_size > be->max_bytes - be->mapped_bytes)
+    return shmap__err(SHMAP_ELIMIT,
+                      "backend: region of 0x%" PRIx64 " bytes exceeds the "
+                      "cap of 0x%" PRIx64 " (0x%" PRIx64 " mapped)",
+                      r->memory_size, be->max_bytes, be->mapped_bytes);
+  /* A back end writes guest memory (virtqueues, buffers): read-write. */
+  int rc = shmap_window_map(be->guest, r->guest_phys_addr, m, r->mmap_offset,
+                            r->memory_size, SHMAP_PROT_RW);
+  if (rc != 0)
+    return rc;
+  be->slots[be->n++] = (slot){r->guest_phys_addr, r->memory_size,
+                              r->mmap_offset, m};
+  be->mapped_bytes += r->memory_size;
+  return 0;
+}
+
+/* Adopt every received descriptor, all or none. */
+static int adopt_all(shmap_native_t *fds, size_t nfds, shmap_mappable **ms) {
+  for (size_t i = 0; i < nfds; i++) {
+    int rc = shmap_mappable_adopt(fds[i], &ms[i]);
+    if (rc != 0) {
+      for (size_t j = 0; j < i; j++)
+        shmap_mappable_unref(ms[j]);
+      for (size_t j = i; j < nfds; j++)
+        shmap_native_close(fds[j]);
+      return rc;
+    }
+  }
+  return 0;
+}
+
+static int add_region(shmap_backend *be, const shmap_wire_region *r,
+                      shmap_native_t *fds, size_t nfds) {
+  shmap_mappable *m;
+  int rc = adopt_all(fds, nfds, &m);
+  if (rc != 0)
+    return rc;
+  rc = add_slot(be, r, m);
+  if (rc != 0)
+    shmap_mappable_unref(m);
+  return rc;
+}
+
+static int remove_region(shmap_backend *be, const shmap_wire_region *r) {
+  for (size_t i = 0; i < be->n; i++) {
+    if (be->slots[i].gpa != r->guest_phys_addr)
+      continue;
+    if (be->slots[i].size != r->memory_size)
+      return shmap__err(SHMAP_EPARTIAL,
+                        "REM_MEM_REG: region at 0x%" PRIx64 " has size 0x%"
+                        PRIx64 ", not 0x%" PRIx64,
+                        r->guest_phys_addr, be->slots[i].size,
+                        r->memory_size);
+    drop_slot(be, i);
+    return 0;
+  }
+  return shmap__err(SHMAP_ENOENT, "REM_MEM_REG: no region at 0x%" PRIx64,
+                    r->guest_phys_addr);
+}
+
+/* Replace the whole table. The old regions are unmapped first (the new set
+ * may reuse their guest addresses); if any new region fails, the new ones
+ * are unmapped and the old ones mapped back from the references we kept,
+ * so the window ends exactly as it was. */
+static int set_table(shmap_backend *be, const shmap_wire_msg *msg,
+                     shmap_native_t *fds, size_t nfds) {
+  shmap_mappable *ms[SHMAP_WIRE_MAX_REGIONS];
+  int rc = adopt_all(fds, nfds, ms);
+  if (rc != 0)
+    return rc;
+  slot old[MAX_SLOTS];
+  size_t old_n = be->n;
+  memcpy(old, be->slots, old_n * sizeof *old);
+  for (size_t i = 0; i < old_n; i++)
+    (void)shmap_window_unmap(be->guest, old[i].gpa, old[i].size);
+  be->n = 0;
+  be->mapped_bytes = 0;
+  size_t added = 0;
+  for (; added < nfds; added++) {
+    rc = add_slot(be, &msg->u.mem_table.regions[added], ms[added]);
+    if (rc != 0)
+      break;
+  }
+  if (rc == 0) {
+    for (size_t i = 0; i < old_n; i++)
+      shmap_mappable_unref(old[i].m);
+    return 0;
+  }
+  int saved = rc;
+  char why[256];
+  snprintf(why, sizeof why, "%s", shmap_last_message());
+  while (be->n > 0)
+    drop_slot(be, be->n - 1); /* drops the new refs it took over */
+  for (size_t i = added; i < nfds; i++)
+    shmap_mappable_unref(ms[i]);
+  for (size_t i = 0; i < old_n; i++) {
+    shmap_wire_region r = {old[i].gpa, old[i].size, 0, old[i].mmap_offset};
+    if (add_slot(be, &r, old[i].m) != 0)
+      shmap_mappable_unref(old[i].m); /* cannot happen: it fit before */
+  }
+  return shmap__err(saved, "SET_MEM_TABLE: %s", why);
+}
+
+/* Apply one decoded request; fds are ours to adopt or close. */
+static int apply(shmap_backend *be, const shmap_wire_msg *m,
+                 shmap_native_t *fds, size_t nfds) {
+  switch (m->hdr.request) {
+  case SHMAP_REQ_ADD_MEM_REG:
+    return add_region(be, &m->u.region, fds, nfds);
+  case SHMAP_REQ_REM_MEM_REG:
+    /* QEMU sends the region's fd along; it means nothing here. */
+    for (size_t i = 0; i < nfds; i++)
+      shmap_native_close(fds[i]);
+    return remove_region(be, &m->u.region);
+  case SHMAP_REQ_SET_MEM_TABLE:
+    return set_table(be, m, fds, nfds);
+  default: /* GET_MAX_MEM_SLOTS: answered by the caller */
+    return 0;
+  }
+}
+
+int shmap_backend_serve_one(shmap_backend *be, shmap_channel *ch,
+                            shmap_event *ev) {
+  if (be == NULL || ch == NULL)
+    return shmap__err(SHMAP_EINVAL, "backend serve: NULL argument");
+  shmap_event local;
+  if (ev == NULL)
+    ev = &local;
+  memset(ev, 0, sizeof *ev);
+  shmap_native_t fds[SHMAP_WIRE_MAX_FDS];
+  size_t nfds = 0;
+  int rc = shmap_channel_recv(ch, &ev->msg, fds, &nfds);
+  const shmap_wire_header *h = shmap_channel_last_header(ch);
+  ev->request = h->request;
+  if (rc != 0 && !shmap_channel_in_sync(ch))
+    return rc; /* framing or transport: the connection is done */
+  if (rc == 0 && (ev->msg.hdr.flags & SHMAP_WIRE_REPLY))
+    rc = shmap__err(SHMAP_EPROTO, "backend: unexpected reply to %s",
+                    shmap_wire_request_name(h->request));
+  if (rc == 0)
+    rc = apply(be, &ev->msg, fds, nfds);
+  ev->result = rc;
+  if (rc == 0 && h->request != SHMAP_REQ_REM_MEM_REG &&
+      h->request != SHMAP_REQ_GET_MAX_MEM_SLOTS) {
+    uint64_t gpa = h->request == SHMAP_REQ_ADD_MEM_REG
+                       ? ev->msg.u.region.guest_phys_addr
+                       : ev->msg.u.mem_table.regions[0].guest_phys_addr;
+    ev->head = shmap_window_translate(be->guest, gpa, 16);
+  }
+  /* GET_MAX_MEM_SLOTS always answers; others when asked. */
+  if (h->request == SHMAP_REQ_GET_MAX_MEM_SLOTS && rc == 0) {
+    shmap_wire_msg reply;
+    shmap_wire_reply_init(&reply, h->request, MAX_SLOTS);
+    return shmap_channel_send(ch, &reply, NULL, 0);
+  }
+  if (h->flags & SHMAP_WIRE_NEED_REPLY ||
+      h->request == SHMAP_REQ_GET_MAX_MEM_SLOTS) {
+    int src = shmap_channel_reply(ch, h->request, rc);
+    if (src != 0)
+      return src;
+  }
+  return 0;
+}
+
+/* ---- requests the back end sends ---- */
+
+/* Send `m` with its descriptors, then wait for the reply to it. */
+int shmap__request(shmap_channel *ch, shmap_wire_msg *m,
+                   const shmap_native_t *fds, size_t nfds, uint64_t *value) {
+  m->hdr.flags |= SHMAP_WIRE_VERSION | SHMAP_WIRE_NEED_REPLY;
+  int rc = shmap_channel_send(ch, m, fds, nfds);
+  if (rc != 0)
+    return rc;
+  shmap_wire_msg reply;
+  shmap_native_t rfds[SHMAP_WIRE_MAX_FDS];
+  size_t rn = 0;
+  rc = shmap_channel_recv(ch, &reply, rfds, &rn);
+  if (rc != 0)
+    return rc;
+  if (!(reply.hdr.flags & SHMAP_WIRE_REPLY) ||
+      reply.hdr.request != m->hdr.request)
+    return shmap__err(SHMAP_EPROTO, "expected the reply to %s, got %s",
+                      shmap_wire_request_name(m->hdr.request),
+                      shmap_wire_request_name(reply.hdr.request));
+  if (value != NULL) {
+    *value = reply.u.u64;
+    return 0;
+  }
+  rc = shmap_wire_reply_result(reply.u.u64);
+  if (rc != 0)
+    return shmap__err(rc, "peer refused %s: %s",
+                      shmap_wire_request_name(m->hdr.request),
+                      shmap_strerror(rc));
+  return 0;
+}
+
+int shmap_backend_shmem_map(shmap_channel *ch, uint8_t shmid,
+                            shmap_mappable *m, uint64_t fd_offset,
+                            uint64_t shm_offset, uint64_t len, int writable) {
+  if (ch == NULL || m == NULL)
+    return shmap__err(SHMAP_EINVAL, "shmem_map: NULL argument");
+  int rc = shmap_mappable_check_range(m, fd_offset, len);
+  if (rc != 0)
+    return rc;
+  if (writable && !(shmap_mappable_access(m) & SHMAP_PROT_WRITE))
+    return shmap__err(SHMAP_EACCES, "shmem_map: read-write map of a "
+                      "read-only mappable");
+  shmap_wire_msg msg;
+  memset(&msg, 0, sizeof msg);
+  msg.hdr.request = SHMAP_REQ_SHMEM_MAP;
+  msg.u.mmap = (shmap_wire_mmap){shmid, fd_offset, shm_offset, len,
+                                 writable ? SHMAP_WIRE_MAP_RW : 0};
+  /* A read-only grant travels as a read-only descriptor, so the front end
+   * could not write even if it ignored the flag. */
+  shmap_native_t fd = shmap_mappable_native(m);
+  shmap_native_t ro = SHMAP_NATIVE_INVALID;
+  if (!writable && (rc = shmap_mappable_share_readonly(m, &ro)) != 0)
+    return rc;
+  rc = shmap__request(ch, &msg, writable ? &fd : &ro, 1, NULL);
+  shmap_native_close(ro);
+  return rc;
+}
+
+int shmap_backend_shmem_unmap(shmap_channel *ch, uint8_t shmid,
+                              uint64_t shm_offset, uint64_t len) {
+  if (ch == NULL)
+    return shmap__err(SHMAP_EINVAL, "shmem_unmap: NULL channel");
+  shmap_wire_msg msg;
+  memset(&msg, 0, sizeof msg);
+  msg.hdr.request = SHMAP_REQ_SHMEM_UNMAP;
+  msg.u.mmap = (shmap_wire_mmap){shmid, 0, shm_offset, len, 0};
+  return shmap__request(ch, &msg, NULL, 0, NULL);
+}
+
+int shmap_backend_external_map(shmap_channel *ch, uint8_t shmid,
+                               uint64_t shm_offset, uint64_t len, void *ptr) {
+  if (ch == NULL || ptr == NULL)
+    return shmap__err(SHMAP_EINVAL, "external_map: NULL argument");
+  shmap_wire_msg msg;
+  memset(&msg, 0, sizeof msg);
+  msg.hdr.request = SHMAP_REQ_EXTERNAL_MAP;
+  msg.u.external = (shmap_wire_external){shmid, shm_offset, len,
+                                         (uint64_t)(uintptr_t)ptr};
+  return shmap__request(ch, &msg, NULL, 0, NULL);
+}

@@ -1,0 +1,132 @@
+/* shmap — POSIX channel setup: Unix socket listen/accept/connect/pair. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+static int fill_addr(const char *path, struct sockaddr_un *sa) {
+  if (path == NULL || path[0] == '\0')
+    return shmap__err(SHMAP_EINVAL, "channel: empty socket path");
+  if (strlen(path) >= sizeof sa->sun_path)
+    return shmap__err(SHMAP_EINVAL, "channel: socket path longer than %zu bytes",
+                      sizeof sa->sun_path - 1);
+  memset(sa, 0, sizeof *sa);
+  sa->sun_family = AF_UNIX;
+  strcpy(sa->sun_path, path);
+  return 0;
+}
+
+int shmap__os_listen(const char *addr, shmap__listener_os *out) {
+  struct sockaddr_un sa;
+  int rc = fill_addr(addr, &sa);
+  if (rc != 0)
+    return rc;
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return shmap__err_os(SHMAP_EOS, errno, "listen: socket");
+  /* A socket file left by a dead server would make bind fail; only a
+   * socket is removed, never a regular file someone put there. */
+  struct stat st;
+  if (lstat(addr, &st) == 0 && S_ISSOCK(st.st_mode))
+    unlink(addr);
+  /* Created 0600 from the start: no window in which another user could
+   * connect before a chmod. */
+  mode_t old = umask(0177);
+  int b = bind(fd, (struct sockaddr *)&sa, sizeof sa);
+  int err = errno;
+  umask(old);
+  if (b != 0 || listen(fd, 8) != 0) {
+    if (b == 0) {
+      err = errno;
+      unlink(addr);
+    }
+    close(fd);
+    return shmap__err_os(SHMAP_EOS, err, "listen: binding %s", addr);
+  }
+  out->fd = fd;
+  strcpy(out->path, sa.sun_path);
+  return 0;
+}
+
+int shmap__os_accept(shmap__listener_os *l, shmap__chan_os *out) {
+  int fd;
+  do
+    fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC);
+  while (fd < 0 && errno == EINTR);
+  if (fd < 0)
+    return shmap__err_os(SHMAP_EOS, errno, "accept on %s", l->path);
+  out->fd = fd;
+  return 0;
+}
+
+void shmap__os_listener_close(shmap__listener_os *l) {
+  close(l->fd);
+  unlink(l->path);
+}
+
+int shmap__os_connect(const char *addr, shmap__chan_os *out) {
+  struct sockaddr_un sa;
+  int rc = fill_addr(addr, &sa);
+  if (rc != 0)
+    return rc;
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return shmap__err_os(SHMAP_EOS, errno, "connect: socket");
+  int c;
+  do
+    c = connect(fd, (struct sockaddr *)&sa, sizeof sa);
+  while (c != 0 && errno == EINTR);
+  if (c != 0) {
+    int err = errno;
+    close(fd);
+    return shmap__err_os(err == ENOENT || err == ECONNREFUSED ? SHMAP_ENOENT
+                                                              : SHMAP_EOS,
+                         err, "connect to %s", addr);
+  }
+  out->fd = fd;
+  return 0;
+}
+
+int shmap__os_adopt(shmap_native_t conn, shmap__chan_os *out) {
+  int type = 0;
+  socklen_t len = sizeof type;
+  struct sockaddr_un sa;
+  socklen_t salen = sizeof sa;
+  if (getsockopt(conn, SOL_SOCKET, SO_TYPE, &type, &len) != 0 ||
+      type != SOCK_STREAM || getsockname(conn, (struct sockaddr *)&sa, &salen) != 0 ||
+      sa.sun_family != AF_UNIX)
+    return shmap__err_os(SHMAP_EBADF, errno,
+                         "channel adopt: fd %d is not a Unix stream socket", conn);
+  out->fd = conn;
+  return 0;
+}
+
+int shmap__os_pair(shmap__chan_os *a, shmap__chan_os *b) {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+    return shmap__err_os(SHMAP_EOS, errno, "channel pair: socketpair");
+  a->fd = sv[0];
+  b->fd = sv[1];
+  return 0;
+}
+
+void shmap__os_chan_close(shmap__chan_os *c) { close(c->fd); }
+
+shmap_native_t shmap__os_chan_native(const shmap__chan_os *c) { return c->fd; }
+
+int shmap__os_peer_check(shmap__chan_os *c) {
+  struct ucred cred;
+  socklen_t len = sizeof cred;
+  if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
+    return shmap__err_os(SHMAP_EOS, errno, "channel: SO_PEERCRED");
+  if (cred.uid != geteuid())
+    return shmap__err(SHMAP_EPERM, "channel: peer uid %u is not ours (%u)",
+                      (unsigned)cred.uid, (unsigned)geteuid());
+  return 0;
+}
