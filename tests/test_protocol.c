@@ -1,0 +1,263 @@
+/* Protocol endpoints over a real channel pair: regions sent by the front
+ * end land in the back end's guest window; the back end's SHMEM_MAP lands in
+ * the front end's shared-memory window; every rejected request is answered
+ * with its error and changes nothing. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "support.h"
+
+#define G shmap_map_granularity()
+
+/* A back end serving `n` messages on its own thread. */
+struct server {
+  shmap_backend *be;
+  shmap_frontend *fe;
+  shmap_channel *ch;
+  int n;
+  int rc[12];
+  shmap_event ev[12];
+};
+
+static void serve(void *arg) {
+  struct server *s = arg;
+  for (int i = 0; i < s->n; i++)
+    s->rc[i] = s->be != NULL ? shmap_backend_serve_one(s->be, s->ch, &s->ev[i])
+                             : shmap_frontend_serve_one(s->fe, s->ch, &s->ev[i]);
+}
+
+struct rig {
+  shmap_channel *front, *back;
+  shmap_window *guest;
+  shmap_backend *be;
+  shmap_mappable *ram;
+  shmap_window *mine; /* the front end's own view of ram */
+};
+
+static void rig_open(struct rig *r, unsigned flags) {
+  memset(r, 0, sizeof *r);
+  ASSERT_OK(shmap_channel_pair(flags, &r->front, &r->back));
+  ASSERT_OK(shmap_window_reserve(64 * G, 0, &r->guest));
+  ASSERT_OK(shmap_backend_create(r->guest, 0, &r->be));
+  ASSERT_OK(shmap_mappable_create(8 * G, 0, &r->ram));
+  ASSERT_OK(shmap_window_reserve(8 * G, 0, &r->mine));
+  ASSERT_OK(shmap_window_map(r->mine, 0, r->ram, 0, 8 * G, SHMAP_PROT_RW));
+  test_fill(shmap_window_base(r->mine), (size_t)(8 * G), 31);
+}
+
+static void rig_close(struct rig *r) {
+  shmap_backend_destroy(r->be);
+  shmap_window_release(r->guest);
+  shmap_window_release(r->mine);
+  shmap_mappable_unref(r->ram);
+  shmap_channel_close(r->front);
+  shmap_channel_close(r->back);
+}
+
+/* Run `n` requests from the front end while the back end serves them. */
+#define WITH_SERVER(srv, count, ...)                                          \
+  do {                                                                         \
+    (srv).n = (count);                                                         \
+    test_thread *t_ = test_thread_start(serve, &(srv));                        \
+    cr_assert_not_null(t_);                                                    \
+    __VA_ARGS__;                                                               \
+    test_thread_join(t_);                                                      \
+  } while (0)
+
+SHMAP_TEST(protocol, add_region_lands_at_guest_address) {
+  struct rig r;
+  rig_open(&r, 0);
+  struct server s = {.be = r.be, .ch = r.back};
+  shmap_region reg = {16 * G, 4 * G, r.ram, 2 * G};
+  int rc;
+  WITH_SERVER(s, 1, rc = shmap_frontend_add_region(r.front, &reg));
+  cr_assert_eq(rc, 0, "%s", shmap_last_message());
+  cr_assert_eq(s.rc[0], 0);
+  cr_assert_eq(s.ev[0].result, 0);
+  cr_assert_eq(s.ev[0].request, SHMAP_REQ_ADD_MEM_REG);
+  cr_assert_eq(shmap_backend_count(r.be), 1);
+  uint8_t *g = shmap_window_translate(r.guest, 16 * G, 4 * G);
+  cr_assert_not_null(g);
+  cr_assert_eq(s.ev[0].head, g);
+  /* The guest bytes are the front end's bytes from file offset 2G on. */
+  uint8_t *mine = shmap_window_base(r.mine);
+  cr_assert_eq(memcmp(g, mine + 2 * G, (size_t)(4 * G)), 0);
+  g[5] = 0xab; /* and the back end's writes come back */
+  cr_assert_eq(mine[2 * G + 5], 0xab);
+  rig_close(&r);
+}
+
+SHMAP_TEST(protocol, rejected_regions_change_nothing) {
+  struct rig r;
+  rig_open(&r, 0);
+  struct server s = {.be = r.be, .ch = r.back};
+  shmap_region ok = {0, 2 * G, r.ram, 0};
+  shmap_region overlap = {G, 2 * G, r.ram, 0};
+  shmap_region past = {62 * G, 4 * G, r.ram, 0};
+  int rc[6];
+  WITH_SERVER(s, 6, {
+    rc[0] = shmap_frontend_add_region(r.front, &ok);
+    rc[1] = shmap_frontend_add_region(r.front, &overlap);
+    rc[2] = shmap_frontend_add_region(r.front, &past);
+    shmap_region wrong = {0, G, r.ram, 0};
+    rc[3] = shmap_frontend_remove_region(r.front, &wrong);
+    shmap_region none = {40 * G, G, r.ram, 0};
+    rc[4] = shmap_frontend_remove_region(r.front, &none);
+    rc[5] = shmap_frontend_remove_region(r.front, &ok);
+  });
+  cr_assert_eq(rc[0], 0);
+  cr_assert_eq(rc[1], SHMAP_EOVERLAP, "got %s", shmap_err_name(rc[1]));
+  cr_assert_eq(rc[2], SHMAP_ERANGE, "got %s", shmap_err_name(rc[2]));
+  cr_assert_eq(rc[3], SHMAP_EPARTIAL, "got %s", shmap_err_name(rc[3]));
+  cr_assert_eq(rc[4], SHMAP_ENOENT, "got %s", shmap_err_name(rc[4]));
+  cr_assert_eq(rc[5], 0);
+  for (int i = 0; i < 6; i++)
+    cr_assert_eq(s.rc[i], 0, "serving %d: the channel stays usable", i);
+  cr_assert_eq(s.ev[1].result, SHMAP_EOVERLAP);
+  cr_assert_eq(shmap_backend_count(r.be), 0);
+  cr_assert_eq(shmap_window_count(r.guest), 0);
+  cr_assert(test_range_reserved(shmap_window_base(r.guest), (size_t)(64 * G)));
+  rig_close(&r);
+}
+
+SHMAP_TEST(protocol, set_mem_table_is_all_or_nothing) {
+  struct rig r;
+  rig_open(&r, 0);
+  struct server s = {.be = r.be, .ch = r.back};
+  shmap_region first[2] = {{0, 2 * G, r.ram, 0}, {8 * G, 2 * G, r.ram, 2 * G}};
+  shmap_region second[3] = {{0, G, r.ram, 0}, {4 * G, G, r.ram, G}, {60 * G, 8 * G, r.ram, 0}};
+  shmap_region third[1] = {{32 * G, 8 * G, r.ram, 0}};
+  int rc[3];
+  WITH_SERVER(s, 3, {
+    rc[0] = shmap_frontend_set_mem_table(r.front, first, 2);
+    rc[1] = shmap_frontend_set_mem_table(r.front, second, 3); /* last one runs past */
+    rc[2] = shmap_frontend_set_mem_table(r.front, third, 1);
+  });
+  cr_assert_eq(rc[0], 0);
+  cr_assert_eq(rc[1], SHMAP_ERANGE, "got %s", shmap_err_name(rc[1]));
+  cr_assert_eq(rc[2], 0);
+  /* After the failed table the first one was still there (checked by the
+   * third replacing it: exactly one region now). */
+  cr_assert_eq(shmap_backend_count(r.be), 1);
+  cr_assert_eq(shmap_window_count(r.guest), 1);
+  cr_assert_null(shmap_window_translate(r.guest, 0, 1));
+  cr_assert_eq(memcmp(shmap_window_translate(r.guest, 32 * G, 8 * G),
+                      shmap_window_base(r.mine), (size_t)(8 * G)), 0);
+  rig_close(&r);
+}
+
+SHMAP_TEST(protocol, failed_table_restores_old_regions) {
+  struct rig r;
+  rig_open(&r, 0);
+  struct server s = {.be = r.be, .ch = r.back};
+  shmap_region first[1] = {{0, 2 * G, r.ram, 0}};
+  shmap_region bad[2] = {{4 * G, G, r.ram, 0}, {63 * G, 2 * G, r.ram, 0}};
+  int rc[2];
+  WITH_SERVER(s, 2, {
+    rc[0] = shmap_frontend_set_mem_table(r.front, first, 1);
+    rc[1] = shmap_frontend_set_mem_table(r.front, bad, 2);
+  });
+  cr_assert_eq(rc[0], 0);
+  cr_assert_eq(rc[1], SHMAP_ERANGE);
+  cr_assert_eq(shmap_backend_count(r.be), 1);
+  uint8_t *g = shmap_window_translate(r.guest, 0, 2 * G);
+  cr_assert_not_null(g, "the old region is mapped again");
+  cr_assert_eq(memcmp(g, shmap_window_base(r.mine), (size_t)(2 * G)), 0);
+  cr_assert_null(shmap_window_translate(r.guest, 4 * G, 1));
+  rig_close(&r);
+}
+
+SHMAP_TEST(protocol, shmem_map_unmap_and_external) {
+  shmap_channel *front, *back;
+  ASSERT_OK(shmap_channel_pair(SHMAP_CHANNEL_INPROCESS, &front, &back));
+  shmap_frontend *fe;
+  ASSERT_OK(shmap_frontend_create(&fe));
+  shmap_window *bar;
+  ASSERT_OK(shmap_window_reserve(16 * G, 0, &bar));
+  ASSERT_OK(shmap_frontend_add_window(fe, 2, bar));
+  ASSERT_ERR(shmap_frontend_add_window(fe, 2, bar), SHMAP_EOVERLAP);
+  shmap_mappable *buf;
+  ASSERT_OK(shmap_mappable_create(4 * G, 0, &buf));
+  shmap_window *own;
+  ASSERT_OK(shmap_window_reserve(4 * G, 0, &own));
+  ASSERT_OK(shmap_window_map(own, 0, buf, 0, 4 * G, SHMAP_PROT_RW));
+  test_fill(shmap_window_base(own), (size_t)(4 * G), 77);
+  uint8_t *ext = calloc(1, (size_t)G);
+  cr_assert_not_null(ext);
+
+  struct server s = {.fe = fe, .ch = front};
+  int rc[9];
+  WITH_SERVER(s, 9, {
+    rc[0] = shmap_backend_shmem_map(back, 2, buf, G, 4 * G, 2 * G, 1);
+    rc[1] = shmap_backend_shmem_map(back, 2, buf, 0, 0, G, 0);
+    rc[2] = shmap_backend_shmem_map(back, 9, buf, 0, 0, G, 1);
+    rc[3] = shmap_backend_shmem_map(back, 2, buf, 0, 15 * G, 2 * G, 1);
+    rc[4] = shmap_backend_shmem_map(back, 2, buf, 0, 5 * G, G, 1);
+    rc[5] = shmap_backend_shmem_unmap(back, 2, 4 * G, G);
+    rc[6] = shmap_backend_shmem_unmap(back, 2, 4 * G, 2 * G);
+    rc[7] = shmap_backend_external_map(back, 2, 8 * G, G, ext);
+    rc[8] = shmap_backend_shmem_unmap(back, 2, 8 * G, G);
+  });
+  cr_assert_eq(rc[0], 0, "%s", shmap_err_name(rc[0]));
+  cr_assert_eq(rc[1], 0);
+  cr_assert_eq(rc[2], SHMAP_ENOWINDOW);
+  cr_assert_eq(rc[3], SHMAP_ERANGE);
+  cr_assert_eq(rc[4], SHMAP_EOVERLAP);
+  cr_assert_eq(rc[5], SHMAP_EPARTIAL);
+  cr_assert_eq(rc[6], 0);
+  cr_assert_eq(rc[7], 0);
+  cr_assert_eq(rc[8], 0);
+  cr_assert_eq(s.ev[0].request, SHMAP_REQ_SHMEM_MAP);
+  cr_assert_eq(s.ev[0].msg.u.mmap.fd_offset, G);
+  /* While it was mapped, the front end saw the back end's bytes: the event
+   * head pointed at file offset G. */
+  cr_assert_eq(s.ev[7].result, 0);
+  /* What is left: the read-only map at offset 0. */
+  cr_assert_eq(shmap_window_count(bar), 1);
+  shmap_mapping_info info;
+  ASSERT_OK(shmap_window_lookup(bar, 0, &info));
+  cr_assert_eq(info.prot, SHMAP_PROT_READ);
+  ASSERT_ERR(shmap_window_protect(bar, 0, G, SHMAP_PROT_RW), SHMAP_EACCES);
+  cr_assert_eq(test_check(shmap_window_base(bar), (size_t)G, 77), (size_t)-1);
+  shmap_channel_close(front);
+  shmap_channel_close(back);
+  shmap_frontend_destroy(fe);
+  shmap_window_release(bar);
+  shmap_window_release(own);
+  shmap_mappable_unref(buf);
+  free(ext);
+}
+
+SHMAP_TEST(protocol, external_map_needs_inprocess_channel) {
+  shmap_channel *front, *back;
+  ASSERT_OK(shmap_channel_pair(0, &front, &back));
+  shmap_frontend *fe;
+  ASSERT_OK(shmap_frontend_create(&fe));
+  shmap_window *bar;
+  ASSERT_OK(shmap_window_reserve(4 * G, 0, &bar));
+  ASSERT_OK(shmap_frontend_add_window(fe, 0, bar));
+  uint8_t *ext = calloc(1, (size_t)G);
+  struct server s = {.fe = fe, .ch = front};
+  int rc;
+  WITH_SERVER(s, 1, rc = shmap_backend_external_map(back, 0, 0, G, ext));
+  cr_assert_eq(rc, SHMAP_EPERM, "got %s", shmap_err_name(rc));
+  cr_assert_eq(s.ev[0].result, SHMAP_EPERM);
+  cr_assert_eq(shmap_window_count(bar), 0);
+  shmap_channel_close(front);
+  shmap_channel_close(back);
+  shmap_frontend_destroy(fe);
+  shmap_window_release(bar);
+  free(ext);
+}
+
+SHMAP_TEST(protocol, peer_close_is_eclosed) {
+  shmap_channel *front, *back;
+  ASSERT_OK(shmap_channel_pair(0, &front, &back));
+  shmap_channel_close(front);
+  shmap_wire_msg m;
+  shmap_native_t fds[SHMAP_WIRE_MAX_FDS];
+  size_t n = 99;
+  ASSERT_ERR(shmap_channel_recv(back, &m, fds, &n), SHMAP_ECLOSED);
+  cr_assert_eq(n, 0);
+  shmap_channel_close(back);
+}
