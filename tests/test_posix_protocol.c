@@ -1,0 +1,297 @@
+/* The bad-input suite: a hostile peer writes raw frames (and descriptors)
+ * into a Unix socket; every malformed message gets its specific error, the
+ * reply the peer would see, unchanged windows, and no leaked descriptor. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "support.h"
+
+#define G shmap_map_granularity()
+
+static void le32(uint8_t *p, uint32_t v) {
+  for (int i = 0; i < 4; i++)
+    p[i] = (uint8_t)(v >> (8 * i));
+}
+static void le64(uint8_t *p, uint64_t v) {
+  for (int i = 0; i < 8; i++)
+    p[i] = (uint8_t)(v >> (8 * i));
+}
+static uint64_t get64(const uint8_t *p) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; i--)
+    v = v << 8 | p[i];
+  return v;
+}
+
+/* Send `len` bytes with `nfds` descriptors on the first byte (or, when
+ * `split` is non-zero, the first `split` bytes plain and the descriptors
+ * with the rest). */
+static void raw_send(int sock, const uint8_t *buf, size_t len, const int *fds,
+                     size_t nfds, size_t split) {
+  size_t first = split ? split : len;
+  if (split) {
+    cr_assert_eq(send(sock, buf, first, 0), (ssize_t)first);
+    buf += first;
+    len -= first;
+  }
+  union {
+    char b[CMSG_SPACE(sizeof(int) * 16)];
+    struct cmsghdr a;
+  } ctl;
+  struct iovec iov = {(void *)buf, len};
+  struct msghdr mh = {0};
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  if (nfds) {
+    memset(&ctl, 0, sizeof ctl);
+    mh.msg_control = ctl.b;
+    mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+    memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+  }
+  ssize_t sent = sendmsg(sock, &mh, 0);
+  cr_assert_eq(sent, (ssize_t)len, "sendmsg: %zd of %zu (%s)", sent, len, strerror(errno));
+}
+
+enum fdkind { NOFD, MEMFD, SMALLFD, PIPEFD, DIRFD_, ROFD };
+
+struct bad {
+  const char *what;
+  unsigned role;     /* the receiving end */
+  uint32_t req, flags;
+  int nregions;      /* SET_MEM_TABLE */
+  int field;         /* payload offset to overwrite, -1 none */
+  uint64_t value;
+  int width;
+  int nfds;
+  enum fdkind kind;
+  size_t split;      /* descriptors arrive with body bytes */
+  int framing;       /* 1: the serve call itself fails, no reply */
+  int want;          /* error code */
+};
+
+#define FE SHMAP_ROLE_FRONTEND
+#define BE SHMAP_ROLE_BACKEND
+#define V 1u
+#define NR 8u
+
+static const struct bad bads[] = {
+    {"wrong version", BE, 37, 2, 0, -1, 0, 0, 1, MEMFD, 0, 1, SHMAP_EVERSION},
+    {"reserved flag bits", BE, 37, V | NR | 0x100, 0, -1, 0, 0, 1, MEMFD, 0, 1, SHMAP_EFLAGS},
+    {"wrong size for request", BE, 37, V | NR, 0, -2, 48, 4, 1, MEMFD, 0, 1, SHMAP_ESIZE},
+    {"request of the other direction", BE, 9, V | NR, 0, -1, 0, 0, 1, MEMFD, 0, 1, SHMAP_EREQUEST},
+    {"unknown request", FE, 4242, V | NR, 0, -1, 0, 0, 0, NOFD, 0, 1, SHMAP_EREQUEST},
+    {"too many descriptors (9)", BE, 37, V | NR, 0, -1, 0, 0, 9, MEMFD, 0, 1, SHMAP_EFDCOUNT},
+    {"far too many descriptors (16, MSG_CTRUNC)", BE, 37, V | NR, 0, -1, 0, 0, 16, MEMFD, 0, 1, SHMAP_ETRUNC},
+    {"descriptors with body bytes", BE, 37, V | NR, 0, -1, 0, 0, 1, MEMFD, 14, 1, SHMAP_EPROTO},
+    {"ADD_MEM_REG without descriptor", BE, 37, V | NR, 0, -1, 0, 0, 0, NOFD, 0, 0, SHMAP_EFDCOUNT},
+    {"ADD_MEM_REG with two descriptors", BE, 37, V | NR, 0, -1, 0, 0, 2, MEMFD, 0, 0, SHMAP_EFDCOUNT},
+    {"SET_MEM_TABLE one descriptor short", BE, 5, V | NR, 3, -1, 0, 0, 2, MEMFD, 0, 0, SHMAP_EFDCOUNT},
+    {"SHMEM_UNMAP with a descriptor", FE, 10, V | NR, 0, -1, 0, 0, 1, MEMFD, 0, 0, SHMAP_EFDCOUNT},
+    {"non-zero padding", BE, 37, V | NR, 0, 3, 1, 1, 1, MEMFD, 0, 0, SHMAP_EPADDING},
+    {"SHMEM_MAP non-zero padding", FE, 9, V | NR, 0, 2, 1, 1, 1, MEMFD, 0, 0, SHMAP_EPADDING},
+    {"SHMEM_MAP unknown flag", FE, 9, V | NR, 0, 32, 3, 8, 1, MEMFD, 0, 0, SHMAP_EFLAGS},
+    {"overflowing gpa+size", BE, 37, V | NR, 0, 8, UINT64_MAX - 4095, 8, 1, MEMFD, 0, 0, SHMAP_EOVERFLOW},
+    {"overflowing shm_offset+len", FE, 9, V | NR, 0, 16, UINT64_MAX - 4095, 8, 1, MEMFD, 0, 0, SHMAP_EOVERFLOW},
+    {"zero memory_size", BE, 37, V | NR, 0, 16, 0, 8, 1, MEMFD, 0, 0, SHMAP_EEMPTY},
+    {"zero len", FE, 9, V | NR, 0, 24, 0, 8, 1, MEMFD, 0, 0, SHMAP_EEMPTY},
+    {"backing smaller than the range", BE, 37, V | NR, 0, -1, 0, 0, 1, SMALLFD, 0, 0, SHMAP_EBACKING},
+    {"backing smaller (SHMEM_MAP)", FE, 9, V | NR, 0, -1, 0, 0, 1, SMALLFD, 0, 0, SHMAP_EBACKING},
+    {"a pipe instead of memory", BE, 37, V | NR, 0, -1, 0, 0, 1, PIPEFD, 0, 0, SHMAP_EBADF},
+    {"a directory instead of memory", FE, 9, V | NR, 0, -1, 0, 0, 1, DIRFD_, 0, 0, SHMAP_EBADF},
+    {"read-only grant mapped read-write", FE, 9, V | NR, 0, 32, 1, 8, 1, ROFD, 0, 0, SHMAP_EACCES},
+    {"overlap with an existing region", BE, 37, V | NR, 0, 8, 0x10000, 8, 1, MEMFD, 0, 0, SHMAP_EOVERLAP},
+    {"overlap with an existing mapping", FE, 9, V | NR, 0, 16, 0x10000, 8, 1, MEMFD, 0, 0, SHMAP_EOVERLAP},
+    {"REM_MEM_REG of part of a region", BE, 38, V | NR, 0, 8, 0x10000, 8, 0, NOFD, 0, 0, SHMAP_EPARTIAL},
+    {"REM_MEM_REG of nothing", BE, 38, V | NR, 0, 8, 0x40000, 8, 0, NOFD, 0, 0, SHMAP_ENOENT},
+    {"SHMEM_UNMAP of part of a mapping", FE, 10, V | NR, 0, 16, 0x10000, 8, 0, NOFD, 0, 0, SHMAP_EPARTIAL},
+    {"SHMEM_UNMAP of nothing", FE, 10, V | NR, 0, 16, 0x40000, 8, 0, NOFD, 0, 0, SHMAP_ENOENT},
+    {"unknown shmid", FE, 9, V | NR, 0, 0, 7, 1, 1, MEMFD, 0, 0, SHMAP_ENOWINDOW},
+    {"mapping past the window", FE, 9, V | NR, 0, 16, 0xff000, 8, 1, MEMFD, 0, 0, SHMAP_ERANGE},
+    {"EXTERNAL_MAP on a cross-process channel", FE, 1007, V, 0, -1, 0, 0, 0, NOFD, 0, 0, SHMAP_EPERM},
+};
+
+/* A valid payload for `req`: regions at 0x20000+ of 0x8000 bytes, maps at
+ * window offset 0x20000 of 0x8000 bytes, file offset 0. */
+/* p must have room for 512 bytes. */
+static uint32_t payload(uint32_t req, int nregions, uint8_t *p) {
+  memset(p, 0, 512);
+  switch (req) {
+  case 5:
+    le32(p, (uint32_t)nregions);
+    for (int i = 0; i < nregions; i++) {
+      le64(p + 8 + 32 * i, 0x20000 + 0x10000 * (uint64_t)i);
+      le64(p + 16 + 32 * i, 0x8000);
+    }
+    return 8 + 32 * (uint32_t)nregions;
+  case 37:
+  case 38:
+    le64(p + 8, 0x20000);
+    le64(p + 16, 0x8000);
+    return 40;
+  case 9:
+  case 10:
+    le64(p + 16, 0x20000);
+    le64(p + 24, 0x8000);
+    return 40;
+  case 1007:
+    le64(p + 8, 0x20000);
+    le64(p + 16, 0x1000);
+    le64(p + 24, 0x7f0000000000);
+    return 32;
+  default:
+    return 0;
+  }
+}
+
+static int make_fd(enum fdkind k, int *extra) {
+  int p[2];
+  switch (k) {
+  case SMALLFD:
+  case MEMFD: {
+    int fd = memfd_create("bad", MFD_CLOEXEC);
+    cr_assert(fd >= 0);
+    cr_assert_eq(ftruncate(fd, k == SMALLFD ? 0x4000 : 0x20000), 0);
+    return fd;
+  }
+  case ROFD: {
+    int fd = memfd_create("ro", MFD_CLOEXEC);
+    cr_assert_eq(ftruncate(fd, 0x20000), 0);
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    int ro = open(path, O_RDONLY | O_CLOEXEC);
+    close(fd);
+    return ro;
+  }
+  case PIPEFD:
+    cr_assert_eq(pipe(p), 0);
+    *extra = p[1];
+    return p[0];
+  default:
+    return open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  }
+}
+
+SHMAP_TEST(bad_input, every_rule) {
+  /* The receivers' state: a guest window with one region at 0x10000 (from
+   * a good ADD_MEM_REG), a shared-memory window 0 (1 MiB) with one mapping
+   * at 0x10000. */
+  for (size_t i = 0; i < sizeof bads / sizeof bads[0]; i++) {
+    const struct bad *b = &bads[i];
+    int sv[2];
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    shmap_channel *ch;
+    ASSERT_OK(shmap_channel_adopt(sv[1], b->role, 0, &ch));
+    shmap_window *w;
+    ASSERT_OK(shmap_window_reserve(0x100000, 0, &w));
+    shmap_mappable *seed;
+    ASSERT_OK(shmap_mappable_create(0x10000, 0, &seed));
+    shmap_backend *be = NULL;
+    shmap_frontend *fe = NULL;
+    if (b->role == BE) {
+      ASSERT_OK(shmap_backend_create(w, 0, &be));
+      /* Seed the back end with a region through the real path. */
+      uint8_t f[12 + 512];
+      le32(f, 37), le32(f + 4, V), le32(f + 8, 40);
+      payload(37, 0, f + 12);
+      le64(f + 12 + 8, 0x10000);
+      le64(f + 12 + 16, 0x10000);
+      int fd = shmap_mappable_native(seed);
+      raw_send(sv[0], f, 12 + 40, &fd, 1, 0);
+      shmap_event ev;
+      ASSERT_OK(shmap_backend_serve_one(be, ch, &ev));
+      cr_assert_eq(ev.result, 0, "seeding: %s", shmap_err_name(ev.result));
+    } else {
+      ASSERT_OK(shmap_frontend_create(&fe));
+      ASSERT_OK(shmap_frontend_add_window(fe, 0, w));
+      ASSERT_OK(shmap_window_map(w, 0x10000, seed, 0, 0x10000, SHMAP_PROT_RW));
+    }
+    size_t before = shmap_window_count(w);
+
+    uint8_t frame[12 + 512];
+    uint32_t size = payload(b->req, b->nregions ? b->nregions : 1, frame + 12);
+    if (b->field == -2)
+      size = (uint32_t)b->value;
+    else if (b->field >= 0 && b->width == 1)
+      frame[12 + b->field] = (uint8_t)b->value;
+    else if (b->field >= 0)
+      le64(frame + 12 + b->field, b->value);
+    le32(frame, b->req);
+    le32(frame + 4, b->flags);
+    le32(frame + 8, size);
+    int fds[16], extra = -1;
+    for (int k = 0; k < b->nfds; k++)
+      fds[k] = make_fd(b->kind, &extra);
+    raw_send(sv[0], frame, 12 + size, fds, (size_t)b->nfds, b->split);
+    /* The sender's copies are ours to close; the receiver's must be closed
+     * by the library (checked by the descriptor count). */
+    for (int k = 0; k < b->nfds; k++)
+      close(fds[k]);
+    if (extra >= 0)
+      close(extra);
+
+    shmap_event ev;
+    int rc = be ? shmap_backend_serve_one(be, ch, &ev)
+                : shmap_frontend_serve_one(fe, ch, &ev);
+    uint8_t reply[20];
+    ssize_t got = recv(sv[0], reply, sizeof reply, MSG_DONTWAIT);
+    if (b->framing) {
+      cr_assert_eq(rc, b->want, "%s: serve returned %s, want %s (%s)", b->what,
+                   shmap_err_name(rc), shmap_err_name(b->want), shmap_last_message());
+      cr_assert(got <= 0, "%s: a framing error is not answered", b->what);
+      cr_assert(!shmap_channel_in_sync(ch));
+    } else {
+      cr_assert_eq(rc, 0, "%s: serve failed with %s", b->what, shmap_err_name(rc));
+      cr_assert_eq(ev.result, b->want, "%s: result %s, want %s (%s)", b->what,
+                   shmap_err_name(ev.result), shmap_err_name(b->want),
+                   shmap_last_message());
+      cr_assert_eq(got, 20, "%s: the peer gets a reply", b->what);
+      cr_assert_eq(reply[0] | reply[1] << 8, b->req & 0xffff);
+      cr_assert_eq(reply[4], 5, "reply flags 0x5");
+      cr_assert_eq(reply[8], 8);
+      cr_assert_eq(shmap_wire_reply_result(get64(reply + 12)), b->want,
+                   "%s: the reply carries the error", b->what);
+    }
+    cr_assert_eq(shmap_window_count(w), before, "%s: window unchanged", b->what);
+    cr_assert_not_null(shmap_window_translate(w, 0x10000, 0x10000));
+    shmap_backend_destroy(be);
+    shmap_frontend_destroy(fe);
+    shmap_window_release(w);
+    shmap_mappable_unref(seed);
+    shmap_channel_close(ch);
+    close(sv[0]);
+  }
+}
+
+SHMAP_TEST(bad_input, peer_dies_mid_message) {
+  /* After the header, inside the payload, and with descriptors in flight:
+   * the receiver reports the broken message and keeps nothing. */
+  static const size_t cut[] = {5, 12, 30};
+  for (size_t i = 0; i < 3; i++) {
+    int sv[2];
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    shmap_channel *ch;
+    ASSERT_OK(shmap_channel_adopt(sv[1], BE, 0, &ch));
+    uint8_t f[12 + 512];
+    le32(f, 37), le32(f + 4, V), le32(f + 8, 40);
+    payload(37, 0, f + 12);
+    int fd = make_fd(MEMFD, NULL);
+    raw_send(sv[0], f, cut[i], &fd, 1, 0);
+    close(fd);
+    close(sv[0]);
+    shmap_wire_msg m;
+    shmap_native_t got[SHMAP_WIRE_MAX_FDS];
+    size_t n = 0;
+    ASSERT_ERR(shmap_channel_recv(ch, &m, got, &n), SHMAP_EPROTO);
+    cr_assert_eq(n, 0);
+    shmap_channel_close(ch);
+  }
+}
