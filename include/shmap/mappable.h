@@ -44,6 +44,19 @@ enum shmap_create_flags {
 
 typedef struct shmap_mappable shmap_mappable;
 
+/* Facts about the platform the library runs on (for logs and tools). */
+typedef struct shmap_platform_info {
+  const char *os;          /* "linux", "windows", ... */
+  uint64_t page_size;
+  uint64_t granularity;    /* shmap_map_granularity() */
+  int memfd;               /* 1: mappables are memfds (else shm objects) */
+  int seals;               /* 1: mappables are sealed against resizing */
+  const char *window_path; /* how windows map: "mmap", "placeholder",
+                              "fallback" */
+} shmap_platform_info;
+
+SHMAP_API void shmap_platform(shmap_platform_info *out);
+
 /* The page size, and the granularity that offsets into a mappable and into a
  * window must be aligned to (the page size on POSIX, the 64 KiB allocation
  * granularity on Windows). Thread-safe. */

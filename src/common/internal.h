@@ -124,6 +124,8 @@ static inline uint32_t shmap__le32(const uint8_t *p) {
 int shmap__os_last_error(void);
 uint64_t shmap__os_page_size(void);
 uint64_t shmap__os_granularity(void);
+/* Fill os, memfd, seals and window_path of `out`. */
+void shmap__os_platform(shmap_platform_info *out);
 
 void shmap__rwlock_init(shmap__rwlock *l);
 void shmap__rwlock_destroy(shmap__rwlock *l);

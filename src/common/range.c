@@ -29,3 +29,11 @@ int shmap__check_range(const char *what, uint64_t offset, uint64_t len,
 uint64_t shmap_page_size(void) { return shmap__os_page_size(); }
 
 uint64_t shmap_map_granularity(void) { return shmap__os_granularity(); }
+
+void shmap_platform(shmap_platform_info *out) {
+  if (out == NULL)
+    return;
+  out->page_size = shmap__os_page_size();
+  out->granularity = shmap__os_granularity();
+  shmap__os_platform(out);
+}

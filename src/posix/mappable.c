@@ -144,3 +144,22 @@ int shmap__os_share_readonly(int fd, int *out) {
   *out = ro;
   return 0;
 }
+
+void shmap__os_platform(shmap_platform_info *out) {
+#if defined(__linux__)
+  out->os = "linux";
+#else
+  out->os = "posix";
+#endif
+  out->memfd = 0;
+  out->seals = 0;
+#if defined(MFD_CLOEXEC) && !defined(SHMAP_FORCE_SHM_OPEN)
+  int fd = memfd_create("shmap-probe", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd >= 0) {
+    out->memfd = 1;
+    out->seals = fcntl(fd, F_ADD_SEALS, SHMAP_SEALS) == 0;
+    close(fd);
+  }
+#endif
+  out->window_path = "mmap";
+}

@@ -1,0 +1,139 @@
+/* shmap serve — accept one peer and apply its messages, one JSON line each. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "tool.h"
+
+#define MAX_SHM 16
+
+struct serve_opts {
+  const char *listen;
+  unsigned role;
+  uint64_t guest_size;
+  uint64_t max_bytes;
+  int nshm;
+  uint8_t shmid[MAX_SHM];
+  uint64_t shm_size[MAX_SHM];
+};
+
+static int parse(int argc, char **argv, struct serve_opts *o) {
+  memset(o, 0, sizeof *o);
+  o->guest_size = 1ull << 36; /* 64 GiB of address space: costs nothing */
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (v == NULL)
+      return -1;
+    i++;
+    if (strcmp(a, "--listen") == 0) {
+      o->listen = v;
+    } else if (strcmp(a, "--role") == 0) {
+      o->role = strcmp(v, "backend") == 0    ? SHMAP_ROLE_BACKEND
+                : strcmp(v, "frontend") == 0 ? SHMAP_ROLE_FRONTEND
+                                             : 0;
+    } else if (strcmp(a, "--guest-size") == 0) {
+      if (tool_parse_size(v, &o->guest_size) != 0)
+        return -1;
+    } else if (strcmp(a, "--max-bytes") == 0) {
+      if (tool_parse_size(v, &o->max_bytes) != 0)
+        return -1;
+    } else if (strcmp(a, "--shm") == 0 && o->nshm < MAX_SHM) {
+      char *colon = strchr(v, ':');
+      unsigned long id = strtoul(v, NULL, 0);
+      if (colon == NULL || id > 255 ||
+          tool_parse_size(colon + 1, &o->shm_size[o->nshm]) != 0)
+        return -1;
+      o->shmid[o->nshm++] = (uint8_t)id;
+    } else {
+      return -1;
+    }
+  }
+  return o->listen != NULL && o->role != 0 ? 0 : -1;
+}
+
+static void print_event(const shmap_event *ev, size_t live) {
+  printf("{\"request\":\"%s\",\"code\":%u,\"result\":%d",
+         shmap_wire_request_name(ev->request), ev->request, ev->result);
+  if (ev->result != 0)
+    printf(",\"error\":\"%s\",\"message\":\"%s\"", shmap_err_name(ev->result),
+           shmap_last_message());
+  tool_print_msg_fields(stdout, &ev->msg);
+  if (ev->head != NULL) {
+    printf(",\"head\":\"");
+    tool_print_hex(stdout, ev->head, 16);
+    putchar('"');
+  }
+  printf(",\"live\":%zu}\n", live);
+  fflush(stdout);
+}
+
+int tool_serve(int argc, char **argv) {
+  struct serve_opts o;
+  if (parse(argc, argv, &o) != 0) {
+    fputs("usage: shmap serve --listen ADDR --role backend|frontend "
+          "[--shm ID:SIZE ...] [--guest-size SIZE] [--max-bytes SIZE]\n",
+          stderr);
+    return 2;
+  }
+  shmap_window *guest = NULL, *shm[MAX_SHM] = {0};
+  shmap_backend *be = NULL;
+  shmap_frontend *fe = NULL;
+  shmap_listener *l = NULL;
+  shmap_channel *ch = NULL;
+  int rc = 0, code = 1;
+  if (o.role == SHMAP_ROLE_BACKEND) {
+    rc = shmap_window_reserve(o.guest_size, 0, &guest);
+    if (rc == 0)
+      rc = shmap_backend_create(guest, o.max_bytes, &be);
+  } else {
+    rc = shmap_frontend_create(&fe);
+    for (int i = 0; rc == 0 && i < o.nshm; i++) {
+      rc = shmap_window_reserve(o.shm_size[i], 0, &shm[i]);
+      if (rc == 0)
+        rc = shmap_frontend_add_window(fe, o.shmid[i], shm[i]);
+    }
+  }
+  if (rc == 0)
+    rc = shmap_listener_open(o.listen, &l);
+  if (rc == 0) {
+    printf("{\"event\":\"listening\",\"address\":\"%s\",\"role\":\"%s\"}\n",
+           o.listen, o.role == SHMAP_ROLE_BACKEND ? "backend" : "frontend");
+    fflush(stdout);
+    rc = shmap_listener_accept(l, o.role, SHMAP_CHANNEL_SAME_USER, &ch);
+  }
+  if (rc != 0) {
+    fprintf(stderr, "shmap serve: %s\n", shmap_last_message());
+    goto out;
+  }
+  for (;;) {
+    shmap_event ev;
+    rc = be != NULL ? shmap_backend_serve_one(be, ch, &ev)
+                    : shmap_frontend_serve_one(fe, ch, &ev);
+    if (rc != 0)
+      break;
+    size_t live = 0;
+    if (be != NULL)
+      live = shmap_backend_count(be);
+    for (int i = 0; i < o.nshm; i++)
+      live += shmap_window_count(shm[i]);
+    print_event(&ev, live);
+  }
+  size_t live = be != NULL ? shmap_backend_count(be) : 0;
+  for (int i = 0; i < o.nshm; i++)
+    live += shmap_window_count(shm[i]);
+  /* A clean disconnect between messages ends the session normally; a
+   * framing error is reported and fails the run. */
+  code = rc == SHMAP_ECLOSED ? 0 : 1;
+  printf("{\"event\":\"closed\",\"reason\":\"%s\",\"live\":%zu%s%s%s}\n",
+         shmap_err_name(rc), live, code ? ",\"message\":\"" : "",
+         code ? shmap_last_message() : "", code ? "\"" : "");
+  fflush(stdout);
+out:
+  shmap_channel_close(ch);
+  shmap_listener_close(l);
+  shmap_backend_destroy(be);
+  shmap_frontend_destroy(fe);
+  shmap_window_release(guest);
+  for (int i = 0; i < o.nshm; i++)
+    shmap_window_release(shm[i]);
+  return code;
+}

@@ -1,0 +1,76 @@
+/* shmap tool — parsing and printing helpers. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+
+#include "tool.h"
+
+int tool_parse_size(const char *s, uint64_t *out) {
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull(s, &end, 0);
+  if (errno != 0 || end == s)
+    return -1;
+  unsigned shift = 0;
+  switch (*end) {
+  case 'K': case 'k': shift = 10; end++; break;
+  case 'M': case 'm': shift = 20; end++; break;
+  case 'G': case 'g': shift = 30; end++; break;
+  default: break;
+  }
+  if (*end != '\0' && *end != ':')
+    return -1;
+  if (shift && v > (UINT64_MAX >> shift))
+    return -1;
+  *out = (uint64_t)v << shift;
+  return 0;
+}
+
+void tool_print_hex(FILE *f, const void *p, size_t n) {
+  const uint8_t *b = p;
+  for (size_t i = 0; i < n; i++)
+    fprintf(f, "%02x", b[i]);
+}
+
+void tool_print_msg_fields(FILE *f, const shmap_wire_msg *m) {
+  if (m->hdr.flags & SHMAP_WIRE_REPLY) {
+    fprintf(f, ",\"value\":%" PRIu64, m->u.u64);
+    return;
+  }
+  switch (m->hdr.request) {
+  case SHMAP_REQ_SET_MEM_TABLE:
+    fprintf(f, ",\"num_regions\":%" PRIu32 ",\"regions\":[",
+            m->u.mem_table.num_regions);
+    for (uint32_t i = 0; i < m->u.mem_table.num_regions; i++) {
+      const shmap_wire_region *r = &m->u.mem_table.regions[i];
+      fprintf(f, "%s{\"guest_phys_addr\":%" PRIu64 ",\"memory_size\":%" PRIu64
+              ",\"userspace_addr\":%" PRIu64 ",\"mmap_offset\":%" PRIu64 "}",
+              i ? "," : "", r->guest_phys_addr, r->memory_size,
+              r->userspace_addr, r->mmap_offset);
+    }
+    fputc(']', f);
+    break;
+  case SHMAP_REQ_ADD_MEM_REG:
+  case SHMAP_REQ_REM_MEM_REG:
+    fprintf(f, ",\"guest_phys_addr\":%" PRIu64 ",\"memory_size\":%" PRIu64
+            ",\"userspace_addr\":%" PRIu64 ",\"mmap_offset\":%" PRIu64,
+            m->u.region.guest_phys_addr, m->u.region.memory_size,
+            m->u.region.userspace_addr, m->u.region.mmap_offset);
+    break;
+  case SHMAP_REQ_SHMEM_MAP:
+  case SHMAP_REQ_SHMEM_UNMAP:
+    fprintf(f, ",\"shmid\":%u,\"fd_offset\":%" PRIu64 ",\"shm_offset\":%" PRIu64
+            ",\"len\":%" PRIu64 ",\"flags\":%" PRIu64,
+            m->u.mmap.shmid, m->u.mmap.fd_offset, m->u.mmap.shm_offset,
+            m->u.mmap.len, m->u.mmap.flags);
+    break;
+  case SHMAP_REQ_EXTERNAL_MAP:
+    fprintf(f, ",\"shmid\":%u,\"shm_offset\":%" PRIu64 ",\"len\":%" PRIu64
+            ",\"ptr\":%" PRIu64,
+            m->u.external.shmid, m->u.external.shm_offset, m->u.external.len,
+            m->u.external.ptr);
+    break;
+  default:
+    break;
+  }
+}
