@@ -37,6 +37,8 @@ int main(int argc, char **argv) {
     return tool_info();
   if (strcmp(argv[1], "serve") == 0)
     return tool_serve(argc - 1, argv + 1);
+  if (strcmp(argv[1], "demo") == 0)
+    return tool_demo(argc - 1, argv + 1);
   if (strcmp(argv[1], "send") == 0)
     return tool_send(argc - 1, argv + 1);
   return usage();

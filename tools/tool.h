@@ -10,6 +10,7 @@
 int tool_info(void);
 int tool_serve(int argc, char **argv);
 int tool_send(int argc, char **argv);
+int tool_demo(int argc, char **argv);
 
 /* Parse a size with an optional K, M or G suffix (binary). */
 int tool_parse_size(const char *s, uint64_t *out);

@@ -10,4 +10,16 @@
 
 typedef SRWLOCK shmap__rwlock;
 
+/* A connected message-mode named pipe and the peer process that handles
+ * are duplicated into. */
+typedef struct shmap__chan_os {
+  HANDLE pipe;
+  HANDLE peer; /* PROCESS_DUP_HANDLE access to the other end's process */
+} shmap__chan_os;
+
+/* A pipe name that instances are created under. */
+typedef struct shmap__listener_os {
+  wchar_t name[256];
+} shmap__listener_os;
+
 #endif
