@@ -5,7 +5,10 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/time.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -294,4 +297,94 @@ SHMAP_TEST(bad_input, peer_dies_mid_message) {
     cr_assert_eq(n, 0);
     shmap_channel_close(ch);
   }
+}
+
+SHMAP_TEST(bad_input, receiver_out_of_descriptors) {
+  /* Eight regions arrive while the receiver may open only two more files:
+   * the kernel installs what fits, sets MSG_CTRUNC, and the library closes
+   * every descriptor that did arrive. */
+  int sv[2];
+  cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  shmap_channel *ch;
+  ASSERT_OK(shmap_channel_adopt(sv[1], BE, 0, &ch));
+  uint8_t f[12 + 512];
+  uint32_t size = payload(5, 8, f + 12);
+  le32(f, 5), le32(f + 4, V), le32(f + 8, size);
+  int fds[8];
+  for (int i = 0; i < 8; i++)
+    fds[i] = make_fd(MEMFD, NULL);
+  raw_send(sv[0], f, 12 + size, fds, 8, 0);
+  for (int i = 0; i < 8; i++)
+    close(fds[i]);
+  struct rlimit old, low;
+  cr_assert_eq(getrlimit(RLIMIT_NOFILE, &old), 0);
+  low = old;
+  low.rlim_cur = (rlim_t)test_handle_count() + 2;
+  cr_assert_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+  shmap_wire_msg m;
+  shmap_native_t got[SHMAP_WIRE_MAX_FDS];
+  size_t n = 99;
+  int rc = shmap_channel_recv(ch, &m, got, &n);
+  cr_assert_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
+  cr_assert_eq(rc, SHMAP_ETRUNC, "got %s (%s)", shmap_err_name(rc), shmap_last_message());
+  cr_assert_eq(n, 0);
+  shmap_channel_close(ch);
+  close(sv[0]);
+}
+
+static void on_alarm(int sig) { (void)sig; }
+
+struct storm {
+  shmap_backend *be;
+  shmap_channel *ch;
+  int served, failures;
+};
+
+static void storm_serve(void *arg) {
+  struct storm *s = arg;
+  shmap_event ev;
+  while (shmap_backend_serve_one(s->be, s->ch, &ev) == 0) {
+    s->served++;
+    s->failures += ev.result != 0;
+  }
+}
+
+SHMAP_TEST(bad_input, eintr_storm) {
+  /* SIGALRM every 50 us without SA_RESTART: every blocking send and
+   * receive keeps being interrupted, and nothing may notice. */
+  struct sigaction sa, old;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_alarm;
+  sigemptyset(&sa.sa_mask);
+  cr_assert_eq(sigaction(SIGALRM, &sa, &old), 0);
+  shmap_channel *front, *back;
+  ASSERT_OK(shmap_channel_pair(0, &front, &back));
+  shmap_window *guest;
+  ASSERT_OK(shmap_window_reserve(1 << 24, 0, &guest));
+  struct storm s = {NULL, back, 0, 0};
+  ASSERT_OK(shmap_backend_create(guest, 0, &s.be));
+  shmap_mappable *ram;
+  ASSERT_OK(shmap_mappable_create(1 << 16, 0, &ram));
+  struct itimerval it = {{0, 50}, {0, 50}};
+  cr_assert_eq(setitimer(ITIMER_REAL, &it, NULL), 0);
+  test_thread *t = test_thread_start(storm_serve, &s);
+  int failures = 0;
+  for (int i = 0; i < 500; i++) {
+    shmap_region r = {(uint64_t)(i % 16) << 20, 1 << 16, ram, 0};
+    failures += shmap_frontend_add_region(front, &r) != 0;
+    failures += shmap_frontend_remove_region(front, &r) != 0;
+  }
+  shmap_channel_close(front);
+  test_thread_join(t);
+  struct itimerval off = {{0, 0}, {0, 0}};
+  setitimer(ITIMER_REAL, &off, NULL);
+  sigaction(SIGALRM, &old, NULL);
+  cr_assert_eq(failures, 0, "%d requests failed (%s)", failures, shmap_last_message());
+  cr_assert_eq(s.served, 1000);
+  cr_assert_eq(s.failures, 0);
+  cr_assert_eq(shmap_window_count(guest), 0);
+  shmap_backend_destroy(s.be);
+  shmap_window_release(guest);
+  shmap_mappable_unref(ram);
+  shmap_channel_close(back);
 }
