@@ -1,0 +1,336 @@
+/* shmap benchmarks: the library against the bare system calls it wraps.
+ *
+ *   shmap-bench [--json] [--quick]
+ *
+ * Rows: map+unmap of 4 KiB / 2 MiB / 1 GiB, the ADD_MEM_REG(+REM) and
+ * EXTERNAL_MAP(+SHMEM_UNMAP) round trips, translate at 10 / 1,000 / 100,000
+ * mappings, and 60,000 live mappings. Benchmarks are not tests: the suite
+ * runs them with --quick only to prove they work. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench.h"
+
+int bench_quick;
+static bench_row rows[64];
+static int nrows;
+
+void bench_fail(const char *what) {
+  fprintf(stderr, "shmap-bench: %s failed: %s\n", what, shmap_last_message());
+  exit(1);
+}
+
+void bench_add(const char *name, double ours, const char *baseline,
+               double base_ns) {
+  bench_row *r = &rows[nrows++];
+  snprintf(r->name, sizeof r->name, "%s", name);
+  snprintf(r->baseline, sizeof r->baseline, "%s", baseline);
+  r->ours_ns = ours;
+  r->baseline_ns = base_ns;
+}
+
+static int cmp(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+double bench_median(double (*fn)(void *), void *arg, int rounds) {
+  double v[32];
+  if (rounds > 32)
+    rounds = 32;
+  for (int i = 0; i < rounds; i++)
+    v[i] = fn(arg);
+  qsort(v, (size_t)rounds, sizeof v[0], cmp);
+  return v[rounds / 2];
+}
+
+static int rounds(void) { return bench_quick ? 3 : 9; }
+
+/* ---- map + unmap ---- */
+
+struct map_arg {
+  uint64_t len;
+  int iters;
+  shmap_window *w;
+  shmap_mappable *m;
+};
+
+static double lib_map_unmap(void *p) {
+  struct map_arg *a = p;
+  double t0 = bench_now_ns();
+  for (int i = 0; i < a->iters; i++) {
+    if (shmap_window_map(a->w, 0, a->m, 0, a->len, SHMAP_PROT_RW) != 0)
+      bench_fail("window map");
+    ((uint8_t *)shmap_window_base(a->w))[0] = (uint8_t)i;
+    if (shmap_window_unmap(a->w, 0, a->len) != 0)
+      bench_fail("window unmap");
+  }
+  return (bench_now_ns() - t0) / a->iters;
+}
+
+static double bare_map_unmap(void *p) {
+  struct map_arg *a = p;
+  return bench_bare_map_unmap(a->len, a->iters);
+}
+
+static void bench_map(uint64_t len, const char *name) {
+  struct map_arg a = {len, bench_quick ? 20 : 500, NULL, NULL};
+  if (shmap_mappable_create(len, 0, &a.m) != 0 ||
+      shmap_window_reserve(len, 0, &a.w) != 0)
+    bench_fail("setup");
+  double base = bench_median(bare_map_unmap, &a, rounds());
+  double ours = bench_median(lib_map_unmap, &a, rounds());
+  bench_add(name, ours, "mmap MAP_FIXED + PROT_NONE remap", base);
+  shmap_window_release(a.w);
+  shmap_mappable_unref(a.m);
+}
+
+/* ---- round trips over a channel pair, both ends in this thread ---- */
+
+struct rt_arg {
+  int iters;
+  shmap_channel *front, *back;
+  shmap_backend *be;
+  shmap_frontend *fe;
+  shmap_mappable *m;
+  void *ext;
+};
+
+static void expect_reply(shmap_channel *ch) {
+  shmap_wire_msg r;
+  shmap_native_t fds[SHMAP_WIRE_MAX_FDS];
+  size_t n;
+  if (shmap_channel_recv(ch, &r, fds, &n) != 0 || r.u.u64 != 0)
+    bench_fail("reply");
+}
+
+static double lib_add_rem(void *p) {
+  struct rt_arg *a = p;
+  shmap_wire_msg add, rem;
+  memset(&add, 0, sizeof add);
+  add.hdr.request = SHMAP_REQ_ADD_MEM_REG;
+  add.hdr.flags = SHMAP_WIRE_VERSION | SHMAP_WIRE_NEED_REPLY;
+  add.u.region = (shmap_wire_region){0, 1 << 16, 0, 0};
+  rem = add;
+  rem.hdr.request = SHMAP_REQ_REM_MEM_REG;
+  shmap_native_t fd = shmap_mappable_native(a->m);
+  shmap_event ev;
+  double t0 = bench_now_ns();
+  for (int i = 0; i < a->iters; i++) {
+    if (shmap_channel_send(a->front, &add, &fd, 1) != 0 ||
+        shmap_backend_serve_one(a->be, a->back, &ev) != 0 || ev.result != 0)
+      bench_fail("ADD_MEM_REG");
+    expect_reply(a->front);
+    if (shmap_channel_send(a->front, &rem, NULL, 0) != 0 ||
+        shmap_backend_serve_one(a->be, a->back, &ev) != 0 || ev.result != 0)
+      bench_fail("REM_MEM_REG");
+    expect_reply(a->front);
+  }
+  return (bench_now_ns() - t0) / a->iters;
+}
+
+static double bare_fd_rt(void *p) {
+  return bench_bare_fd_round_trip(((struct rt_arg *)p)->iters);
+}
+
+static double lib_external(void *p) {
+  struct rt_arg *a = p;
+  shmap_wire_msg map, unmap;
+  memset(&map, 0, sizeof map);
+  map.hdr.request = SHMAP_REQ_EXTERNAL_MAP;
+  map.hdr.flags = SHMAP_WIRE_VERSION | SHMAP_WIRE_NEED_REPLY;
+  map.u.external = (shmap_wire_external){0, 0, 1 << 16,
+                                         (uint64_t)(uintptr_t)a->ext};
+  memset(&unmap, 0, sizeof unmap);
+  unmap.hdr.request = SHMAP_REQ_SHMEM_UNMAP;
+  unmap.hdr.flags = SHMAP_WIRE_VERSION | SHMAP_WIRE_NEED_REPLY;
+  unmap.u.mmap = (shmap_wire_mmap){0, 0, 0, 1 << 16, 0};
+  shmap_event ev;
+  double t0 = bench_now_ns();
+  for (int i = 0; i < a->iters; i++) {
+    const shmap_wire_msg *m = i % 2 ? &unmap : &map;
+    if (shmap_channel_send(a->back, m, NULL, 0) != 0 ||
+        shmap_frontend_serve_one(a->fe, a->front, &ev) != 0 || ev.result != 0)
+      bench_fail("EXTERNAL_MAP/SHMEM_UNMAP");
+    expect_reply(a->back);
+  }
+  return (bench_now_ns() - t0) / a->iters;
+}
+
+static double bare_bytes_rt(void *p) {
+  return bench_bare_bytes_round_trip(((struct rt_arg *)p)->iters);
+}
+
+static void bench_round_trips(void) {
+  struct rt_arg a = {bench_quick ? 20 : 2000, NULL, NULL, NULL, NULL, NULL,
+                     NULL};
+  shmap_window *guest, *bar;
+  if (shmap_channel_pair(SHMAP_CHANNEL_INPROCESS, &a.front, &a.back) != 0 ||
+      shmap_window_reserve(1 << 24, 0, &guest) != 0 ||
+      shmap_window_reserve(1 << 24, 0, &bar) != 0 ||
+      shmap_backend_create(guest, 0, &a.be) != 0 ||
+      shmap_frontend_create(&a.fe) != 0 ||
+      shmap_frontend_add_window(a.fe, 0, bar) != 0 ||
+      shmap_mappable_create(1 << 16, 0, &a.m) != 0)
+    bench_fail("setup");
+  a.ext = calloc(1, 1 << 16);
+  double base = bench_median(bare_fd_rt, &a, rounds());
+  double ours = bench_median(lib_add_rem, &a, rounds());
+  bench_add("ADD_MEM_REG+REM_MEM_REG round trip", ours,
+            "sendmsg/recvmsg+fstat+mmap+replies", base);
+  base = bench_median(bare_bytes_rt, &a, rounds());
+  ours = bench_median(lib_external, &a, rounds());
+  bench_add("EXTERNAL_MAP or SHMEM_UNMAP round trip", ours,
+            "write/read of the same bytes", base);
+  shmap_backend_destroy(a.be);
+  shmap_frontend_destroy(a.fe);
+  shmap_window_release(guest);
+  shmap_window_release(bar);
+  shmap_mappable_unref(a.m);
+  shmap_channel_close(a.front);
+  shmap_channel_close(a.back);
+  free(a.ext);
+}
+
+/* ---- translate ---- */
+
+struct tr_arg {
+  shmap_window *w;
+  uint64_t n;
+  int iters;
+};
+
+static double lib_translate(void *p) {
+  struct tr_arg *a = p;
+  uint64_t g = shmap_map_granularity(), x = 88172645463325252ull;
+  uintptr_t sink = 0;
+  double t0 = bench_now_ns();
+  for (int i = 0; i < a->iters; i++) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17; /* random mapping each time */
+    sink += (uintptr_t)shmap_window_translate(a->w, (x % a->n) * 2 * g + 8, 8);
+  }
+  double ns = (bench_now_ns() - t0) / a->iters;
+  if (sink == 1)
+    puts("");
+  return ns;
+}
+
+static double bare_lookup(void *p) {
+  /* The floor: the same random-number loop with no lookup in it. */
+  struct tr_arg *a = p;
+  uint64_t x = 88172645463325252ull, sink = 0;
+  double t0 = bench_now_ns();
+  for (int i = 0; i < a->iters; i++) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    sink += x % a->n;
+  }
+  double ns = (bench_now_ns() - t0) / a->iters;
+  if (sink == 1)
+    puts("");
+  return ns;
+}
+
+static void bench_translate(uint64_t n) {
+  /* External records: bookkeeping only, so 100,000 fit where the OS would
+   * refuse that many real mappings (vm.max_map_count). */
+  uint64_t g = shmap_map_granularity();
+  struct tr_arg a = {NULL, n, bench_quick ? 10000 : 2000000};
+  static uint8_t target[1 << 16];
+  if (shmap_window_reserve(2 * n * g, 0, &a.w) != 0)
+    bench_fail("reserve");
+  for (uint64_t i = 0; i < n; i++)
+    if (shmap_window_map_external(a.w, 2 * i * g, g, target) != 0)
+      bench_fail("map_external");
+  char name[64];
+  snprintf(name, sizeof name, "translate, %llu mappings", (unsigned long long)n);
+  double base = bench_median(bare_lookup, &a, rounds());
+  double ours = bench_median(lib_translate, &a, rounds());
+  bench_add(name, ours, "loop without the lookup", base);
+  shmap_window_release(a.w);
+}
+
+/* ---- 60,000 live mappings ---- */
+
+static void bench_scale(void) {
+  uint64_t g = shmap_map_granularity(), n = bench_quick ? 2000 : 60000;
+  shmap_mappable *m;
+  shmap_window *w;
+  /* Back to back, with file offsets running backwards so the kernel cannot
+   * merge neighbours: n real mappings, close to vm.max_map_count. */
+  if (shmap_mappable_create(n * g, 0, &m) != 0 ||
+      shmap_window_reserve(n * g, 0, &w) != 0)
+    bench_fail("setup");
+  double t0 = bench_now_ns();
+  for (uint64_t i = 0; i < n; i++)
+    if (shmap_window_map(w, i * g, m, (n - 1 - i) * g, g, SHMAP_PROT_RW) != 0)
+      bench_fail("scale map");
+  double t_map = bench_now_ns() - t0;
+  t0 = bench_now_ns();
+  for (uint64_t i = 0; i < n; i++) {
+    uint64_t *p = shmap_window_translate(w, i * g, 8);
+    *p = i;
+    if (*p != i)
+      bench_fail("scale verify");
+  }
+  double t_verify = bench_now_ns() - t0;
+  t0 = bench_now_ns();
+  for (uint64_t i = 0; i < n; i++)
+    if (shmap_window_unmap(w, i * g, g) != 0)
+      bench_fail("scale unmap");
+  double t_unmap = bench_now_ns() - t0;
+  char name[64];
+  snprintf(name, sizeof name, "%llu mappings: map each", (unsigned long long)n);
+  bench_add(name, t_map / (double)n, "-", 0);
+  snprintf(name, sizeof name, "%llu mappings: verify each", (unsigned long long)n);
+  bench_add(name, t_verify / (double)n, "-", 0);
+  snprintf(name, sizeof name, "%llu mappings: unmap each", (unsigned long long)n);
+  bench_add(name, t_unmap / (double)n, "-", 0);
+  /* Bookkeeping per mapping: one table entry (the table doubles, so up to
+   * twice that is allocated). */
+  printf("# memory overhead: %zu bytes per mapping in the window table\n",
+         sizeof(shmap_mapping_info) - sizeof(void *));
+  shmap_window_release(w);
+  shmap_mappable_unref(m);
+}
+
+int main(int argc, char **argv) {
+  int json = 0;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--json") == 0)
+      json = 1;
+    else if (strcmp(argv[i], "--quick") == 0)
+      bench_quick = 1;
+    else {
+      fputs("usage: shmap-bench [--json] [--quick]\n", stderr);
+      return 2;
+    }
+  }
+  bench_map(4096, "map+unmap 4 KiB");
+  bench_map(2u << 20, "map+unmap 2 MiB");
+  bench_map(1u << 30, "map+unmap 1 GiB");
+  bench_round_trips();
+  bench_translate(10);
+  bench_translate(1000);
+  bench_translate(100000);
+  bench_scale();
+  if (json) {
+    printf("[");
+    for (int i = 0; i < nrows; i++)
+      printf("%s\n{\"name\":\"%s\",\"ours_ns\":%.1f,\"baseline\":\"%s\","
+             "\"baseline_ns\":%.1f,\"ratio\":%.3f}",
+             i ? "," : "", rows[i].name, rows[i].ours_ns, rows[i].baseline,
+             rows[i].baseline_ns,
+             rows[i].baseline_ns > 0 ? rows[i].ours_ns / rows[i].baseline_ns : 0);
+    printf("\n]\n");
+  } else {
+    printf("%-40s %12s  %-36s %12s %7s\n", "benchmark", "ours ns", "baseline",
+           "base ns", "ratio");
+    for (int i = 0; i < nrows; i++)
+      printf("%-40s %12.1f  %-36s %12.1f %7.3f\n", rows[i].name,
+             rows[i].ours_ns, rows[i].baseline, rows[i].baseline_ns,
+             rows[i].baseline_ns > 0 ? rows[i].ours_ns / rows[i].baseline_ns
+                                     : 0.0);
+  }
+  return 0;
+}

@@ -1,0 +1,33 @@
+/* shmap benchmarks — shared pieces. Every figure is the median of several
+ * rounds, and every row compares with a baseline measured in the same run. */
+#ifndef SHMAP_BENCH_H
+#define SHMAP_BENCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "shmap.h"
+
+typedef struct bench_row {
+  char name[64];
+  double ours_ns;
+  char baseline[48];
+  double baseline_ns;
+} bench_row;
+
+/* Nanoseconds on a monotonic clock. */
+double bench_now_ns(void);
+/* Median of fn(arg) over `rounds` rounds; fn returns ns per operation. */
+double bench_median(double (*fn)(void *), void *arg, int rounds);
+void bench_add(const char *name, double ours, const char *baseline,
+               double base_ns);
+void bench_fail(const char *what);
+
+/* The bare-system-call baselines, one file per platform. */
+double bench_bare_map_unmap(uint64_t len, int iters);
+double bench_bare_fd_round_trip(int iters);
+double bench_bare_bytes_round_trip(int iters);
+
+extern int bench_quick;
+
+#endif
