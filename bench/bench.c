@@ -286,10 +286,6 @@ static void bench_scale(void) {
   bench_add(name, t_verify / (double)n, "-", 0);
   snprintf(name, sizeof name, "%llu mappings: unmap each", (unsigned long long)n);
   bench_add(name, t_unmap / (double)n, "-", 0);
-  /* Bookkeeping per mapping: one table entry (the table doubles, so up to
-   * twice that is allocated). */
-  printf("# memory overhead: %zu bytes per mapping in the window table\n",
-         sizeof(shmap_mapping_info) - sizeof(void *));
   shmap_window_release(w);
   shmap_mappable_unref(m);
 }
