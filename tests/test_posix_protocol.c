@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 #include <sys/time.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "support.h"
@@ -387,4 +388,75 @@ SHMAP_TEST(bad_input, eintr_storm) {
   shmap_window_release(guest);
   shmap_mappable_unref(ram);
   shmap_channel_close(back);
+}
+
+SHMAP_TEST(security, socket_file_is_0600_and_peer_uid_checked) {
+  char dir[] = "/tmp/shmap-sec-XXXXXX";
+  cr_assert_not_null(mkdtemp(dir));
+  char path[128];
+  snprintf(path, sizeof path, "%s/s.sock", dir);
+  shmap_listener *l;
+  ASSERT_OK(shmap_listener_open(path, &l));
+  struct stat st;
+  cr_assert_eq(lstat(path, &st), 0);
+  cr_assert(S_ISSOCK(st.st_mode));
+  cr_assert_eq(st.st_mode & 0777, 0600, "mode %o", st.st_mode & 0777);
+  shmap_channel *c, *s;
+  ASSERT_OK(shmap_channel_connect(path, FE, SHMAP_CHANNEL_SAME_USER, &c));
+  ASSERT_OK(shmap_listener_accept(l, BE, SHMAP_CHANNEL_SAME_USER, &s));
+  shmap_channel_close(c);
+  shmap_channel_close(s);
+  shmap_listener_close(l);
+  cr_assert_neq(lstat(path, &st), 0, "the socket file is removed on close");
+  ASSERT_ERR(shmap_channel_connect(path, FE, 0, &c), SHMAP_ENOENT);
+  ASSERT_ERR(shmap_channel_connect(path, 7, 0, &c), SHMAP_EINVAL);
+  ASSERT_ERR(shmap_channel_connect(path, FE, 0x80, &c), SHMAP_EINVAL);
+  rmdir(dir);
+}
+
+SHMAP_TEST(security, byte_cap_per_peer) {
+  shmap_channel *front, *back;
+  ASSERT_OK(shmap_channel_pair(0, &front, &back));
+  shmap_window *guest;
+  ASSERT_OK(shmap_window_reserve(1 << 24, 0, &guest));
+  struct storm s = {NULL, back, 0, 0};
+  ASSERT_OK(shmap_backend_create(guest, 3 << 16, &s.be));
+  shmap_mappable *ram;
+  ASSERT_OK(shmap_mappable_create(2 << 16, 0, &ram));
+  test_thread *t = test_thread_start(storm_serve, &s);
+  shmap_region a = {0, 2 << 16, ram, 0}, b = {1 << 20, 2 << 16, ram, 0},
+               c = {2 << 20, 1 << 16, ram, 0};
+  int ra = shmap_frontend_add_region(front, &a);
+  int rb = shmap_frontend_add_region(front, &b);
+  int rc = shmap_frontend_add_region(front, &c);
+  shmap_channel_close(front);
+  test_thread_join(t);
+  cr_assert_eq(ra, 0);
+  cr_assert_eq(rb, SHMAP_ELIMIT, "got %s", shmap_err_name(rb));
+  cr_assert_eq(rc, 0, "what still fits under the cap is accepted");
+  cr_assert_eq(shmap_window_count(guest), 2);
+  shmap_backend_destroy(s.be);
+  shmap_window_release(guest);
+  shmap_mappable_unref(ram);
+  shmap_channel_close(back);
+}
+
+SHMAP_TEST(security, nonblocking_socket_gives_eagain) {
+  int sv[2];
+  cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv), 0);
+  shmap_channel *ch;
+  ASSERT_OK(shmap_channel_adopt(sv[1], BE, 0, &ch));
+  shmap_wire_msg m;
+  shmap_native_t fds[SHMAP_WIRE_MAX_FDS];
+  size_t n;
+  ASSERT_ERR(shmap_channel_recv(ch, &m, fds, &n), SHMAP_EAGAIN);
+  cr_assert(shmap_channel_in_sync(ch), "nothing was read: still at a boundary");
+  /* Once a message is there, the same channel reads it normally. */
+  uint8_t f[12 + 512];
+  le32(f, 36), le32(f + 4, V | NR), le32(f + 8, 0);
+  cr_assert_eq(write(sv[0], f, 12), 12);
+  ASSERT_OK(shmap_channel_recv(ch, &m, fds, &n));
+  cr_assert_eq(m.hdr.request, SHMAP_REQ_GET_MAX_MEM_SLOTS);
+  shmap_channel_close(ch);
+  close(sv[0]);
 }
