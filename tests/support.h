@@ -50,6 +50,16 @@ static inline uint8_t test_pattern(uint32_t seed, uint64_t i) {
   return (uint8_t)(x >> 56);
 }
 void test_fill(void *p, size_t len, uint32_t seed);
+
+/* Little-endian stores for building wire frames by hand. */
+static inline void le32(uint8_t *p, uint32_t v) {
+  for (int i = 0; i < 4; i++)
+    p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline void le64(uint8_t *p, uint64_t v) {
+  for (int i = 0; i < 8; i++)
+    p[i] = (uint8_t)(v >> (8 * i));
+}
 /* Index of the first mismatching byte, or (size_t)-1 when all match. */
 size_t test_check(const void *p, size_t len, uint32_t seed);
 

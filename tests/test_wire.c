@@ -4,15 +4,6 @@
 
 #include "support.h"
 
-/* Little-endian helpers for building vectors by hand. */
-static void le32(uint8_t *p, uint32_t v) {
-  for (int i = 0; i < 4; i++)
-    p[i] = (uint8_t)(v >> (8 * i));
-}
-static void le64(uint8_t *p, uint64_t v) {
-  for (int i = 0; i < 8; i++)
-    p[i] = (uint8_t)(v >> (8 * i));
-}
 
 static size_t build_hdr(uint8_t *b, uint32_t req, uint32_t flags, uint32_t size) {
   le32(b, req);

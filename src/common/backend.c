@@ -170,64 +170,39 @@ static int set_table(shmap_backend *be, const shmap_wire_msg *msg,
 }
 
 /* Apply one decoded request; fds are ours to adopt or close. */
-static int apply(shmap_backend *be, const shmap_wire_msg *m,
-                 shmap_native_t *fds, size_t nfds) {
+static int apply(void *ctx, shmap_channel *ch, const shmap_wire_msg *m,
+                 shmap_native_t *fds, size_t nfds, shmap__outcome *out) {
+  shmap_backend *be = ctx;
+  (void)ch;
+  int rc = 0;
+  uint64_t gpa = m->u.region.guest_phys_addr;
   switch (m->hdr.request) {
   case SHMAP_REQ_ADD_MEM_REG:
-    return add_region(be, &m->u.region, fds, nfds);
+    rc = add_region(be, &m->u.region, fds, nfds);
+    break;
   case SHMAP_REQ_REM_MEM_REG:
     /* QEMU sends the region's fd along; it means nothing here. */
     for (size_t i = 0; i < nfds; i++)
       shmap_native_close(fds[i]);
     return remove_region(be, &m->u.region);
   case SHMAP_REQ_SET_MEM_TABLE:
-    return set_table(be, m, fds, nfds);
-  default: /* GET_MAX_MEM_SLOTS: answered by the caller */
+    gpa = m->u.mem_table.regions[0].guest_phys_addr;
+    rc = set_table(be, m, fds, nfds);
+    break;
+  default: /* GET_MAX_MEM_SLOTS */
+    out->value = MAX_SLOTS;
     return 0;
   }
+  if (rc == 0)
+    out->head = shmap_window_translate(be->guest, gpa, 16);
+  return rc;
 }
 
 int shmap_backend_serve_one(shmap_backend *be, shmap_channel *ch,
                             shmap_event *ev) {
   if (be == NULL || ch == NULL)
     return shmap__err(SHMAP_EINVAL, "backend serve: NULL argument");
-  shmap_event local;
-  if (ev == NULL)
-    ev = &local;
-  memset(ev, 0, sizeof *ev);
-  shmap_native_t fds[SHMAP_WIRE_MAX_FDS];
-  size_t nfds = 0;
-  int rc = shmap_channel_recv(ch, &ev->msg, fds, &nfds);
-  const shmap_wire_header *h = shmap_channel_last_header(ch);
-  ev->request = h->request;
-  if (rc != 0 && !shmap_channel_in_sync(ch))
-    return rc; /* framing or transport: the connection is done */
-  if (rc == 0 && (ev->msg.hdr.flags & SHMAP_WIRE_REPLY))
-    rc = shmap__err(SHMAP_EPROTO, "backend: unexpected reply to %s",
-                    shmap_wire_request_name(h->request));
-  if (rc == 0)
-    rc = apply(be, &ev->msg, fds, nfds);
-  ev->result = rc;
-  if (rc == 0 && h->request != SHMAP_REQ_REM_MEM_REG &&
-      h->request != SHMAP_REQ_GET_MAX_MEM_SLOTS) {
-    uint64_t gpa = h->request == SHMAP_REQ_ADD_MEM_REG
-                       ? ev->msg.u.region.guest_phys_addr
-                       : ev->msg.u.mem_table.regions[0].guest_phys_addr;
-    ev->head = shmap_window_translate(be->guest, gpa, 16);
-  }
-  /* GET_MAX_MEM_SLOTS always answers; others when asked. */
-  if (h->request == SHMAP_REQ_GET_MAX_MEM_SLOTS && rc == 0) {
-    shmap_wire_msg reply;
-    shmap_wire_reply_init(&reply, h->request, MAX_SLOTS);
-    return shmap_channel_send(ch, &reply, NULL, 0);
-  }
-  if (h->flags & SHMAP_WIRE_NEED_REPLY ||
-      h->request == SHMAP_REQ_GET_MAX_MEM_SLOTS) {
-    int src = shmap_channel_reply(ch, h->request, rc);
-    if (src != 0)
-      return src;
-  }
-  return 0;
+  return shmap__serve_one(ch, ev, apply, be);
 }
 
 /* ---- requests the back end sends ---- */

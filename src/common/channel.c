@@ -230,3 +230,38 @@ int shmap_channel_reply(shmap_channel *ch, uint32_t request, int result) {
   shmap_wire_reply_init(&m, request, shmap_wire_reply_value(result));
   return shmap_channel_send(ch, &m, NULL, 0);
 }
+
+int shmap__serve_one(shmap_channel *ch, shmap_event *ev, shmap__apply_fn apply,
+                     void *ctx) {
+  shmap_event local;
+  if (ev == NULL)
+    ev = &local;
+  memset(ev, 0, sizeof *ev);
+  shmap_native_t fds[SHMAP_WIRE_MAX_FDS];
+  size_t nfds = 0;
+  int rc = shmap_channel_recv(ch, &ev->msg, fds, &nfds);
+  const shmap_wire_header *h = shmap_channel_last_header(ch);
+  ev->request = h->request;
+  if (rc != 0 && !shmap_channel_in_sync(ch))
+    return rc; /* framing or transport: the connection is done */
+  if (rc == 0 && (h->flags & SHMAP_WIRE_REPLY)) {
+    /* Nothing to answer: a reply is not a request. */
+    ev->result = shmap__err(SHMAP_EPROTO, "unexpected reply to %s",
+                            shmap_wire_request_name(h->request));
+    return 0;
+  }
+  shmap__outcome out = {0, NULL};
+  if (rc == 0)
+    rc = apply(ctx, ch, &ev->msg, fds, nfds, &out);
+  ev->result = rc;
+  ev->head = out.head;
+  /* GET_MAX_MEM_SLOTS and EXTERNAL_MAP are always answered. */
+  if (!(h->flags & SHMAP_WIRE_NEED_REPLY) &&
+      h->request != SHMAP_REQ_GET_MAX_MEM_SLOTS &&
+      h->request != SHMAP_REQ_EXTERNAL_MAP)
+    return 0;
+  shmap_wire_msg reply;
+  shmap_wire_reply_init(&reply, h->request,
+                        rc != 0 ? shmap_wire_reply_value(rc) : out.value);
+  return shmap_channel_send(ch, &reply, NULL, 0);
+}

@@ -131,8 +131,10 @@ static int apply_map(shmap_frontend *fe, const shmap_wire_mmap *mm,
   return rc;
 }
 
-static int apply(shmap_frontend *fe, shmap_channel *ch, const shmap_wire_msg *m,
-                 shmap_native_t *fds, size_t nfds, void **head) {
+static int apply(void *ctx, shmap_channel *ch, const shmap_wire_msg *m,
+                 shmap_native_t *fds, size_t nfds, shmap__outcome *out) {
+  shmap_frontend *fe = ctx;
+  void **head = &out->head;
   int rc = 0;
   shmap_window *w;
   (void)nfds;
@@ -165,28 +167,5 @@ int shmap_frontend_serve_one(shmap_frontend *fe, shmap_channel *ch,
                              shmap_event *ev) {
   if (fe == NULL || ch == NULL)
     return shmap__err(SHMAP_EINVAL, "frontend serve: NULL argument");
-  shmap_event local;
-  if (ev == NULL)
-    ev = &local;
-  memset(ev, 0, sizeof *ev);
-  shmap_native_t fds[SHMAP_WIRE_MAX_FDS];
-  size_t nfds = 0;
-  int rc = shmap_channel_recv(ch, &ev->msg, fds, &nfds);
-  const shmap_wire_header *h = shmap_channel_last_header(ch);
-  ev->request = h->request;
-  if (rc != 0 && !shmap_channel_in_sync(ch))
-    return rc;
-  if (rc == 0 && (ev->msg.hdr.flags & SHMAP_WIRE_REPLY)) {
-    rc = shmap__err(SHMAP_EPROTO, "frontend: unexpected reply to %s",
-                    shmap_wire_request_name(h->request));
-    ev->result = rc;
-    return 0; /* nothing to answer: a reply is not a request */
-  }
-  if (rc == 0)
-    rc = apply(fe, ch, &ev->msg, fds, nfds, &ev->head);
-  ev->result = rc;
-  if ((h->flags & SHMAP_WIRE_NEED_REPLY) ||
-      h->request == SHMAP_REQ_EXTERNAL_MAP)
-    return shmap_channel_reply(ch, h->request, rc);
-  return 0;
+  return shmap__serve_one(ch, ev, apply, fe);
 }

@@ -114,6 +114,21 @@ int shmap__chan_header(shmap_channel *ch, const uint8_t *buf, size_t *payload);
 int shmap__request(shmap_channel *ch, shmap_wire_msg *m,
                    const shmap_native_t *fds, size_t nfds, uint64_t *value);
 
+/* What applying one request produced, besides its result. */
+typedef struct shmap__outcome {
+  uint64_t value; /* the reply value on success (GET_MAX_MEM_SLOTS) */
+  void *head;     /* first byte of a new mapping, for the event */
+} shmap__outcome;
+
+typedef int (*shmap__apply_fn)(void *ctx, shmap_channel *ch,
+                               const shmap_wire_msg *m, shmap_native_t *fds,
+                               size_t nfds, shmap__outcome *out);
+
+/* Receive one request, apply it (apply owns the descriptors) and answer
+ * when asked: the loop shared by both endpoints. */
+int shmap__serve_one(shmap_channel *ch, shmap_event *ev, shmap__apply_fn apply,
+                     void *ctx);
+
 static inline uint32_t shmap__le32(const uint8_t *p) {
   return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
          (uint32_t)p[3] << 24;

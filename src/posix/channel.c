@@ -74,23 +74,8 @@ int shmap__os_chan_send(shmap__chan_os *c, const uint8_t *buf, size_t len,
   return 0;
 }
 
-/* Close every descriptor carried by the control messages of `mh`. */
-static void close_all_rights(struct msghdr *mh) {
-  for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm != NULL;
-       cm = CMSG_NXTHDR(mh, cm)) {
-    if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-      continue;
-    size_t n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (size_t i = 0; i < n; i++) {
-      int fd;
-      memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof fd);
-      shmap_native_close(fd);
-    }
-  }
-}
-
 /* Move the descriptors of `mh` into fds[*nfds...]; those beyond `cap` are
- * closed and reported as too many. */
+ * closed and reported as too many (cap 0 closes them all). */
 static int take_rights(struct msghdr *mh, shmap_native_t *fds, size_t *nfds,
                        size_t cap) {
   int rc = 0;
@@ -111,6 +96,11 @@ static int take_rights(struct msghdr *mh, shmap_native_t *fds, size_t *nfds,
     }
   }
   return rc;
+}
+
+static void close_all_rights(struct msghdr *mh) {
+  size_t none = 0;
+  (void)take_rights(mh, NULL, &none, 0);
 }
 
 static int recv_bytes(shmap__chan_os *c, uint8_t *buf, size_t len,
