@@ -16,7 +16,7 @@ int bench_quick;
 static bench_row rows[64];
 static int nrows;
 
-void bench_fail(const char *what) {
+_Noreturn void bench_fail(const char *what) {
   fprintf(stderr, "shmap-bench: %s failed: %s\n", what, shmap_last_message());
   exit(1);
 }

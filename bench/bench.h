@@ -21,7 +21,7 @@ double bench_now_ns(void);
 double bench_median(double (*fn)(void *), void *arg, int rounds);
 void bench_add(const char *name, double ours, const char *baseline,
                double base_ns);
-void bench_fail(const char *what);
+_Noreturn void bench_fail(const char *what);
 
 /* The bare-system-call baselines, one file per platform. */
 double bench_bare_map_unmap(uint64_t len, int iters);
