@@ -11,9 +11,6 @@ set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
 set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
-# Which wine runs the tests is chosen by the caller (scripts/test picks the
-# Wine 8 and the Wine 10 lane); default to the system's.
-if(NOT DEFINED SHMAP_WINE)
-  set(SHMAP_WINE wine)
-endif()
-set(CMAKE_CROSSCOMPILING_EMULATOR ${SHMAP_WINE})
+# Tests run under Wine through a small launcher that picks the Wine of the
+# current lane at run time ($SHMAP_WINE; scripts/wine-lanes.sh sets it).
+set(CMAKE_CROSSCOMPILING_EMULATOR ${CMAKE_CURRENT_LIST_DIR}/../scripts/lib/wine-run)

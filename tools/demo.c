@@ -13,7 +13,6 @@
  * Each side exits non-zero on any mismatch; the front end prints a report. */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "tool.h"
 
@@ -25,11 +24,7 @@ struct demo_opts {
   uint64_t size;
 };
 
-static double now_us(void) {
-  struct timespec ts;
-  timespec_get(&ts, TIME_UTC);
-  return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
+static double now_us(void) { return (double)shmap_time_ns() / 1e3; }
 
 static uint8_t pat(uint32_t seed, uint64_t i) {
   return (uint8_t)(((i + seed) * 0x9E3779B97F4A7C15ull) >> 56 ^ seed);

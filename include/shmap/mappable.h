@@ -57,6 +57,10 @@ typedef struct shmap_platform_info {
 
 SHMAP_API void shmap_platform(shmap_platform_info *out);
 
+/* A monotonic clock in nanoseconds (clock_gettime(CLOCK_MONOTONIC) /
+ * QueryPerformanceCounter), for latency reports. */
+SHMAP_API uint64_t shmap_time_ns(void);
+
 /* The page size, and the granularity that offsets into a mappable and into a
  * window must be aligned to (the page size on POSIX, the 64 KiB allocation
  * granularity on Windows). Thread-safe. */

@@ -1,5 +1,6 @@
 /* shmap — POSIX basics: page size, errno, locks, closing descriptors. */
 #include <errno.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -35,4 +36,10 @@ void shmap_native_close(shmap_native_t native) {
   int saved = errno;
   (void)close(native);
   errno = saved;
+}
+
+uint64_t shmap_time_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }

@@ -5,6 +5,10 @@
 
 #ifndef WIN32_LEAN_AND_MEAN
 #  define WIN32_LEAN_AND_MEAN
+/* 1 when windows use placeholders (VirtualAlloc2 & co.), 0 for the
+ * fallback path. Probed once; SHMAP_WIN32_WINDOW=fallback forces 0. */
+int shmap__win_placeholders(void);
+
 #endif
 #include <windows.h>
 
@@ -21,5 +25,9 @@ typedef struct shmap__chan_os {
 typedef struct shmap__listener_os {
   wchar_t name[256];
 } shmap__listener_os;
+
+/* 1 when windows use placeholders (VirtualAlloc2 & co.), 0 for the
+ * fallback path. Probed once; SHMAP_WIN32_WINDOW=fallback forces 0. */
+int shmap__win_placeholders(void);
 
 #endif

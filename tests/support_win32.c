@@ -1,0 +1,105 @@
+/* shmap tests — Windows implementation of support.h. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <windows.h>
+
+#include "support.h"
+
+long test_handle_count(void) {
+  DWORD n = 0;
+  return GetProcessHandleCount(GetCurrentProcess(), &n) ? (long)n : -1;
+}
+
+int test_native_is_open(shmap_native_t native) {
+  DWORD flags;
+  return GetHandleInformation(native, &flags) != 0;
+}
+
+int test_range_reserved(const void *addr, size_t len) {
+  const uint8_t *p = addr, *end = p + len;
+  while (p < end) {
+    MEMORY_BASIC_INFORMATION mi;
+    if (VirtualQuery(p, &mi, sizeof mi) == 0 || mi.State != MEM_RESERVE)
+      return 0;
+    p = (const uint8_t *)mi.BaseAddress + mi.RegionSize;
+  }
+  return 1;
+}
+
+int test_run_child(const char *const *args, shmap_native_t native) {
+  char exe[MAX_PATH], cmd[4096], value[32];
+  DWORD n = GetModuleFileNameA(NULL, exe, sizeof exe);
+  char *slash = strrchr(exe, '\\');
+  if (n == 0 || slash == NULL)
+    return -1;
+  strcpy(slash + 1, "shmap_test_child.exe");
+  test_native_format(native, value, sizeof value);
+  size_t used = (size_t)snprintf(cmd, sizeof cmd, "\"%s\"", exe);
+  for (size_t i = 0; args[i] != NULL && used < sizeof cmd; i++)
+    used += (size_t)snprintf(cmd + used, sizeof cmd - used, " %s",
+                             strcmp(args[i], "%h") == 0 ? value : args[i]);
+  /* Only the handle under test is inheritable, and only while the child
+   * starts. */
+  if (native != NULL)
+    SetHandleInformation(native, HANDLE_FLAG_INHERIT, HANDLE_FLAG_INHERIT);
+  STARTUPINFOA si;
+  PROCESS_INFORMATION pi;
+  memset(&si, 0, sizeof si);
+  si.cb = sizeof si;
+  BOOL ok = CreateProcessA(NULL, cmd, NULL, NULL, native != NULL, 0, NULL,
+                           NULL, &si, &pi);
+  if (native != NULL)
+    SetHandleInformation(native, HANDLE_FLAG_INHERIT, 0);
+  if (!ok)
+    return -1;
+  WaitForSingleObject(pi.hProcess, INFINITE);
+  DWORD code = 0;
+  GetExitCodeProcess(pi.hProcess, &code);
+  CloseHandle(pi.hProcess);
+  CloseHandle(pi.hThread);
+  return (int)code;
+}
+
+shmap_native_t test_native_parse(const char *s) {
+  return (shmap_native_t)(uintptr_t)strtoull(s, NULL, 0);
+}
+
+void test_native_format(shmap_native_t native, char *buf, size_t cap) {
+  snprintf(buf, cap, "%" PRIuPTR, (uintptr_t)native);
+}
+
+struct test_thread {
+  HANDLE h;
+  void (*fn)(void *);
+  void *arg;
+};
+
+static DWORD WINAPI thread_main(void *p) {
+  test_thread *t = p;
+  t->fn(t->arg);
+  return 0;
+}
+
+test_thread *test_thread_start(void (*fn)(void *), void *arg) {
+  test_thread *t = malloc(sizeof *t);
+  if (t == NULL)
+    return NULL;
+  t->fn = fn;
+  t->arg = arg;
+  t->h = CreateThread(NULL, 0, thread_main, t, 0, NULL);
+  if (t->h == NULL) {
+    free(t);
+    return NULL;
+  }
+  return t;
+}
+
+void test_thread_join(test_thread *t) {
+  if (t == NULL)
+    return;
+  WaitForSingleObject(t->h, INFINITE);
+  CloseHandle(t->h);
+  free(t);
+}
