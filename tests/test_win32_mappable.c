@@ -1,0 +1,88 @@
+/* Windows-only behaviour: section kinds, the read-only DACL, the window
+ * path in use, and fault-safe access through the vectored handler. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <windows.h>
+
+#include "support.h"
+
+#define G shmap_map_granularity()
+
+SHMAP_TEST(win32, reports_window_path) {
+  shmap_platform_info p;
+  shmap_platform(&p);
+  printf("window path: %s\n", p.window_path);
+  fflush(stdout);
+  cr_assert_eq(p.granularity, 65536);
+  const char *want = getenv("SHMAP_EXPECT_WINDOW_PATH");
+  const char *forced = getenv("SHMAP_WIN32_WINDOW");
+  if (forced != NULL && strcmp(forced, "fallback") == 0)
+    want = "fallback";
+  if (want != NULL)
+    cr_assert_str_eq(p.window_path, want);
+}
+
+SHMAP_TEST(win32, readonly_duplicate_stays_readonly) {
+  shmap_mappable *m;
+  ASSERT_OK(shmap_mappable_create(G, 0, &m));
+  HANDLE ro;
+  ASSERT_OK(shmap_mappable_share_readonly(m, &ro));
+  HANDLE w = NULL;
+  BOOL ok = DuplicateHandle(GetCurrentProcess(), ro, GetCurrentProcess(), &w,
+                            SECTION_MAP_WRITE | SECTION_MAP_READ, FALSE, 0);
+  if (ok)
+    CloseHandle(w);
+  cr_assert(!ok, "a read-only grant was re-duplicated with write access");
+  shmap_mappable *r;
+  ASSERT_OK(shmap_mappable_adopt(ro, &r));
+  cr_assert_eq(shmap_mappable_access(r), SHMAP_PROT_READ);
+  shmap_window *win;
+  ASSERT_OK(shmap_window_reserve(4 * G, 0, &win));
+  ASSERT_ERR(shmap_window_map(win, 0, r, 0, G, SHMAP_PROT_RW), SHMAP_EACCES);
+  ASSERT_OK(shmap_window_map(win, 0, r, 0, G, SHMAP_PROT_READ));
+  ASSERT_ERR(shmap_window_protect(win, 0, G, SHMAP_PROT_RW), SHMAP_EACCES);
+  shmap_window_release(win);
+  shmap_mappable_unref(r);
+  shmap_mappable_unref(m);
+}
+
+SHMAP_TEST(win32, reserve_sections_and_other_handles_are_refused) {
+  HANDLE res = CreateFileMappingW(INVALID_HANDLE_VALUE, NULL,
+                                  PAGE_READWRITE | SEC_RESERVE, 0,
+                                  (DWORD)(4 * G), NULL);
+  cr_assert_not_null(res);
+  shmap_mappable *m;
+  ASSERT_OK(shmap_mappable_adopt(res, &m));
+  ASSERT_ERR(shmap_mappable_check_range(m, 0, G), SHMAP_EBACKING);
+  shmap_window *win;
+  ASSERT_OK(shmap_window_reserve(4 * G, 0, &win));
+  ASSERT_ERR(shmap_window_map(win, 0, m, 0, G, SHMAP_PROT_RW), SHMAP_EBACKING);
+  shmap_window_release(win);
+  shmap_mappable_unref(m);
+
+  HANDLE ev = CreateEventW(NULL, FALSE, FALSE, NULL);
+  ASSERT_ERR(shmap_mappable_adopt(ev, &m), SHMAP_EBADF);
+  cr_assert(test_native_is_open(ev), "the caller still owns it");
+  CloseHandle(ev);
+}
+
+SHMAP_TEST(win32, fault_safe_access_survives_vanished_memory) {
+  uint8_t *mem = VirtualAlloc(NULL, (SIZE_T)G, MEM_RESERVE | MEM_COMMIT,
+                              PAGE_READWRITE);
+  cr_assert_not_null(mem);
+  shmap_window *win;
+  ASSERT_OK(shmap_window_reserve(4 * G, 0, &win));
+  ASSERT_OK(shmap_window_map_external(win, G, G, mem));
+  uint8_t buf[64] = {1, 2, 3};
+  ASSERT_OK(shmap_window_write(win, G + 100, buf, sizeof buf, NULL));
+  cr_assert_eq(mem[101], 2);
+  /* The producer frees the memory behind the record. */
+  VirtualFree(mem, 0, MEM_RELEASE);
+  uint64_t at = 0;
+  ASSERT_ERR(shmap_window_read(win, G + 200, buf, sizeof buf, &at), SHMAP_EFAULT);
+  cr_assert_eq(at, G + 200);
+  ASSERT_ERR(shmap_window_write(win, G, buf, 8, &at), SHMAP_EFAULT);
+  ASSERT_OK(shmap_window_unmap(win, G, G));
+  shmap_window_release(win);
+}
