@@ -56,11 +56,15 @@ for lane in $lanes; do
       continue
     fi
     prefix=$SHMAP_ROOT/build/wineprefix-wine10
-    export SHMAP_WINE_WRAPPER=$SHMAP_ROOT/scripts/lib/wine10-chroot.sh
+
     scripts/lib/wine10-chroot.sh mount
     trap 'scripts/lib/wine10-chroot.sh umount' EXIT
-    SHMAP_EXPECT_WINDOW_PATH=placeholder run_lane wine10 scripts/lib/wine10 "$prefix"
-    SHMAP_WIN32_WINDOW=fallback run_lane wine10-fallback scripts/lib/wine10 "$prefix"
+    mkdir -p "$prefix"
+    WINEPREFIX=$prefix scripts/lib/wine10 wineserver -p 2>/dev/null &
+    SHMAP_EXPECT_WINDOW_PATH=placeholder run_lane wine10 "$SHMAP_ROOT/scripts/lib/wine10" "$prefix"
+    SHMAP_WIN32_WINDOW=fallback SHMAP_EXPECT_WINDOW_PATH=fallback \
+      run_lane wine10-fallback "$SHMAP_ROOT/scripts/lib/wine10" "$prefix"
+    WINEPREFIX=$prefix scripts/lib/wine10 wineserver -k 2>/dev/null || true
     scripts/lib/wine10-chroot.sh umount
     trap - EXIT
     ;;
