@@ -86,3 +86,45 @@ SHMAP_TEST(win32, fault_safe_access_survives_vanished_memory) {
   ASSERT_OK(shmap_window_unmap(win, G, G));
   shmap_window_release(win);
 }
+
+/* On the placeholder path every unmapped gap is exactly one placeholder:
+ * one allocation whose region spans the whole gap. */
+static void expect_one_placeholder(uint8_t *lo, uint8_t *hi) {
+  MEMORY_BASIC_INFORMATION mi;
+  cr_assert(VirtualQuery(lo, &mi, sizeof mi) != 0);
+  cr_assert_eq(mi.State, MEM_RESERVE);
+  cr_assert_eq((uint8_t *)mi.AllocationBase, lo, "gap starts a placeholder");
+  cr_assert_eq((uint8_t *)mi.BaseAddress + mi.RegionSize, hi,
+               "one placeholder spans the gap: ends at %p, gap at %p",
+               (void *)((uint8_t *)mi.BaseAddress + mi.RegionSize), (void *)hi);
+}
+
+SHMAP_TEST(win32, one_placeholder_per_gap) {
+  shmap_platform_info p;
+  shmap_platform(&p);
+  if (strcmp(p.window_path, "placeholder") != 0) {
+    printf("window path %s: no placeholders to count\n", p.window_path);
+    return;
+  }
+  shmap_mappable *m;
+  ASSERT_OK(shmap_mappable_create(4 * G, 0, &m));
+  shmap_window *w;
+  ASSERT_OK(shmap_window_reserve(32 * G, 0, &w));
+  uint8_t *b = shmap_window_base(w);
+  ASSERT_OK(shmap_window_map(w, 4 * G, m, 0, 2 * G, SHMAP_PROT_RW));
+  ASSERT_OK(shmap_window_map(w, 8 * G, m, 0, G, SHMAP_PROT_READ));
+  ASSERT_OK(shmap_window_map_anon(w, 12 * G, 2 * G, SHMAP_PROT_RW));
+  expect_one_placeholder(b, b + 4 * G);
+  expect_one_placeholder(b + 6 * G, b + 8 * G);
+  expect_one_placeholder(b + 9 * G, b + 12 * G);
+  expect_one_placeholder(b + 14 * G, b + 32 * G);
+  /* Unmapping the middle merges three gaps and the mapping into one. */
+  ASSERT_OK(shmap_window_unmap(w, 8 * G, G));
+  expect_one_placeholder(b + 6 * G, b + 12 * G);
+  ASSERT_OK(shmap_window_unmap(w, 12 * G, 2 * G));
+  expect_one_placeholder(b + 6 * G, b + 32 * G);
+  ASSERT_OK(shmap_window_unmap(w, 4 * G, 2 * G));
+  expect_one_placeholder(b, b + 32 * G);
+  shmap_window_release(w);
+  shmap_mappable_unref(m);
+}
