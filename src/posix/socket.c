@@ -10,26 +10,29 @@
 
 #include "internal.h"
 
-static int fill_addr(const char *path, struct sockaddr_un *sa) {
+/* Fill `sa` for `path` and open a close-on-exec stream socket. */
+static int open_unix(const char *what, const char *path, struct sockaddr_un *sa,
+                     int *fd) {
   if (path == NULL || path[0] == '\0')
-    return shmap__err(SHMAP_EINVAL, "channel: empty socket path");
+    return shmap__err(SHMAP_EINVAL, "%s: empty socket path", what);
   if (strlen(path) >= sizeof sa->sun_path)
-    return shmap__err(SHMAP_EINVAL, "channel: socket path longer than %zu bytes",
-                      sizeof sa->sun_path - 1);
+    return shmap__err(SHMAP_EINVAL, "%s: socket path longer than %zu bytes",
+                      what, sizeof sa->sun_path - 1);
   memset(sa, 0, sizeof *sa);
   sa->sun_family = AF_UNIX;
   strcpy(sa->sun_path, path);
+  *fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (*fd < 0)
+    return shmap__err_os(SHMAP_EOS, errno, "%s: socket", what);
   return 0;
 }
 
 int shmap__os_listen(const char *addr, shmap__listener_os *out) {
   struct sockaddr_un sa;
-  int rc = fill_addr(addr, &sa);
+  int fd;
+  int rc = open_unix("listen", addr, &sa, &fd);
   if (rc != 0)
     return rc;
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0)
-    return shmap__err_os(SHMAP_EOS, errno, "listen: socket");
   /* A socket file left by a dead server would make bind fail; only a
    * socket is removed, never a regular file someone put there. */
   struct stat st;
@@ -72,12 +75,10 @@ void shmap__os_listener_close(shmap__listener_os *l) {
 
 int shmap__os_connect(const char *addr, shmap__chan_os *out) {
   struct sockaddr_un sa;
-  int rc = fill_addr(addr, &sa);
+  int fd;
+  int rc = open_unix("connect", addr, &sa, &fd);
   if (rc != 0)
     return rc;
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0)
-    return shmap__err_os(SHMAP_EOS, errno, "connect: socket");
   int c;
   do
     c = connect(fd, (struct sockaddr *)&sa, sizeof sa);
