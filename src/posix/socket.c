@@ -29,7 +29,7 @@ static int open_unix(const char *what, const char *path, struct sockaddr_un *sa,
 
 int shmap__os_listen(const char *addr, shmap__listener_os *out) {
   struct sockaddr_un sa;
-  int fd;
+  int fd = -1;
   int rc = open_unix("listen", addr, &sa, &fd);
   if (rc != 0)
     return rc;
@@ -58,7 +58,7 @@ int shmap__os_listen(const char *addr, shmap__listener_os *out) {
 }
 
 int shmap__os_accept(shmap__listener_os *l, shmap__chan_os *out) {
-  int fd;
+  int fd = -1;
   do
     fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC);
   while (fd < 0 && errno == EINTR);
@@ -75,7 +75,7 @@ void shmap__os_listener_close(shmap__listener_os *l) {
 
 int shmap__os_connect(const char *addr, shmap__chan_os *out) {
   struct sockaddr_un sa;
-  int fd;
+  int fd = -1;
   int rc = open_unix("connect", addr, &sa, &fd);
   if (rc != 0)
     return rc;
