@@ -30,8 +30,11 @@ mounts() {
   mountpoint -q "$ROOT/proc" || mount -t proc proc "$ROOT/proc"
   mountpoint -q "$ROOT/dev" || mount --bind /dev "$ROOT/dev"
   # The repository at the same path inside, so CTest's absolute paths work.
+  # A mount left by an interrupted run may point at an older checkout: the
+  # bind is always made afresh.
   mkdir -p "$ROOT$SHMAP_ROOT"
-  mountpoint -q "$ROOT$SHMAP_ROOT" || mount --bind "$SHMAP_ROOT" "$ROOT$SHMAP_ROOT"
+  if mountpoint -q "$ROOT$SHMAP_ROOT"; then umount -l "$ROOT$SHMAP_ROOT"; fi
+  mount --bind "$SHMAP_ROOT" "$ROOT$SHMAP_ROOT"
 }
 
 umounts() {
