@@ -65,6 +65,8 @@ typedef struct shmap__entry {
 
 typedef struct shmap__table {
   shmap__entry *v;  /* sorted by offset, never overlapping */
+  uint64_t *keys;   /* keys[i] == v[i].offset: the binary search walks this
+                       dense array (8 bytes a step, not 48) */
   size_t n;
   size_t cap;
 } shmap__table;

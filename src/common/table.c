@@ -12,7 +12,9 @@
 
 void shmap__table_free(shmap__table *t) {
   free(t->v);
+  free(t->keys);
   t->v = NULL;
+  t->keys = NULL;
   t->n = t->cap = 0;
 }
 
@@ -25,6 +27,11 @@ int shmap__table_reserve(shmap__table *t) {
     return shmap__err(SHMAP_ENOMEM, "window: out of memory for %zu mappings",
                       cap);
   t->v = v;
+  uint64_t *k = realloc(t->keys, cap * sizeof *k);
+  if (k == NULL)
+    return shmap__err(SHMAP_ENOMEM, "window: out of memory for %zu mappings",
+                      cap);
+  t->keys = k;
   t->cap = cap;
   return 0;
 }
@@ -34,7 +41,7 @@ static size_t upper_bound(const shmap__table *t, uint64_t offset) {
   size_t lo = 0, hi = t->n;
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
-    if (t->v[mid].offset <= offset)
+    if (t->keys[mid] <= offset)
       lo = mid + 1;
     else
       hi = mid;
@@ -57,18 +64,21 @@ size_t shmap__table_slot(const shmap__table *t, uint64_t offset, uint64_t len) {
     if (offset - prev->offset < prev->len)
       return NOT_FOUND;
   }
-  if (i < t->n && t->v[i].offset - offset < len)
+  if (i < t->n && t->keys[i] - offset < len)
     return NOT_FOUND;
   return i;
 }
 
 void shmap__table_insert(shmap__table *t, size_t pos, const shmap__entry *e) {
   memmove(&t->v[pos + 1], &t->v[pos], (t->n - pos) * sizeof *e);
+  memmove(&t->keys[pos + 1], &t->keys[pos], (t->n - pos) * sizeof *t->keys);
   t->v[pos] = *e;
+  t->keys[pos] = e->offset;
   t->n++;
 }
 
 void shmap__table_remove(shmap__table *t, size_t pos) {
   t->n--;
   memmove(&t->v[pos], &t->v[pos + 1], (t->n - pos) * sizeof *t->v);
+  memmove(&t->keys[pos], &t->keys[pos + 1], (t->n - pos) * sizeof *t->keys);
 }
