@@ -156,8 +156,10 @@ void shmap__rwlock_wrunlock(shmap__rwlock *l);
 int shmap__os_mappable_create(uint64_t size, unsigned flags,
                               shmap_native_t *out);
 /* Validate that `native` is a mappable kind of object; report its current
- * size, its access (READ or RW) and, where the OS tells, whether every byte
- * of it is committed backing (`committed` 1) or not (0). */
+ * size and, where the OS tells, whether every byte of it is committed
+ * backing (`committed` 1) or not (0). With `access` not NULL also report
+ * READ or RW; the hot path (every map's backing check) passes NULL and
+ * saves those system calls. */
 int shmap__os_mappable_query(shmap_native_t native, uint64_t *size,
                              unsigned *access, int *committed);
 int shmap__os_native_dup(shmap_native_t native, shmap_native_t *out);

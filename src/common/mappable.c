@@ -121,9 +121,8 @@ int shmap_mappable_check_range(const shmap_mappable *m, uint64_t offset,
                       " overflows",
                       offset, len);
   uint64_t size;
-  unsigned access;
   int committed;
-  int rc = shmap__os_mappable_query(m->native, &size, &access, &committed);
+  int rc = shmap__os_mappable_query(m->native, &size, NULL, &committed);
   if (rc != 0)
     return rc;
   if (!committed)

@@ -82,13 +82,11 @@ int shmap__os_mappable_create(uint64_t size, unsigned flags, int *out) {
 
 int shmap__os_mappable_query(int fd, uint64_t *size, unsigned *access,
                              int *committed) {
-  int fl = fd < 0 ? -1 : fcntl(fd, F_GETFL);
-  if (fl < 0)
-    return shmap__err_os(SHMAP_EBADF, fd < 0 ? EBADF : errno,
-                         "mappable: fd %d is not open", fd);
   struct stat st;
-  if (fstat(fd, &st) != 0)
-    return shmap__err_os(SHMAP_EOS, errno, "mappable: fstat fd %d", fd);
+  if (fd < 0 || fstat(fd, &st) != 0)
+    return shmap__err_os(fd < 0 || errno == EBADF ? SHMAP_EBADF : SHMAP_EOS,
+                         fd < 0 ? EBADF : errno, "mappable: fd %d is not open",
+                         fd);
   /* memfds and shm objects are regular files on tmpfs; pipes, sockets,
    * directories and devices are not memory a peer can rely on. */
   if (!S_ISREG(st.st_mode))
@@ -96,6 +94,15 @@ int shmap__os_mappable_query(int fd, uint64_t *size, unsigned *access,
                       "mappable: fd %d is not a regular file or memfd (mode "
                       "0%o)",
                       fd, (unsigned)st.st_mode & S_IFMT);
+  *size = st.st_size > 0 ? (uint64_t)st.st_size : 0;
+  /* tmpfs and regular files are demand-paged: every byte below st_size is
+   * backing the kernel will provide. */
+  *committed = 1;
+  if (access == NULL)
+    return 0;
+  int fl = fcntl(fd, F_GETFL);
+  if (fl < 0)
+    return shmap__err_os(SHMAP_EOS, errno, "mappable: F_GETFL on fd %d", fd);
   if ((fl & O_ACCMODE) == O_WRONLY)
     return shmap__err(SHMAP_EBADF, "mappable: fd %d is write-only", fd);
   unsigned acc = (fl & O_ACCMODE) == O_RDWR ? SHMAP_PROT_RW : SHMAP_PROT_READ;
@@ -108,11 +115,7 @@ int shmap__os_mappable_query(int fd, uint64_t *size, unsigned *access,
   if (seals > 0 && (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)))
     acc = SHMAP_PROT_READ;
 #endif
-  *size = st.st_size > 0 ? (uint64_t)st.st_size : 0;
   *access = acc;
-  /* tmpfs and regular files are demand-paged: every byte below st_size is
-   * backing the kernel will provide. */
-  *committed = 1;
   return 0;
 }
 

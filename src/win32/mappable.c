@@ -96,9 +96,10 @@ int shmap__os_mappable_query(HANDLE h, uint64_t *size, unsigned *access,
   if (query_section == NULL || query_object == NULL)
     return shmap__err(SHMAP_ENOTSUP, "mappable: ntdll lacks NtQuerySection");
   object_basic_info obi;
-  nt_status st = query_object(h, OBJECT_BASIC_INFORMATION, &obi, sizeof obi,
-                              NULL);
-  if (st < 0)
+  nt_status st = 0;
+  if (access != NULL &&
+      (st = query_object(h, OBJECT_BASIC_INFORMATION, &obi, sizeof obi,
+                         NULL)) < 0)
     return shmap__err_os(SHMAP_EBADF, (int)st,
                          "mappable: handle %p is not open", h);
   section_basic_info sbi;
@@ -109,10 +110,12 @@ int shmap__os_mappable_query(HANDLE h, uint64_t *size, unsigned *access,
   if (st < 0)
     return shmap__err_os(SHMAP_EOS, (int)st,
                          "mappable: NtQuerySection on %p", h);
-  if (!(obi.granted & SECTION_MAP_READ))
-    return shmap__err(SHMAP_EBADF, "mappable: handle %p cannot map", h);
   *size = (uint64_t)sbi.size.QuadPart;
-  *access = obi.granted & SECTION_MAP_WRITE ? SHMAP_PROT_RW : SHMAP_PROT_READ;
+  if (access != NULL) {
+    if (!(obi.granted & SECTION_MAP_READ))
+      return shmap__err(SHMAP_EBADF, "mappable: handle %p cannot map", h);
+    *access = obi.granted & SECTION_MAP_WRITE ? SHMAP_PROT_RW : SHMAP_PROT_READ;
+  }
   /* Only SEC_COMMIT backing is there for every byte; SEC_RESERVE pages
    * fault until someone commits them, image sections are not ours. */
   *committed = (sbi.attributes & (SHMAP_SEC_RESERVE | SHMAP_SEC_IMAGE)) == 0;
