@@ -1,19 +1,24 @@
 /* shmap benchmarks: the library against the bare system calls it wraps.
  *
- *   shmap-bench [--json] [--quick]
+ *   shmap-bench [--json] [--quick] [--study]
  *
- * Rows: map+unmap of 4 KiB / 2 MiB / 1 GiB, the ADD_MEM_REG(+REM) and
- * EXTERNAL_MAP(+SHMEM_UNMAP) round trips, translate at 10 / 1,000 / 100,000
- * mappings, and 60,000 live mappings. Benchmarks are not tests: the suite
- * runs them with --quick only to prove they work. */
+ * Rows: map+unmap and create+map+unmap of 4 KiB / 2 MiB / 1 GiB, the
+ * ADD_MEM_REG(+REM) and EXTERNAL_MAP(+SHMEM_UNMAP) round trips, translate
+ * at 10 to 100,000 mappings, and 60,000 live mappings. Where the build found
+ * them, peer libraries do the same jobs in the same run: GLib/GIO passes the
+ * descriptor of the ADD_MEM_REG exchange, Boost.Interprocess creates and maps
+ * shared memory (peers.h). --study adds stand-in table layouts for translate
+ * (study_translate.c). Benchmarks are not tests: the suite runs them with
+ * --quick only to prove they work. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bench.h"
+#include "peers.h"
 
 int bench_quick;
-static bench_row rows[64];
+static bench_row rows[128];
 static int nrows;
 
 _Noreturn void bench_fail(const char *what) {
@@ -23,6 +28,10 @@ _Noreturn void bench_fail(const char *what) {
 
 void bench_add(const char *name, double ours, const char *baseline,
                double base_ns) {
+  if (nrows == (int)(sizeof rows / sizeof rows[0])) {
+    fputs("shmap-bench: too many rows\n", stderr);
+    exit(1);
+  }
   bench_row *r = &rows[nrows++];
   snprintf(r->name, sizeof r->name, "%s", name);
   snprintf(r->baseline, sizeof r->baseline, "%s", baseline);
@@ -46,6 +55,15 @@ double bench_median(double (*fn)(void *), void *arg, int rounds) {
 }
 
 static int rounds(void) { return bench_quick ? 3 : 9; }
+
+/* A peer's figure, or the end of the run if the peer failed (it said why). */
+static double peer_checked(double ns, const char *peer) {
+  if (ns < 0) {
+    fprintf(stderr, "shmap-bench: the %s peer failed\n", peer);
+    exit(1);
+  }
+  return ns;
+}
 
 /* ---- map + unmap ---- */
 
@@ -84,6 +102,52 @@ static void bench_map(uint64_t len, const char *name) {
   bench_add(name, ours, "mmap MAP_FIXED + PROT_NONE remap", base);
   shmap_window_release(a.w);
   shmap_mappable_unref(a.m);
+}
+
+/* ---- create + map + unmap: a fresh mappable each time ---- */
+
+static double lib_create_map_unmap(void *p) {
+  struct map_arg *a = p;
+  double t0 = bench_now_ns();
+  for (int i = 0; i < a->iters; i++) {
+    shmap_mappable *m;
+    if (shmap_mappable_create(a->len, 0, &m) != 0)
+      bench_fail("mappable create");
+    if (shmap_window_map(a->w, 0, m, 0, a->len, SHMAP_PROT_RW) != 0)
+      bench_fail("window map");
+    ((uint8_t *)shmap_window_base(a->w))[0] = (uint8_t)i;
+    if (shmap_window_unmap(a->w, 0, a->len) != 0)
+      bench_fail("window unmap");
+    shmap_mappable_unref(m);
+  }
+  return (bench_now_ns() - t0) / a->iters;
+}
+
+static double bare_create_map_unmap(void *p) {
+  struct map_arg *a = p;
+  return bench_bare_create_map_unmap(a->len, a->iters);
+}
+
+#ifdef SHMAP_BENCH_BOOST
+static double boost_create_map_unmap(void *p) {
+  struct map_arg *a = p;
+  return peer_checked(bench_peer_boost_create_map_unmap(a->len, a->iters),
+                      "boost.interprocess");
+}
+#endif
+
+static void bench_create(uint64_t len, const char *name) {
+  struct map_arg a = {len, bench_quick ? 20 : 500, NULL, NULL};
+  if (shmap_window_reserve(len, 0, &a.w) != 0)
+    bench_fail("setup");
+  double base = bench_median(bare_create_map_unmap, &a, rounds());
+  double ours = bench_median(lib_create_map_unmap, &a, rounds());
+  bench_add(name, ours, "memfd+seals+mmap+remap+close", base);
+#ifdef SHMAP_BENCH_BOOST
+  bench_add(name, ours, "boost.interprocess",
+            bench_median(boost_create_map_unmap, &a, rounds()));
+#endif
+  shmap_window_release(a.w);
 }
 
 /* ---- round trips over a channel pair, both ends in this thread ---- */
@@ -134,6 +198,13 @@ static double bare_fd_rt(void *p) {
   return bench_bare_fd_round_trip(((struct rt_arg *)p)->iters);
 }
 
+#ifdef SHMAP_BENCH_GLIB
+static double glib_fd_rt(void *p) {
+  return peer_checked(
+      bench_peer_glib_fd_round_trip(((struct rt_arg *)p)->iters), "glib");
+}
+#endif
+
 static double lib_external(void *p) {
   struct rt_arg *a = p;
   shmap_wire_msg map, unmap;
@@ -179,6 +250,10 @@ static void bench_round_trips(void) {
   double ours = bench_median(lib_add_rem, &a, rounds());
   bench_add("ADD_MEM_REG+REM_MEM_REG round trip", ours,
             "sendmsg/recvmsg+fstat+mmap+replies", base);
+#ifdef SHMAP_BENCH_GLIB
+  bench_add("ADD_MEM_REG+REM_MEM_REG round trip", ours, "glib",
+            bench_median(glib_fd_rt, &a, rounds()));
+#endif
   base = bench_median(bare_bytes_rt, &a, rounds());
   ours = bench_median(lib_external, &a, rounds());
   bench_add("EXTERNAL_MAP or SHMEM_UNMAP round trip", ours,
@@ -231,6 +306,8 @@ static double bare_lookup(void *p) {
   return ns;
 }
 
+static int study;
+
 static void bench_translate(uint64_t n) {
   /* External records: bookkeeping only, so 100,000 fit where the OS would
    * refuse that many real mappings (vm.max_map_count). */
@@ -248,6 +325,10 @@ static void bench_translate(uint64_t n) {
   double ours = bench_median(lib_translate, &a, rounds());
   bench_add(name, ours, "loop without the lookup", base);
   shmap_window_release(a.w);
+#ifdef SHMAP_BENCH_STUDY
+  if (study)
+    bench_study_translate(n, ours);
+#endif
 }
 
 /* ---- 60,000 live mappings ---- */
@@ -297,18 +378,22 @@ int main(int argc, char **argv) {
       json = 1;
     else if (strcmp(argv[i], "--quick") == 0)
       bench_quick = 1;
+    else if (strcmp(argv[i], "--study") == 0)
+      study = 1;
     else {
-      fputs("usage: shmap-bench [--json] [--quick]\n", stderr);
+      fputs("usage: shmap-bench [--json] [--quick] [--study]\n", stderr);
       return 2;
     }
   }
   bench_map(4096, "map+unmap 4 KiB");
   bench_map(2u << 20, "map+unmap 2 MiB");
   bench_map(1u << 30, "map+unmap 1 GiB");
+  bench_create(4096, "create+map+unmap 4 KiB");
+  bench_create(2u << 20, "create+map+unmap 2 MiB");
+  bench_create(1u << 30, "create+map+unmap 1 GiB");
   bench_round_trips();
-  bench_translate(10);
-  bench_translate(1000);
-  bench_translate(100000);
+  for (uint64_t n = 10; n <= 100000; n *= 10)
+    bench_translate(n);
   bench_scale();
   if (json) {
     printf("[");

@@ -27,6 +27,11 @@ _Noreturn void bench_fail(const char *what);
 double bench_bare_map_unmap(uint64_t len, int iters);
 double bench_bare_fd_round_trip(int iters);
 double bench_bare_bytes_round_trip(int iters);
+double bench_bare_create_map_unmap(uint64_t len, int iters);
+
+/* --study: stand-in table layouts for translate (study_translate.c); adds
+ * rows comparing each with shmap_window_translate at n mappings. */
+void bench_study_translate(uint64_t n, double shmap_ns);
 
 extern int bench_quick;
 
