@@ -24,4 +24,4 @@ need_pkgs() {
 }
 
 # The packages every native build needs.
-SHMAP_NATIVE_PKGS=(cmake ninja-build gcc g++ clang pkg-config libcriterion-dev)
+SHMAP_NATIVE_PKGS=(cmake ninja-build gcc g++ clang pkg-config libcriterion-dev libglib2.0-dev libboost-dev)
