@@ -1,53 +1,245 @@
-/* shmap — Windows channel: NOT IMPLEMENTED YET.
+/* shmap — Windows channel transport: one pipe message per protocol message.
  *
- * The named-pipe transport (message-mode pipes, handles duplicated into the
- * peer, current-user DACL; see DESIGN.md "Channel") is the open Windows half
- * of the protocol work. Until it lands every entry point fails cleanly with
- * SHMAP_ENOTSUP so that the rest of the library links and can be tested. */
+ * A message is an envelope — handle_count u32, reserved u32 (zero), then
+ * one u64 per handle — followed by the vhost-user header and payload
+ * (WIRE.md "Transport framing"). The sender duplicates each handle into the
+ * receiver's process before writing, so the values are already the
+ * receiver's; if the write fails it closes those duplicates again from its
+ * side (DUPLICATE_CLOSE_SOURCE). From the moment a message is read, the
+ * receiver owns every handle it names, and closes them on every error path.
+ *
+ * What a peer can do: the handle values come from the peer, which can
+ * duplicate into us anyway (it holds PROCESS_DUP_HANDLE on us, as we do on
+ * it). A value that is not an open handle, or is one of the channel's own
+ * handles, is refused and left alone. */
+#include <string.h>
+
 #include "internal.h"
 
-static int missing(const char *what) {
-  return shmap__err(SHMAP_ENOTSUP,
-                    "%s: the Windows named-pipe channel is not implemented yet",
-                    what);
+#define ENVELOPE_HEAD 8
+#define ENVELOPE_MAX (ENVELOPE_HEAD + 8 * SHMAP_WIRE_MAX_FDS)
+/* Room for the largest valid message, rounded up to whole u64s so that
+ * later chunks of an over-long message stay aligned to handle values. */
+#define MESSAGE_ROOM ((ENVELOPE_MAX + SHMAP_WIRE_MAX_MESSAGE + 7) & ~7u)
+
+static uint64_t le64(const uint8_t *p) {
+  return shmap__le32(p) | (uint64_t)shmap__le32(p + 4) << 32;
 }
 
-int shmap__os_listen(const char *addr, shmap__listener_os *out) {
-  (void)addr, (void)out;
-  return missing("listen");
+static void put32(uint8_t *p, uint32_t v) {
+  for (int i = 0; i < 4; i++)
+    p[i] = (uint8_t)(v >> 8 * i);
 }
-int shmap__os_accept(shmap__listener_os *l, shmap__chan_os *out) {
-  (void)l, (void)out;
-  return missing("accept");
+
+static void put64(uint8_t *p, uint64_t v) {
+  put32(p, (uint32_t)v);
+  put32(p + 4, (uint32_t)(v >> 32));
 }
-void shmap__os_listener_close(shmap__listener_os *l) { (void)l; }
-int shmap__os_connect(const char *addr, shmap__chan_os *out) {
-  (void)addr, (void)out;
-  return missing("connect");
+
+/* One overlapped read or write, waited for. Returns 0 or the Windows error
+ * (ERROR_MORE_DATA: a read got the first *done bytes of a longer message). */
+static DWORD pipe_io(shmap__chan_os *c, int write, void *buf, DWORD len,
+                     DWORD *done) {
+  OVERLAPPED ov;
+  memset(&ov, 0, sizeof ov);
+  ov.hEvent = write ? c->wr_ev : c->rd_ev;
+  *done = 0;
+  BOOL ok = write ? WriteFile(c->pipe, buf, len, NULL, &ov)
+                  : ReadFile(c->pipe, buf, len, NULL, &ov);
+  DWORD err = ok ? 0 : GetLastError();
+  if (err != 0 && err != ERROR_IO_PENDING && err != ERROR_MORE_DATA)
+    return err;
+  return GetOverlappedResult(c->pipe, &ov, done, TRUE) ? 0 : GetLastError();
 }
-int shmap__os_adopt(shmap_native_t conn, shmap__chan_os *out) {
-  (void)conn, (void)out;
-  return missing("channel adopt");
+
+static int closed_error(DWORD err) {
+  return err == ERROR_BROKEN_PIPE || err == ERROR_NO_DATA ||
+         err == ERROR_PIPE_NOT_CONNECTED;
 }
-int shmap__os_pair(shmap__chan_os *a, shmap__chan_os *b) {
-  (void)a, (void)b;
-  return missing("channel pair");
+
+/* Close duplicates this end made in the peer's process. */
+static void close_remote(shmap__chan_os *c, const HANDLE *remote, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    DuplicateHandle(c->peer, remote[i], NULL, NULL, 0, FALSE,
+                    DUPLICATE_CLOSE_SOURCE);
 }
-void shmap__os_chan_close(shmap__chan_os *c) { (void)c; }
-shmap_native_t shmap__os_chan_native(const shmap__chan_os *c) {
-  return c->pipe;
-}
-int shmap__os_peer_check(shmap__chan_os *c) {
-  (void)c;
-  return missing("peer check");
-}
+
 int shmap__os_chan_send(shmap__chan_os *c, const uint8_t *buf, size_t len,
                         const shmap_native_t *fds, size_t nfds) {
-  (void)c, (void)buf, (void)len, (void)fds, (void)nfds;
-  return missing("channel send");
+  uint8_t msg[ENVELOPE_MAX + SHMAP_WIRE_MAX_MESSAGE];
+  HANDLE remote[SHMAP_WIRE_MAX_FDS];
+  if (nfds > SHMAP_WIRE_MAX_FDS || len > SHMAP_WIRE_MAX_MESSAGE)
+    return shmap__err(SHMAP_EFDCOUNT, "channel send: %zu handles", nfds);
+  for (size_t i = 0; i < nfds; i++) {
+    if (!DuplicateHandle(GetCurrentProcess(), fds[i], c->peer, &remote[i], 0,
+                         FALSE, DUPLICATE_SAME_ACCESS)) {
+      DWORD err = GetLastError();
+      close_remote(c, remote, i);
+      return shmap__err_os(err == ERROR_INVALID_HANDLE ? SHMAP_EBADF
+                                                       : SHMAP_EOS,
+                           (int)err,
+                           "channel send: duplicating handle %zu into the "
+                           "peer",
+                           i);
+    }
+  }
+  size_t head = ENVELOPE_HEAD + 8 * nfds;
+  put32(msg, (uint32_t)nfds);
+  put32(msg + 4, 0);
+  for (size_t i = 0; i < nfds; i++)
+    put64(msg + ENVELOPE_HEAD + 8 * i, (uint64_t)(uintptr_t)remote[i]);
+  memcpy(msg + head, buf, len);
+  DWORD done;
+  DWORD err = pipe_io(c, 1, msg, (DWORD)(head + len), &done);
+  if (err == 0 && done == head + len)
+    return 0;
+  /* The peer will never learn these values: take them back. */
+  close_remote(c, remote, nfds);
+  if (err == 0)
+    return shmap__err(SHMAP_EOS, "channel send: wrote %lu of %zu bytes",
+                      (unsigned long)done, head + len);
+  return shmap__err_os(closed_error(err) ? SHMAP_ECLOSED : SHMAP_EOS,
+                       (int)err, "channel send%s",
+                       closed_error(err) ? ": peer closed" : "");
 }
+
+/* Whether `v` may be a handle the peer gave us: an open handle value that
+ * is none of the channel's own. */
+static int foreign_handle(const shmap__chan_os *c, uint64_t v) {
+  DWORD info;
+  HANDLE h = (HANDLE)(uintptr_t)v;
+  if (v == 0 || (v & 3) != 0 || v > 0xffffffffu || h == c->pipe ||
+      h == c->peer || h == c->rd_ev || h == c->wr_ev)
+    return 0;
+  return GetHandleInformation(h, &info) != 0;
+}
+
+/* Take the handle values in chunk[0..len) of a message, the chunk starting
+ * at message offset `pos` (a multiple of 8): the first `cap - *nfds` valid
+ * ones go to fds, the rest are closed. Counts refused values in *bad. */
+static void take_handles(const shmap__chan_os *c, const uint8_t *chunk,
+                         size_t len, size_t pos, uint32_t count,
+                         shmap_native_t *fds, size_t *nfds, size_t cap,
+                         size_t *bad) {
+  size_t end = ENVELOPE_HEAD + 8 * (size_t)count;
+  for (size_t off = pos < ENVELOPE_HEAD ? ENVELOPE_HEAD - pos : 0;
+       off + 8 <= len && pos + off < end; off += 8) {
+    uint64_t v = le64(chunk + off);
+    if (!foreign_handle(c, v))
+      (*bad)++;
+    else if (*nfds < cap)
+      fds[(*nfds)++] = (HANDLE)(uintptr_t)v;
+    else
+      CloseHandle((HANDLE)(uintptr_t)v);
+  }
+}
+
+/* Read the rest of a message longer than MESSAGE_ROOM, closing every handle
+ * it names. Returns the message's whole length. */
+static size_t drain_message(shmap__chan_os *c, uint32_t count, size_t pos,
+                            size_t *bad) {
+  uint64_t chunk[512];
+  DWORD got, err;
+  size_t none = 0;
+  do {
+    err = pipe_io(c, 0, chunk, sizeof chunk, &got);
+    take_handles(c, (const uint8_t *)chunk, got, pos, count, NULL, &none, 0,
+                 bad);
+    pos += got;
+  } while (err == ERROR_MORE_DATA);
+  return pos;
+}
+
 int shmap__os_chan_recv_frame(shmap_channel *ch, uint8_t *buf, size_t cap,
                               size_t *len, shmap_native_t *fds, size_t *nfds) {
-  (void)ch, (void)buf, (void)cap, (void)len, (void)fds, (void)nfds;
-  return missing("channel receive");
+  shmap__chan_os *c = &ch->os;
+  uint64_t room[MESSAGE_ROOM / 8];
+  const uint8_t *msg = (const uint8_t *)room;
+  DWORD got;
+  DWORD err = pipe_io(c, 0, room, sizeof room, &got);
+  if (err != 0 && err != ERROR_MORE_DATA)
+    return closed_error(err)
+               ? shmap__err_os(SHMAP_ECLOSED, (int)err,
+                               "channel receive: peer closed the connection")
+               : shmap__err_os(SHMAP_EOS, (int)err, "channel receive");
+  if (got < ENVELOPE_HEAD)
+    return shmap__err(SHMAP_EPROTO,
+                      "channel receive: a %lu-byte message has no envelope",
+                      (unsigned long)got);
+  uint32_t count = shmap__le32(msg), reserved = shmap__le32(msg + 4);
+  size_t bad = 0, total = got;
+  /* Own every named handle before judging anything else. */
+  take_handles(c, msg, got, 0, count, fds, nfds, SHMAP_WIRE_MAX_FDS, &bad);
+  if (err == ERROR_MORE_DATA)
+    total = drain_message(c, count, got, &bad);
+  size_t head = ENVELOPE_HEAD + 8 * (size_t)count;
+  if (head > total)
+    return shmap__err(SHMAP_EPROTO,
+                      "channel receive: envelope names %lu handles but the "
+                      "message has room for %zu",
+                      (unsigned long)count, (total - ENVELOPE_HEAD) / 8);
+  if (reserved != 0)
+    return shmap__err(SHMAP_EPADDING,
+                      "channel receive: envelope reserved field is 0x%lx",
+                      (unsigned long)reserved);
+  if (count > SHMAP_WIRE_MAX_FDS)
+    return shmap__err(SHMAP_EFDCOUNT,
+                      "channel receive: %lu handles, at most %d",
+                      (unsigned long)count, SHMAP_WIRE_MAX_FDS);
+  if (bad > 0)
+    return shmap__err(SHMAP_EBADF,
+                      "channel receive: %zu handle values are not open "
+                      "handles the peer gave us",
+                      bad);
+  size_t frame = total - head;
+  if (frame < SHMAP_WIRE_HEADER_SIZE)
+    return shmap__err(SHMAP_EPROTO,
+                      "channel receive: %zu bytes after the envelope, less "
+                      "than a header",
+                      frame);
+  size_t payload;
+  int rc = shmap__chan_header(ch, msg + head, &payload);
+  if (rc != 0)
+    return rc;
+  if (frame != SHMAP_WIRE_HEADER_SIZE + payload || frame > cap)
+    return shmap__err(SHMAP_EPROTO,
+                      "channel receive: the header announces %zu payload "
+                      "bytes, the message carries %zu",
+                      payload, frame - SHMAP_WIRE_HEADER_SIZE);
+  memcpy(buf, msg + head, frame);
+  *len = frame;
+  return 0;
+}
+
+/* Messages still queued when a channel closes name handles that were
+ * already duplicated into this process: read them and close those. */
+static void drain_unread(shmap__chan_os *c) {
+  for (int i = 0; i < 4096; i++) {
+    DWORD avail = 0;
+    if (!PeekNamedPipe(c->pipe, NULL, 0, NULL, &avail, NULL) || avail == 0)
+      return;
+    uint64_t first[512];
+    DWORD got;
+    size_t bad = 0, none = 0;
+    DWORD err = pipe_io(c, 0, first, sizeof first, &got);
+    if (err != 0 && err != ERROR_MORE_DATA)
+      return;
+    if (got < ENVELOPE_HEAD)
+      continue;
+    uint32_t count = shmap__le32((const uint8_t *)first);
+    take_handles(c, (const uint8_t *)first, got, 0, count, NULL, &none, 0,
+                 &bad);
+    if (err == ERROR_MORE_DATA)
+      (void)drain_message(c, count, got, &bad);
+  }
+}
+
+void shmap__os_chan_close(shmap__chan_os *c) {
+  if (c->pipe != NULL && c->pipe != INVALID_HANDLE_VALUE) {
+    drain_unread(c);
+    CloseHandle(c->pipe);
+  }
+  shmap_native_close(c->peer);
+  shmap_native_close(c->rd_ev);
+  shmap_native_close(c->wr_ev);
 }

@@ -5,25 +5,26 @@
 
 #ifndef WIN32_LEAN_AND_MEAN
 #  define WIN32_LEAN_AND_MEAN
-/* 1 when windows use placeholders (VirtualAlloc2 & co.), 0 for the
- * fallback path. Probed once; SHMAP_WIN32_WINDOW=fallback forces 0. */
-int shmap__win_placeholders(void);
-
 #endif
 #include <windows.h>
 
 typedef SRWLOCK shmap__rwlock;
 
-/* A connected message-mode named pipe and the peer process that handles
- * are duplicated into. */
+/* A connected message-mode named pipe. I/O is overlapped (one event per
+ * direction) because Windows serialises synchronous I/O on one file object:
+ * a blocked read would otherwise stall a send from another thread. */
 typedef struct shmap__chan_os {
   HANDLE pipe;
-  HANDLE peer; /* PROCESS_DUP_HANDLE access to the other end's process */
+  HANDLE peer;  /* the other end's process: PROCESS_DUP_HANDLE and query */
+  HANDLE rd_ev; /* manual-reset events for ReadFile / WriteFile */
+  HANDLE wr_ev;
 } shmap__chan_os;
 
-/* A pipe name that instances are created under. */
+/* A pipe name and the instance waiting for the next client, kept ready so
+ * that a client never finds the name missing between two accepts. */
 typedef struct shmap__listener_os {
   wchar_t name[256];
+  HANDLE pending; /* NULL when the next accept must create it */
 } shmap__listener_os;
 
 /* 1 when windows use placeholders (VirtualAlloc2 & co.), 0 for the
