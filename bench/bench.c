@@ -405,10 +405,10 @@ int main(int argc, char **argv) {
              rows[i].baseline_ns > 0 ? rows[i].ours_ns / rows[i].baseline_ns : 0);
     printf("\n]\n");
   } else {
-    printf("%-40s %12s  %-36s %12s %7s\n", "benchmark", "ours ns", "baseline",
+    printf("%-46s %12s  %-36s %12s %7s\n", "benchmark", "ours ns", "baseline",
            "base ns", "ratio");
     for (int i = 0; i < nrows; i++)
-      printf("%-40s %12.1f  %-36s %12.1f %7.3f\n", rows[i].name,
+      printf("%-46s %12.1f  %-36s %12.1f %7.3f\n", rows[i].name,
              rows[i].ours_ns, rows[i].baseline, rows[i].baseline_ns,
              rows[i].baseline_ns > 0 ? rows[i].ours_ns / rows[i].baseline_ns
                                      : 0.0);

@@ -50,7 +50,7 @@ for r in rows:
         series.setdefault("loop without the lookup", {})[n] = r["baseline_ns"]
         continue
     m = re.fullmatch(r"study (.+), (\d+) mappings", r["name"])
-    if m and m.group(1) not in ("replica", "last hit, same"):
+    if m and m.group(1) not in ("replica", "last hit, same", "last hit, random"):
         series.setdefault("stand-in: " + m.group(1), {})[int(m.group(2))] = r["ours_ns"]
 names = list(series)
 counts = sorted({n for s in series.values() for n in s})
@@ -89,7 +89,8 @@ set linetype 2 lc rgb "#33a02c" lw 3
 set linetype 3 lc rgb "#1f78b4" lw 1.5 dt 2
 set linetype 4 lc rgb "#ff7f00" lw 1.5 dt 2
 set linetype 5 lc rgb "#e31a1c" lw 1.5 dt 2
-set linetype 6 lc rgb "#b15928" lw 1.5 dt 2
+set linetype 6 lc rgb "#6a3d9a" lw 1.5 dt 3
+set linetype 7 lc rgb "#e31a1c" lw 1.5 dt 3
 set multiplot title "shmap-bench: median of rounds, ns per operation"
 
 set origin 0,0

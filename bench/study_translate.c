@@ -17,9 +17,17 @@
  *   radix          a three-level page-indexed table (12 bits a level) of
  *                  entry numbers, read under a sequence counter instead of a
  *                  lock: O(1) whatever n is;
+ *   radix inline   the same table holding, per page, what translate needs
+ *                  (host address minus offset, end of the mapping): one
+ *                  dependent miss fewer, 16 bytes a page instead of 4;
  *   last hit       a one-entry cache in front of the replica, with the
  *                  random offsets (it misses nearly always) and with the
  *                  same mapping asked again (it always hits).
+ *
+ * Like the translate rows, the loop asks for independent offsets, so the CPU
+ * overlaps consecutive lookups: that is throughput. The "chained" rows make
+ * each offset depend on the previous result, which gives the latency of one
+ * lookup on its own.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -39,6 +47,13 @@ typedef struct entry {
 #define LEVEL_BITS 12
 #define LEVEL_SIZE (1u << LEVEL_BITS)
 
+/* Per page: host = delta + offset, valid while offset + len <= end; end 0:
+ * nothing mapped. */
+struct page {
+  uintptr_t delta;
+  uint64_t end;
+};
+
 typedef struct table {
   size_t n;
   entry *v;
@@ -46,6 +61,7 @@ typedef struct table {
   uint64_t *eytz;       /* keys in breadth-first order, 1-based */
   uint32_t *eytz_rank;  /* eytz[k] == keys[eytz_rank[k]] */
   uint32_t ***radix;    /* [top][mid][leaf] -> entry number + 1, 0 = none */
+  struct page **inl[1u << 12]; /* [top][mid] -> leaf of struct page */
   unsigned shift;       /* log2 of the granularity */
   pthread_rwlock_t lock;
   atomic_uint seq;      /* even: stable; odd: a writer is changing it */
@@ -82,6 +98,18 @@ static void radix_set(table *t, uint64_t page, uint32_t value) {
   t->radix[a][b][c] = value;
 }
 
+static void inline_set(table *t, uint64_t page, const entry *e) {
+  size_t a = (size_t)(page >> (2 * LEVEL_BITS)),
+         b = (size_t)(page >> LEVEL_BITS) & (LEVEL_SIZE - 1),
+         c = (size_t)page & (LEVEL_SIZE - 1);
+  if (t->inl[a] == NULL)
+    t->inl[a] = xcalloc(LEVEL_SIZE, sizeof *t->inl[a]);
+  if (t->inl[a][b] == NULL)
+    t->inl[a][b] = xcalloc(LEVEL_SIZE, sizeof *t->inl[a][b]);
+  t->inl[a][b][c] =
+      (struct page){(uintptr_t)e->ext - (uintptr_t)e->offset, e->offset + e->len};
+}
+
 static void build(table *t, uint64_t n, uint64_t g, void *target) {
   memset(t, 0, sizeof *t);
   t->n = (size_t)n;
@@ -97,8 +125,10 @@ static void build(table *t, uint64_t n, uint64_t g, void *target) {
     t->keys[i] = t->v[i].offset;
     /* One page a mapping here; a real table would put a mapping that covers
      * a whole lower level into the level above, as page tables do. */
-    for (uint64_t p = 0; p < g >> t->shift; p++)
+    for (uint64_t p = 0; p < g >> t->shift; p++) {
       radix_set(t, (t->v[i].offset >> t->shift) + p, (uint32_t)i + 1);
+      inline_set(t, (t->v[i].offset >> t->shift) + p, &t->v[i]);
+    }
   }
   eytz_fill(t, 0, 1);
   pthread_rwlock_init(&t->lock, NULL);
@@ -114,6 +144,12 @@ static void destroy(table *t) {
       free(t->radix[a]);
     }
   free(t->radix);
+  for (size_t a = 0; a < LEVEL_SIZE; a++)
+    if (t->inl[a]) {
+      for (size_t b = 0; b < LEVEL_SIZE; b++)
+        free(t->inl[a][b]);
+      free(t->inl[a]);
+    }
   free(t->eytz_rank);
   free(t->eytz);
   free(t->keys);
@@ -194,6 +230,27 @@ static void *tr_radix(table *t, uint64_t offset, uint64_t len) {
   return p;
 }
 
+static void *tr_radix_inline(table *t, uint64_t offset, uint64_t len) {
+  uint64_t page = offset >> t->shift;
+  void *p;
+  unsigned s;
+  do {
+    s = atomic_load_explicit(&t->seq, memory_order_acquire);
+    p = NULL;
+    if (!(page >> (3 * LEVEL_BITS))) {
+      struct page **mid = t->inl[page >> (2 * LEVEL_BITS)];
+      struct page *leaf = mid ? mid[(page >> LEVEL_BITS) & (LEVEL_SIZE - 1)] : NULL;
+      if (leaf) {
+        struct page pg = leaf[page & (LEVEL_SIZE - 1)];
+        if (offset + len <= pg.end)
+          p = (void *)(pg.delta + (uintptr_t)offset);
+      }
+    }
+    atomic_thread_fence(memory_order_acquire);
+  } while ((s & 1) || atomic_load_explicit(&t->seq, memory_order_relaxed) != s);
+  return p;
+}
+
 static void *tr_last_hit(table *t, uint64_t offset, uint64_t len) {
   const entry *e = atomic_load_explicit(&t->last, memory_order_acquire);
   if (e && offset - e->offset < e->len) /* a real one checks a generation */
@@ -211,7 +268,9 @@ struct study_arg {
   table *t;
   void *(*fn)(table *, uint64_t, uint64_t);
   uint64_t n, g;
-  int iters, same; /* same: ask for one mapping every time */
+  int iters;
+  int same;  /* ask for one mapping every time */
+  int chain; /* each offset depends on the previous lookup's result */
 };
 
 static double run(void *p) {
@@ -222,7 +281,10 @@ static double run(void *p) {
   for (int i = 0; i < a->iters; i++) {
     x ^= x << 13, x ^= x >> 7, x ^= x << 17; /* as the translate rows */
     uint64_t k = a->same ? a->n / 2 : x % a->n;
-    sink += (uintptr_t)a->fn(a->t, k * 2 * a->g + 8, 8);
+    uintptr_t host_p = (uintptr_t)a->fn(a->t, k * 2 * a->g + 8, 8);
+    sink += host_p;
+    if (a->chain) /* user pointers are below 2^63: this adds 0, but late */
+      x += (uint64_t)host_p >> 63;
   }
   double ns = (bench_now_ns() - t0) / a->iters;
   if (sink == 0)
@@ -238,16 +300,27 @@ void bench_study_translate(uint64_t n, double shmap_ns) {
   static const struct {
     const char *name;
     void *(*fn)(table *, uint64_t, uint64_t);
-    int same;
+    int same, chain;
   } variants[] = {
-      {"replica", tr_replica, 0},     {"no lock", tr_nolock, 0},
-      {"eytzinger", tr_eytzinger, 0}, {"radix", tr_radix, 0},
-      {"last hit, random", tr_last_hit, 0},
-      {"last hit, same", tr_last_hit, 1},
+      {"replica", tr_replica, 0, 0},
+      {"no lock", tr_nolock, 0, 0},
+      {"eytzinger", tr_eytzinger, 0, 0},
+      {"radix", tr_radix, 0, 0},
+      {"last hit, random", tr_last_hit, 0, 0},
+      {"last hit, same", tr_last_hit, 1, 0},
+      {"replica, chained", tr_replica, 0, 1},
+      {"radix, chained", tr_radix, 0, 1},
+      {"radix inline", tr_radix_inline, 0, 0},
+      {"radix inline, chained", tr_radix_inline, 0, 1},
   };
   for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++) {
-    struct study_arg a = {&t, variants[v].fn, n, g,
-                          bench_quick ? 10000 : 2000000, variants[v].same};
+    struct study_arg a = {&t,
+                          variants[v].fn,
+                          n,
+                          g,
+                          bench_quick ? 10000 : 2000000,
+                          variants[v].same,
+                          variants[v].chain};
     char name[64];
     snprintf(name, sizeof name, "study %s, %llu mappings", variants[v].name,
              (unsigned long long)n);
