@@ -1,6 +1,33 @@
-/* shmap — share guest memory between a VMM front end and device back ends.
+/**
+ * @file shmap.h
+ * Umbrella header: includes every layer of the public API.
  *
- * Umbrella header: includes every layer. See docs/ for the guide.
+ * @mainpage shmap
+ *
+ * shmap lets a hypervisor front end (a VMM) and its out-of-process device
+ * back ends share guest memory, on Linux and on Windows, through one API in
+ * three layers:
+ *
+ * - mappable.h — a reference-counted owner of one OS memory object (a memfd
+ *   or shm descriptor, a section handle);
+ * - window.h — reserved address space that mappables, anonymous memory and
+ *   external pointer ranges are mapped into and out of at offsets, and that
+ *   translates offsets to host pointers;
+ * - wire.h, channel.h, region.h — the memory subset of vhost-user: the
+ *   codec, a channel that carries the descriptors with the messages, and the
+ *   front-end and back-end endpoints that apply the messages to windows.
+ *
+ * Conventions every header follows:
+ *
+ * - Errors: a fallible call returns 0 or a negative SHMAP_E* code
+ *   (error.h) and leaves everything as it was: no mapping, reference or
+ *   descriptor is gained or lost. shmap_last_message() says what was wrong.
+ *   A NULL handle or out pointer is an SHMAP_EINVAL, not a crash.
+ * - Ownership: a `**out` result belongs to the caller, who ends it with the
+ *   matching unref/release/destroy/close; a pointer the library returns
+ *   without `out` is borrowed. A "destroy" of NULL does nothing.
+ * - Threads: each function says what it allows; the per-thread error state
+ *   makes every failure report safe to read from the failing thread.
  */
 #ifndef SHMAP_H
 #define SHMAP_H

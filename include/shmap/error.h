@@ -1,11 +1,14 @@
-/* shmap — error codes.
+/**
+ * @file shmap/error.h
+ * Error codes and the per-thread report of the last failure.
  *
  * Every fallible shmap call returns 0 on success or one of the negative
- * SHMAP_E* codes below. The numbers are part of the ABI and never change.
- * When an error was caused by an operating-system call, the OS error (errno on
- * POSIX, GetLastError() on Windows) is kept per thread and can be read with
- * shmap_last_os_error(); a human-readable sentence describing the last failure
- * of the calling thread is returned by shmap_last_message().
+ * SHMAP_E* codes of #SHMAP_ERRNO_MAP. The numbers are part of the ABI and
+ * never change, so they may cross process boundaries (replies carry them).
+ * A code says what kind of thing went wrong; shmap_last_message() says which
+ * value was wrong, and shmap_last_os_error() keeps the errno (POSIX) or
+ * GetLastError() (Windows) of an OS call that failed. Both are per thread:
+ * read them in the thread that saw the failure, before its next failure.
  */
 #ifndef SHMAP_ERROR_H
 #define SHMAP_ERROR_H
@@ -16,7 +19,11 @@
 extern "C" {
 #endif
 
-/* XX(name, value, description). Protocol-layer codes start at -20. */
+/**
+ * The error table: XX(name, value, description) per code, expanded into
+ * #shmap_errno, shmap_strerror() and shmap_err_name(). Protocol-layer codes
+ * start at -20. Callers can expand it too, e.g. to map codes to their own.
+ */
 #define SHMAP_ERRNO_MAP(XX)                                                    \
   XX(EINVAL, -1, "invalid argument")                                          \
   XX(ENOMEM, -2, "out of memory")                                             \
@@ -50,30 +57,56 @@ extern "C" {
   XX(EAGAIN, -34, "operation would block")                                    \
   XX(ETIMEDOUT, -35, "operation timed out")
 
+/**
+ * Return values: SHMAP_OK, or SHMAP_ followed by a name of #SHMAP_ERRNO_MAP
+ * with its value there (SHMAP_EINVAL is -1, ...).
+ */
 typedef enum shmap_errno {
+  /** Success. */
   SHMAP_OK = 0,
+  /// @cond SHMAP_INTERNAL
 #define SHMAP__ERR_ENUM(name, value, desc) SHMAP_##name = (value),
   SHMAP_ERRNO_MAP(SHMAP__ERR_ENUM)
 #undef SHMAP__ERR_ENUM
+  /// @endcond
 } shmap_errno;
 
-/* Description of an error code ("invalid argument"). Never NULL; unknown codes
- * give "unknown error". The string is static. Thread-safe. */
+/**
+ * The description of an error code ("invalid argument"); "success" for 0 and
+ * "unknown error" for a code not in the table.
+ *
+ * Returns a static string: never NULL, never freed. Thread-safe; sets no
+ * error state.
+ */
 SHMAP_API const char *shmap_strerror(int err);
 
-/* Symbolic name of an error code ("SHMAP_EINVAL"). Never NULL; unknown codes
- * give "SHMAP_E?". The string is static. Thread-safe. */
+/**
+ * The symbolic name of an error code ("SHMAP_EINVAL"); "SHMAP_OK" for 0 and
+ * "SHMAP_E?" for a code not in the table.
+ *
+ * Returns a static string: never NULL, never freed. Thread-safe; sets no
+ * error state.
+ */
 SHMAP_API const char *shmap_err_name(int err);
 
-/* The OS error (errno / GetLastError()) behind the calling thread's most
- * recent failure, or 0 when that failure had no OS cause. Per thread; a
- * successful call does not reset it. */
+/**
+ * The OS error (errno / GetLastError()) behind the calling thread's most
+ * recent failure, or 0 when that failure had no OS cause.
+ *
+ * Per thread, so safe from any thread. A successful call does not reset it:
+ * read it only right after a call returned an error.
+ */
 SHMAP_API int shmap_last_os_error(void);
 
-/* A sentence describing the calling thread's most recent failure: what was
+/**
+ * A sentence describing the calling thread's most recent failure: what was
  * wrong and with which values ("window map: offset 0x1234 not aligned to
- * 0x1000"). Empty string when no call failed yet in this thread. The buffer
- * is thread-local and valid until the next failing shmap call in the thread. */
+ * 0x1000 (SHMAP_EALIGN)"). Empty when no call has failed in this thread.
+ *
+ * The buffer belongs to the library and to the calling thread: never free
+ * it; it is overwritten by the thread's next failing call (copy it to keep
+ * it). Thread-safe: each thread has its own.
+ */
 SHMAP_API const char *shmap_last_message(void);
 
 #ifdef __cplusplus

@@ -1,9 +1,14 @@
-/* shmap — mappable: a reference-counted owner of one OS memory object.
+/**
+ * @file shmap/mappable.h
+ * Mappable: a reference-counted owner of one OS memory object.
  *
  * On POSIX the object is a file descriptor (memfd, shm object or regular
  * file); on Windows it is a section handle (CreateFileMapping), never a file
  * handle. Sharing a mappable inside a process bumps its count; only handing
  * the object to another process duplicates the descriptor or handle.
+ *
+ * Thread safety: every function here may be called from any thread; the
+ * count is atomic and nothing else in a mappable changes after creation.
  */
 #ifndef SHMAP_MAPPABLE_H
 #define SHMAP_MAPPABLE_H
@@ -16,9 +21,16 @@
 extern "C" {
 #endif
 
-/* The native object: an int fd on POSIX, a HANDLE (void *) on Windows. This
+/**
+ * @typedef shmap_native_t
+ * The native object: an int fd on POSIX, a HANDLE (void *) on Windows. This
  * is the only platform-dependent type in the public API; <windows.h> is not
- * needed to use it. */
+ * needed to use it.
+ *
+ * @def SHMAP_NATIVE_INVALID
+ * "No object": -1 on POSIX, NULL on Windows (what CreateFileMapping returns
+ * on failure, unlike INVALID_HANDLE_VALUE).
+ */
 #ifdef _WIN32
 typedef void *shmap_native_t;
 #define SHMAP_NATIVE_INVALID ((shmap_native_t)0)
@@ -27,101 +39,163 @@ typedef int shmap_native_t;
 #define SHMAP_NATIVE_INVALID (-1)
 #endif
 
-/* Access rights, used both for mappables and for mappings. */
+/** Access rights, used both for mappables and for mappings. */
 enum shmap_prot {
-  SHMAP_PROT_NONE = 0,
-  SHMAP_PROT_READ = 1,
-  SHMAP_PROT_WRITE = 2,
-  SHMAP_PROT_RW = 3
+  SHMAP_PROT_NONE = 0,  /**< No access: reserved but inaccessible. */
+  SHMAP_PROT_READ = 1,  /**< Read only. */
+  SHMAP_PROT_WRITE = 2, /**< The write bit; only ever used as part of RW. */
+  SHMAP_PROT_RW = 3     /**< Read and write. */
 };
 
-/* Flags for shmap_mappable_create(). */
+/** Flags for shmap_mappable_create(). */
 enum shmap_create_flags {
-  /* POSIX: also apply F_SEAL_SEAL so no further seal can ever be added or
+  /** POSIX: also apply F_SEAL_SEAL so no further seal can ever be added or
    * removed. Ignored on Windows (sections cannot be resized anyway). */
   SHMAP_CREATE_SEAL_SEAL = 1u << 0
 };
 
+/** Opaque; made by shmap_mappable_create(), _adopt() or _dup(). */
 typedef struct shmap_mappable shmap_mappable;
 
-/* Facts about the platform the library runs on (for logs and tools). */
+/** Facts about the platform the library runs on (for logs and tools). */
 typedef struct shmap_platform_info {
-  const char *os;          /* "linux", "windows", ... */
-  uint64_t page_size;
-  uint64_t granularity;    /* shmap_map_granularity() */
-  int memfd;               /* 1: mappables are memfds (else shm objects) */
-  int seals;               /* 1: mappables are sealed against resizing */
-  const char *window_path; /* how windows map: "mmap", "placeholder",
-                              "fallback" */
+  const char *os;          /**< "linux", "windows", ... (static string) */
+  uint64_t page_size;      /**< shmap_page_size() */
+  uint64_t granularity;    /**< shmap_map_granularity() */
+  int memfd;               /**< 1: mappables are memfds (else shm objects) */
+  int seals;               /**< 1: mappables are sealed against resizing */
+  const char *window_path; /**< how windows map: "mmap", "placeholder",
+                                "fallback" (static string) */
 } shmap_platform_info;
 
+/**
+ * Fill `*out` with what the library found about the system. Nothing to free:
+ * the strings are static. Thread-safe; cannot fail.
+ */
 SHMAP_API void shmap_platform(shmap_platform_info *out);
 
-/* A monotonic clock in nanoseconds (clock_gettime(CLOCK_MONOTONIC) /
- * QueryPerformanceCounter), for latency reports. */
+/**
+ * A monotonic clock in nanoseconds (clock_gettime(CLOCK_MONOTONIC) /
+ * QueryPerformanceCounter), for latency reports. Thread-safe; cannot fail.
+ */
 SHMAP_API uint64_t shmap_time_ns(void);
 
-/* The page size, and the granularity that offsets into a mappable and into a
- * window must be aligned to (the page size on POSIX, the 64 KiB allocation
- * granularity on Windows). Thread-safe. */
+/**
+ * The page size. Thread-safe; cannot fail.
+ */
 SHMAP_API uint64_t shmap_page_size(void);
+/**
+ * The granularity that offsets and lengths in mappables and windows must be
+ * multiples of: the page size on POSIX, the 64 KiB allocation granularity
+ * on Windows (where views can only start there). Thread-safe; cannot fail.
+ */
 SHMAP_API uint64_t shmap_map_granularity(void);
 
-/* Create anonymous shared memory of `size` bytes (> 0), zero-filled, readable
- * and writable. POSIX: a memfd sealed against shrinking and growing (or, when
- * memfd is unavailable, an unlinked shm_open object). Windows: a
- * pagefile-backed SEC_COMMIT section. The size is rounded up to the mapping
- * granularity. On success *out holds one reference owned by the caller.
- * Errors: EINVAL (size 0, NULL out, unknown flags), EOVERFLOW (rounding
- * overflows), ENOMEM, EOS. Thread-safe. */
+/**
+ * Create anonymous shared memory of `size` bytes (> 0), zero-filled, readable
+ * and writable. POSIX: a memfd sealed against shrinking and growing, so that
+ * no holder can truncate it under a live mapping (or, when memfd is
+ * unavailable, an unlinked shm_open object). Windows: a pagefile-backed
+ * SEC_COMMIT section. The size is rounded up to the mapping granularity.
+ *
+ * Ownership: on success `*out` holds one reference owned by the caller;
+ * drop it with shmap_mappable_unref(). Thread-safe.
+ *
+ * Errors: SHMAP_EINVAL (size 0, NULL out, unknown flags), SHMAP_EOVERFLOW
+ * (rounding overflows), SHMAP_ENOMEM, SHMAP_EOS.
+ */
 SHMAP_API int shmap_mappable_create(uint64_t size, unsigned flags,
                                     shmap_mappable **out);
 
-/* Wrap an existing native object. adopt takes ownership of `native` only on
- * success (on failure the caller still owns it); dup duplicates it and the
- * caller keeps `native`. The access rights are read from the object (an fd
- * opened O_RDONLY or write-sealed, or a section handle without
- * SECTION_MAP_WRITE, gives a read-only mappable), and so is the size.
- * Errors: EINVAL, EBADF (closed, or not a mappable kind: pipe, socket,
- * directory...), EOS. Thread-safe. */
+/**
+ * Wrap an existing native object, taking it over. The access rights are read
+ * from the object (an fd opened O_RDONLY or write-sealed, or a section
+ * handle without SECTION_MAP_WRITE, gives a read-only mappable), and so is
+ * the size.
+ *
+ * Ownership: on success the mappable owns `native` and closes it with its
+ * last reference, and `*out` holds one reference for the caller. On failure
+ * the caller still owns `native` (so it can report or close it).
+ * Thread-safe.
+ *
+ * Errors: SHMAP_EINVAL (NULL out), SHMAP_EBADF (closed, or not a mappable
+ * kind: pipe, socket, directory...), SHMAP_ENOTSUP (the OS cannot say what
+ * the object is), SHMAP_ENOMEM, SHMAP_EOS.
+ */
 SHMAP_API int shmap_mappable_adopt(shmap_native_t native, shmap_mappable **out);
+/**
+ * As shmap_mappable_adopt(), but the mappable gets its own duplicate and the
+ * caller keeps `native` whatever the outcome (and closes it).
+ */
 SHMAP_API int shmap_mappable_dup(shmap_native_t native, shmap_mappable **out);
 
-/* Take one more reference; returns `m`. Atomic, thread-safe. */
+/**
+ * Take one more reference for a new owner; returns `m` (NULL stays NULL).
+ * Each reference is dropped with its own shmap_mappable_unref(). Atomic,
+ * thread-safe.
+ */
 SHMAP_API shmap_mappable *shmap_mappable_ref(shmap_mappable *m);
 
-/* Drop one reference; the OS object is closed when the last one goes
- * (windows hold references for every mapping they have of it). NULL is
- * ignored. Atomic, thread-safe. */
+/**
+ * Drop one reference; the OS object is closed and the mappable freed when
+ * the last one goes. Windows hold a reference for every mapping they have of
+ * it, so dropping the caller's while mapped is safe. NULL is ignored.
+ * Atomic, thread-safe; cannot fail.
+ */
 SHMAP_API void shmap_mappable_unref(shmap_mappable *m);
 
-/* Size in bytes as known when the mappable was made. Thread-safe. */
+/**
+ * Size in bytes as known when the mappable was made (0 for NULL); not
+ * asked of the OS again, see shmap_mappable_check_range(). Thread-safe.
+ */
 SHMAP_API uint64_t shmap_mappable_size(const shmap_mappable *m);
 
-/* SHMAP_PROT_RW or SHMAP_PROT_READ: what mappings of it may allow. */
+/**
+ * What mappings of it may allow: SHMAP_PROT_RW or SHMAP_PROT_READ
+ * (SHMAP_PROT_NONE for NULL). Thread-safe.
+ */
 SHMAP_API unsigned shmap_mappable_access(const shmap_mappable *m);
 
-/* The native object, borrowed: it stays owned by the mappable and is valid
- * while the caller holds a reference. Never close it. */
+/**
+ * The native object, borrowed: it stays owned by the mappable and is valid
+ * while the caller holds a reference. Never close it; duplicate it (or use
+ * shmap_mappable_share_readonly()) to give it away. SHMAP_NATIVE_INVALID for
+ * NULL. Thread-safe.
+ */
 SHMAP_API shmap_native_t shmap_mappable_native(const shmap_mappable *m);
 
-/* A new native object giving read-only access to the same memory, for a peer
- * that must not write. The caller owns it (close it with shmap_native_close
- * or hand it to a channel). POSIX: a reopen O_RDONLY of the memory object;
- * Windows: a duplicate with only SECTION_MAP_READ|SECTION_QUERY.
- * Errors: EINVAL, EOS, ENOTSUP (no /proc). Thread-safe. */
+/**
+ * A new native object giving read-only access to the same memory, for a peer
+ * that must not write. POSIX: a reopen O_RDONLY of the memory object through
+ * /proc; Windows: a duplicate with only SECTION_MAP_READ|SECTION_QUERY.
+ *
+ * Ownership: `*out` is the caller's; close it with shmap_native_close() or
+ * hand it to shmap_channel_send() (which borrows it) and close it after.
+ * Thread-safe.
+ *
+ * Errors: SHMAP_EINVAL, SHMAP_ENOTSUP (no /proc), SHMAP_EOS.
+ */
 SHMAP_API int shmap_mappable_share_readonly(const shmap_mappable *m,
                                             shmap_native_t *out);
 
-/* Check with the OS, now, that the object really backs [offset, offset+len):
+/**
+ * Check with the OS, now, that the object really backs [offset, offset+len):
  * its current size (fstat / NtQuerySection) is at least offset+len and, on
- * Windows, the section is SEC_COMMIT. Errors: EINVAL, EEMPTY (len 0),
- * EOVERFLOW, EBACKING, EOS. Thread-safe. */
+ * Windows, the section is SEC_COMMIT. Done before every map, because a peer
+ * may have shrunk an unsealed object since it was adopted. Changes nothing.
+ * Thread-safe.
+ *
+ * Errors: SHMAP_EINVAL, SHMAP_EEMPTY (len 0), SHMAP_EOVERFLOW,
+ * SHMAP_EBACKING, SHMAP_EOS.
+ */
 SHMAP_API int shmap_mappable_check_range(const shmap_mappable *m,
                                          uint64_t offset, uint64_t len);
 
-/* Close a native object the caller owns (close() / CloseHandle()).
- * SHMAP_NATIVE_INVALID is ignored. */
+/**
+ * Close a native object the caller owns (close() / CloseHandle()); for
+ * objects from shmap_mappable_share_readonly() and shmap_channel_recv().
+ * SHMAP_NATIVE_INVALID is ignored. Thread-safe; cannot fail.
+ */
 SHMAP_API void shmap_native_close(shmap_native_t native);
 
 #ifdef __cplusplus

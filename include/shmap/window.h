@@ -1,4 +1,6 @@
-/* shmap — window: a reserved range of address space that mappings go into.
+/**
+ * @file shmap/window.h
+ * Window: a reserved range of address space that mappings go into.
  *
  * A window reserves `size` bytes of virtual address space once. Mappables,
  * anonymous memory and external pointer ranges are then placed at offsets
@@ -7,8 +9,9 @@
  * The window keeps an ordered table of its mappings: overlaps are rejected,
  * offsets translate to host pointers in O(log n).
  *
- * Thread safety: every function may be called from any thread at any time;
- * changes are serialised and lookups run in parallel. A pointer returned by
+ * Thread safety: every function but shmap_window_release() may be called
+ * from any thread at any time; changes are serialised and lookups run in
+ * parallel. A pointer returned by
  * shmap_window_translate() stays valid only until that mapping is unmapped:
  * callers that unmap concurrently with access must order the two themselves.
  */
@@ -24,119 +27,214 @@
 extern "C" {
 #endif
 
+/** Opaque; made by shmap_window_reserve(). */
 typedef struct shmap_window shmap_window;
 
-/* What a mapping of the window is backed by. */
+/** What a mapping of the window is backed by. */
 enum shmap_mapping_kind {
-  SHMAP_MAPPING_MAPPABLE = 1, /* a range of a mappable, shared */
-  SHMAP_MAPPING_ANON = 2,     /* private zero-filled memory */
-  SHMAP_MAPPING_EXTERNAL = 3  /* a pointer range owned by someone else */
+  SHMAP_MAPPING_MAPPABLE = 1, /**< a range of a mappable, shared */
+  SHMAP_MAPPING_ANON = 2,     /**< private zero-filled memory */
+  SHMAP_MAPPING_EXTERNAL = 3  /**< a pointer range owned by someone else */
 };
 
-/* A description of one mapping, as given to shmap_window_foreach(). */
+/**
+ * A description of one mapping, from shmap_window_lookup() and
+ * shmap_window_foreach(). A snapshot: its pointers are valid only while the
+ * mapping stays mapped.
+ */
 typedef struct shmap_mapping_info {
-  uint64_t offset;            /* start, relative to the window base */
-  uint64_t len;               /* length in bytes */
-  void *host;                 /* host address of the first byte */
-  unsigned kind;              /* enum shmap_mapping_kind */
-  unsigned prot;              /* enum shmap_prot currently applied */
-  shmap_mappable *mappable;   /* borrowed; NULL unless kind is MAPPABLE */
-  uint64_t file_offset;       /* offset into the mappable; 0 otherwise */
+  uint64_t offset;            /**< start, relative to the window base */
+  uint64_t len;               /**< length in bytes */
+  void *host;                 /**< host address of the first byte */
+  unsigned kind;              /**< enum shmap_mapping_kind */
+  unsigned prot;              /**< enum shmap_prot currently applied */
+  shmap_mappable *mappable;   /**< borrowed (take a reference to keep it);
+                                   NULL unless kind is MAPPABLE */
+  uint64_t file_offset;       /**< offset into the mappable; 0 otherwise */
 } shmap_mapping_info;
 
-/* Reserve `size` bytes of address space (> 0, a multiple of the mapping
+/**
+ * Reserve `size` bytes of address space (> 0, a multiple of the mapping
  * granularity) whose base is a multiple of `align` (0 means the granularity;
  * otherwise a power of two >= the granularity). Nothing is committed: a
- * 1 TiB window costs only address space. On success *out owns the window.
- * Errors: EINVAL, EALIGN, EOVERFLOW, ENOMEM, EOS. */
+ * 1 TiB window costs only address space.
+ *
+ * Ownership: on success `*out` is the caller's; end it with
+ * shmap_window_release(). Thread-safe.
+ *
+ * Errors: SHMAP_EINVAL (NULL out), SHMAP_EEMPTY (size 0), SHMAP_EALIGN,
+ * SHMAP_EOVERFLOW, SHMAP_ENOMEM, SHMAP_EOS.
+ */
 SHMAP_API int shmap_window_reserve(uint64_t size, uint64_t align,
                                    shmap_window **out);
 
-/* Unmap everything (dropping the mappables' references) and give the
- * address space back. NULL is ignored. No other thread may use the window
- * during or after this call. */
+/**
+ * Unmap everything (dropping the window's references on mappables, which
+ * closes those nobody else holds) and give the address space back. External
+ * ranges are forgotten, not touched. NULL is ignored; cannot fail.
+ *
+ * Not thread-safe: no other thread may use the window during or after this
+ * call, and every pointer it gave out dies here.
+ */
 SHMAP_API void shmap_window_release(shmap_window *w);
 
+/**
+ * The address of offset 0 (NULL for NULL). Fixed for the window's life;
+ * only mapped ranges of it may be touched. Thread-safe.
+ */
 SHMAP_API void *shmap_window_base(const shmap_window *w);
+/** The size reserved (0 for NULL). Thread-safe. */
 SHMAP_API uint64_t shmap_window_size(const shmap_window *w);
 
-/* Number of live mappings. */
+/**
+ * Number of live mappings (0 for NULL); stale as soon as another thread
+ * maps or unmaps. Thread-safe.
+ */
 SHMAP_API size_t shmap_window_count(shmap_window *w);
 
-/* Map [file_offset, file_offset+len) of `m` at window offset `offset` with
- * `prot` (READ or RW; RW needs a writable mappable). The window takes its
- * own reference on `m`; the caller keeps its own. The backing is checked
- * with the OS first (shmap_mappable_check_range).
- * Errors: EINVAL (NULL, bad prot), EEMPTY, EALIGN (offset, file_offset or
- * len not granularity-aligned), EOVERFLOW, ERANGE (past the window end),
- * EOVERLAP, EBACKING, EACCES (RW on a read-only mappable), EOS. On error the
- * window is unchanged. */
+/**
+ * Map [file_offset, file_offset+len) of `m` at window offset `offset` with
+ * `prot` (READ or RW; RW needs a writable mappable). The backing is checked
+ * with the OS first (shmap_mappable_check_range()), so a short object fails
+ * here rather than with SIGBUS later.
+ *
+ * Ownership: the window takes its own reference on `m` and drops it at
+ * unmap; the caller keeps (and eventually drops) its own. Thread-safe.
+ *
+ * Errors: SHMAP_EINVAL (NULL, bad prot), SHMAP_EEMPTY, SHMAP_EALIGN (offset,
+ * file_offset or len not granularity-aligned), SHMAP_EOVERFLOW,
+ * SHMAP_ERANGE (past the window end), SHMAP_EOVERLAP, SHMAP_EBACKING,
+ * SHMAP_EACCES (RW on a read-only mappable), SHMAP_ENOMEM, SHMAP_EOS. On
+ * error the window is unchanged.
+ */
 SHMAP_API int shmap_window_map(shmap_window *w, uint64_t offset,
                                shmap_mappable *m, uint64_t file_offset,
                                uint64_t len, unsigned prot);
 
-/* Map private zero-filled memory at `offset`. Errors as shmap_window_map. */
+/**
+ * Map private zero-filled memory at `offset`, for guest RAM nobody else
+ * needs to see. The window owns it; unmap frees it. Thread-safe.
+ *
+ * Errors: as shmap_window_map(), less those about a mappable.
+ */
 SHMAP_API int shmap_window_map_anon(shmap_window *w, uint64_t offset,
                                     uint64_t len, unsigned prot);
 
-/* Record that [offset, offset+len) of the window stands for the host range
+/**
+ * Record that [offset, offset+len) of the window stands for the host range
  * [ptr, ptr+len) owned by someone else (EXTERNAL_MAP). Nothing is mapped:
- * the window range stays reserved and inaccessible, and translate() returns
- * pointers into `ptr`'s range. `ptr` must stay valid until the record is
- * unmapped. Errors: EINVAL (NULL ptr), EEMPTY, EALIGN, EOVERFLOW (also
- * ptr+len), ERANGE, EOVERLAP. */
+ * the window range stays reserved and inaccessible, and
+ * shmap_window_translate() returns pointers into `ptr`'s range.
+ *
+ * Ownership: `ptr` stays the producer's, who must keep it valid until the
+ * record is unmapped. Thread-safe.
+ *
+ * Errors: SHMAP_EINVAL (NULL ptr), SHMAP_EEMPTY, SHMAP_EALIGN,
+ * SHMAP_EOVERFLOW (also ptr+len), SHMAP_ERANGE, SHMAP_EOVERLAP,
+ * SHMAP_ENOMEM.
+ */
 SHMAP_API int shmap_window_map_external(shmap_window *w, uint64_t offset,
                                         uint64_t len, void *ptr);
 
-/* Remove the mapping that is exactly [offset, offset+len). The range becomes
- * inaccessible reserved address space again (never returned to the OS); a
- * mappable's reference is dropped. Errors: EINVAL, EEMPTY, EOVERFLOW,
- * ERANGE, ENOENT (nothing mapped there), EPARTIAL (the range is not exactly
- * one whole mapping), EOS. */
+/**
+ * Remove the mapping that is exactly [offset, offset+len). The range becomes
+ * inaccessible reserved address space again, never returned to the OS, so
+ * no other allocation can land in it.
+ *
+ * Ownership: the window's reference on a mappable is dropped (closing it if
+ * that was the last). Pointers into the range die now: callers that access
+ * it from other threads must stop them first. Thread-safe.
+ *
+ * Errors: SHMAP_EINVAL, SHMAP_EEMPTY, SHMAP_EOVERFLOW, SHMAP_ERANGE,
+ * SHMAP_ENOENT (nothing mapped there), SHMAP_EPARTIAL (the range is not
+ * exactly one whole mapping), SHMAP_EOS.
+ */
 SHMAP_API int shmap_window_unmap(shmap_window *w, uint64_t offset,
                                  uint64_t len);
 
-/* Change the protection of the whole mapping that is exactly
- * [offset, offset+len) to `prot` (NONE, READ or RW). Errors: as unmap, plus
- * EACCES (RW on a read-only mappable) and ENOTSUP (external records). */
+/**
+ * Change the protection of the whole mapping that is exactly
+ * [offset, offset+len) to `prot` (NONE, READ or RW). Thread-safe.
+ *
+ * Errors: as shmap_window_unmap(), plus SHMAP_EACCES (RW on a read-only
+ * mappable) and SHMAP_ENOTSUP (external records belong to their producer).
+ */
 SHMAP_API int shmap_window_protect(shmap_window *w, uint64_t offset,
                                    uint64_t len, unsigned prot);
 
-/* Host pointer for window range [offset, offset+len), or NULL when that
- * range is not entirely inside one mapping (or len is 0, or it overflows).
- * O(log n) in the number of mappings. Sets no error state: NULL is the
- * answer, not a failure. */
+/**
+ * Host pointer for window range [offset, offset+len), or NULL when that
+ * range is not entirely inside one mapping (or len is 0, or it overflows,
+ * or `w` is NULL). O(log n) in the number of mappings.
+ *
+ * The pointer is borrowed and valid until that mapping is unmapped; it does
+ * not check the mapping's protection (writing through a READ mapping
+ * faults). Thread-safe; sets no error state: NULL is the answer, not a
+ * failure.
+ */
 SHMAP_API void *shmap_window_translate(shmap_window *w, uint64_t offset,
                                        uint64_t len);
 
-/* Describe the mapping that contains `offset`. Errors: EINVAL, ENOENT. */
+/**
+ * Describe the mapping that contains `offset` in `*info` (see
+ * #shmap_mapping_info for how long it holds). Thread-safe.
+ *
+ * Errors: SHMAP_EINVAL, SHMAP_ENOENT.
+ */
 SHMAP_API int shmap_window_lookup(shmap_window *w, uint64_t offset,
                                   shmap_mapping_info *info);
 
-/* Call `cb` for every mapping in offset order while holding the window's
- * read lock: `cb` must not change the window. A non-zero return from `cb`
- * stops the walk and is returned. */
+/**
+ * Callback of shmap_window_foreach(): return 0 to go on, anything else to
+ * stop the walk with that value.
+ */
 typedef int (*shmap_mapping_cb)(const shmap_mapping_info *info, void *arg);
+/**
+ * Call `cb` with `arg` for every mapping in offset order while holding the
+ * window's read lock: `cb` must not change the window (that deadlocks) and
+ * should be quick, as changes from other threads wait for it.
+ *
+ * Returns 0 after the last mapping, the first non-zero value `cb` returned,
+ * or SHMAP_EINVAL (NULL window or callback).
+ */
 SHMAP_API int shmap_window_foreach(shmap_window *w, shmap_mapping_cb cb,
                                    void *arg);
 
-/* Fault-safe access. These copy between a caller buffer and window range
- * [offset, offset+len), which must lie inside one mapping whose protection
- * allows the access. If the memory behind the mapping is gone (a peer
- * truncated an unsealed file, SIGBUS; or an access violation on Windows)
- * the call returns SHMAP_EFAULT and, when `fault_offset` is not NULL, the
- * window offset of the first byte that faulted, instead of killing the
- * process. Bytes before that offset may have been copied. Faults anywhere
- * else still reach the handler the program had installed before.
- * Errors: EINVAL, EEMPTY, EOVERFLOW, ENOENT, EPARTIAL, EACCES, EFAULT. */
+/**
+ * Fault-safe read: copy window range [offset, offset+len) to `dst`. The range
+ * must lie inside one mapping whose protection allows reading.
+ *
+ * If the memory behind the mapping is gone (a peer truncated an unsealed
+ * file, SIGBUS; or an access violation on Windows) the call returns
+ * SHMAP_EFAULT and, when `fault_offset` is not NULL, the window offset of
+ * the first byte that faulted, instead of killing the process. Bytes before
+ * that offset may have been copied. Faults anywhere else still reach the
+ * handler the program had installed before.
+ *
+ * Thread-safe: the mapping cannot be unmapped during the copy (unmaps wait).
+ *
+ * Errors: SHMAP_EINVAL, SHMAP_EEMPTY, SHMAP_EOVERFLOW, SHMAP_ENOENT,
+ * SHMAP_EPARTIAL (runs past its mapping), SHMAP_EACCES, SHMAP_EFAULT.
+ */
 SHMAP_API int shmap_window_read(shmap_window *w, uint64_t offset, void *dst,
                                 size_t len, uint64_t *fault_offset);
+/**
+ * Fault-safe write: copy `src` to window range [offset, offset+len), which
+ * must lie inside one mapping that allows writing. Faults, thread safety and
+ * errors as shmap_window_read().
+ */
 SHMAP_API int shmap_window_write(shmap_window *w, uint64_t offset,
                                  const void *src, size_t len,
                                  uint64_t *fault_offset);
-/* Atomically replace the 8-byte value at `offset` (8-aligned, mapping RW)
- * with `desired` if it equals *expected. Returns 0 when swapped; SHMAP_EBUSY
- * when not, with *expected updated to the value found; EFAULT as above. */
+/**
+ * Atomically replace the 8-byte value at `offset` (8-aligned, in an RW
+ * mapping) with `desired` if it equals `*expected` — atomic also against the
+ * peer process writing the same memory. Sequentially consistent.
+ *
+ * Returns 0 when swapped; SHMAP_EBUSY when not, with `*expected` updated to
+ * the value found. Other errors: SHMAP_EALIGN, and those of
+ * shmap_window_read(), SHMAP_EFAULT included.
+ */
 SHMAP_API int shmap_window_cmpxchg64(shmap_window *w, uint64_t offset,
                                      uint64_t *expected, uint64_t desired,
                                      uint64_t *fault_offset);
