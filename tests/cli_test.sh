@@ -1,26 +1,42 @@
 #!/usr/bin/env bash
 # Cross-process test through the shmap tool: a real server process and a
-# real client process, real descriptors over a Unix socket. The bytes the
-# client wrote are read back through the server's own mapping ("head").
-#   cli_test.sh PATH/TO/shmap
+# real client process, real descriptors (handles) over a Unix socket (a
+# named pipe). The bytes the client wrote are read back through the
+# server's own mapping ("head").
+#   cli_test.sh PATH/TO/shmap                   natively, over a Unix socket
+#   cli_test.sh --pipe WRAPPER PATH/TO/shmap.exe  Windows build (WRAPPER runs
+#                                                 it, e.g. Wine), named pipe
 set -euo pipefail
-shmap=$1
 dir=$(mktemp -d)
+if [ "$1" = --pipe ]; then
+  shift
+  shmap=("$@")
+  addr="\\\\.\\pipe\\shmap-cli-$$-$RANDOM"
+else
+  shmap=("$1")
+  addr=$dir/sock
+fi
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$dir"' EXIT
 fail() { echo "cli_test: FAIL: $*"; echo "--- server"; cat "$dir"/serve.out; echo "--- client"; cat "$dir"/send.out; exit 1; }
 field() { sed -n "s/.*\"$2\":\"\\{0,1\\}\\([^\",}]*\\).*/\\1/p" <<<"$1"; }
 
+# The server says when it listens; a socket file or a pipe alike.
 start_server() {
-  rm -f "$dir/sock"
-  "$shmap" serve --listen "$dir/sock" "$@" >"$dir/serve.out" 2>&1 &
+  : >"$dir/serve.out"
+  : >"$dir/send.out"
+  "${shmap[@]}" serve --listen "$addr" "$@" >"$dir/serve.out" 2>&1 &
   server=$!
-  for _ in $(seq 100); do [ -S "$dir/sock" ] && return 0; sleep 0.05; done
+  for _ in $(seq 400); do
+    grep -q '"event":"listening"' "$dir/serve.out" && return 0
+    kill -0 "$server" 2>/dev/null || fail "server exited before listening"
+    sleep 0.05
+  done
   fail "server did not listen"
 }
 
 # 1. front end sends regions to a back-end server.
 start_server --role backend
-"$shmap" send --connect "$dir/sock" --role frontend --region 0x100000:64K:3 \
+"${shmap[@]}" send --connect "$addr" --role frontend --region 0x100000:64K:3 \
   --region 0x400000:2M:9 --remove >"$dir/send.out" || fail "send exited $?"
 wait "$server" || fail "server exited $?"
 mapfile -t sent < <(grep ADD_MEM_REG "$dir/send.out")
@@ -36,8 +52,8 @@ grep -q '"event":"closed","reason":"SHMAP_ECLOSED","live":0' "$dir/serve.out" \
 
 # 2. back end asks a front-end server to map buffers into its window 2.
 start_server --role frontend --shm 2:1M
-"$shmap" send --connect "$dir/sock" --role backend --shmem 2:0:64K:5 \
-  --shmem 2:0x20000:8K:6:ro >"$dir/send.out" || fail "send exited $?"
+"${shmap[@]}" send --connect "$addr" --role backend --shmem 2:0:64K:5 \
+  --shmem 2:0x20000:64K:6:ro >"$dir/send.out" || fail "send exited $?"
 wait "$server" || fail "server exited $?"
 mapfile -t sent < <(grep SHMEM_MAP "$dir/send.out")
 mapfile -t got < <(grep '"request":"SHMEM_MAP"' "$dir/serve.out")
@@ -49,8 +65,8 @@ grep -q '"live":2}' "$dir/serve.out" || fail "expected 2 live mappings at close"
 
 # 3. refused requests: overlap, unknown window, past the window end.
 start_server --role frontend --shm 0:256K
-if "$shmap" send --connect "$dir/sock" --role backend --shmem 0:0:64K \
-     --shmem 0:0x8000:64K --shmem 3:0:4K --shmem 0:0x38000:64K >"$dir/send.out"; then
+if "${shmap[@]}" send --connect "$addr" --role backend --shmem 0:0:128K \
+     --shmem 0:0x10000:64K --shmem 3:0:64K --shmem 0:0x30000:128K >"$dir/send.out"; then
   fail "send should report the refusals"
 fi
 wait "$server" || fail "server exited $?"

@@ -106,11 +106,11 @@ static int fill(struct item *it) {
 
 static int report(const char *request, int rc, const struct item *it) {
   printf("{\"request\":\"%s\",\"result\":%d", request, rc);
-  if (rc != 0)
-    printf(",\"error\":\"%s\",\"message\":\"%s\"", shmap_err_name(rc),
-           shmap_last_message());
-  if (it != NULL)
-  {
+  if (rc != 0) {
+    printf(",\"error\":\"%s\",\"message\":", shmap_err_name(rc));
+    tool_print_json_string(stdout, shmap_last_message());
+  }
+  if (it != NULL) {
     printf(",\"size\":%llu,\"seed\":%u,\"head\":\"",
            (unsigned long long)it->size, it->seed);
     tool_print_hex(stdout, it->head, sizeof it->head);

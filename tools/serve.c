@@ -53,9 +53,10 @@ static int parse(int argc, char **argv, struct serve_opts *o) {
 static void print_event(const shmap_event *ev, size_t live) {
   printf("{\"request\":\"%s\",\"code\":%u,\"result\":%d",
          shmap_wire_request_name(ev->request), ev->request, ev->result);
-  if (ev->result != 0)
-    printf(",\"error\":\"%s\",\"message\":\"%s\"", shmap_err_name(ev->result),
-           shmap_last_message());
+  if (ev->result != 0) {
+    printf(",\"error\":\"%s\",\"message\":", shmap_err_name(ev->result));
+    tool_print_json_string(stdout, shmap_last_message());
+  }
   tool_print_msg_fields(stdout, &ev->msg);
   if (ev->head != NULL) {
     printf(",\"head\":\"");
@@ -95,8 +96,10 @@ int tool_serve(int argc, char **argv) {
   if (rc == 0)
     rc = shmap_listener_open(o.listen, &l);
   if (rc == 0) {
-    printf("{\"event\":\"listening\",\"address\":\"%s\",\"role\":\"%s\"}\n",
-           o.listen, o.role == SHMAP_ROLE_BACKEND ? "backend" : "frontend");
+    printf("{\"event\":\"listening\",\"address\":");
+    tool_print_json_string(stdout, o.listen);
+    printf(",\"role\":\"%s\"}\n",
+           o.role == SHMAP_ROLE_BACKEND ? "backend" : "frontend");
     fflush(stdout);
     rc = shmap_listener_accept(l, o.role, SHMAP_CHANNEL_SAME_USER, &ch);
   }
@@ -123,9 +126,13 @@ int tool_serve(int argc, char **argv) {
   /* A clean disconnect between messages ends the session normally; a
    * framing error is reported and fails the run. */
   code = rc == SHMAP_ECLOSED ? 0 : 1;
-  printf("{\"event\":\"closed\",\"reason\":\"%s\",\"live\":%zu%s%s%s}\n",
-         shmap_err_name(rc), live, code ? ",\"message\":\"" : "",
-         code ? shmap_last_message() : "", code ? "\"" : "");
+  printf("{\"event\":\"closed\",\"reason\":\"%s\",\"live\":%zu",
+         shmap_err_name(rc), live);
+  if (code) {
+    printf(",\"message\":");
+    tool_print_json_string(stdout, shmap_last_message());
+  }
+  printf("}\n");
   fflush(stdout);
 out:
   shmap_channel_close(ch);

@@ -74,3 +74,17 @@ void tool_print_msg_fields(FILE *f, const shmap_wire_msg *m) {
     break;
   }
 }
+
+void tool_print_json_string(FILE *f, const char *s) {
+  fputc('"', f);
+  for (; *s != '\0'; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c == '"' || c == '\\')
+      fprintf(f, "\\%c", c);
+    else if (c < 0x20)
+      fprintf(f, "\\u%04x", c);
+    else
+      fputc(c, f);
+  }
+  fputc('"', f);
+}
