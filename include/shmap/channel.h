@@ -48,7 +48,8 @@ enum shmap_channel_role {
 enum shmap_channel_flags {
   /** Both ends live in this process (EXTERNAL_MAP allowed). */
   SHMAP_CHANNEL_INPROCESS = 1u << 0,
-  /** POSIX: refuse a peer whose uid differs from ours (SO_PEERCRED). */
+  /** Refuse a peer that runs as another user (POSIX: its SO_PEERCRED uid;
+   * Windows: its process token's user SID). */
   SHMAP_CHANNEL_SAME_USER = 1u << 1
 };
 
