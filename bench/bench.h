@@ -19,6 +19,11 @@ typedef struct bench_row {
 double bench_now_ns(void);
 /* Median of fn(arg) over `rounds` rounds; fn returns ns per operation. */
 double bench_median(double (*fn)(void *), void *arg, int rounds);
+/* The same for k (<= 8) functions compared with each other: their rounds
+ * are interleaved, each taking the first place in turn, so that load from
+ * elsewhere falls on all of them alike. out[i] is fn[i]'s median. */
+void bench_medians(double (*const fn[])(void *), int k, void *arg, int rounds,
+                   double *out);
 void bench_add(const char *name, double ours, const char *baseline,
                double base_ns);
 _Noreturn void bench_fail(const char *what);
