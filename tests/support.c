@@ -14,3 +14,8 @@ size_t test_check(const void *p, size_t len, uint32_t seed) {
       return i;
   return (size_t)-1;
 }
+
+void test_begin(void) {
+  shmap_window *w = NULL;
+  (void)shmap_window_reserve(0, 0, &w); /* fails: records an error */
+}

@@ -114,17 +114,13 @@ static int foreign_handle(const shmap__chan_os *c, uint64_t v) {
   return GetHandleInformation(h, &info) != 0;
 }
 
-/* Take the handle values in chunk[0..len) of a message, the chunk starting
- * at message offset `pos` (a multiple of 8): the first `cap - *nfds` valid
- * ones go to fds, the rest are closed. Counts refused values in *bad. */
-static void take_handles(const shmap__chan_os *c, const uint8_t *chunk,
-                         size_t len, size_t pos, uint32_t count,
-                         shmap_native_t *fds, size_t *nfds, size_t cap,
-                         size_t *bad) {
-  size_t end = ENVELOPE_HEAD + 8 * (size_t)count;
-  for (size_t off = pos < ENVELOPE_HEAD ? ENVELOPE_HEAD - pos : 0;
-       off + 8 <= len && pos + off < end; off += 8) {
-    uint64_t v = le64(chunk + off);
+/* Take the `n` handle values at msg + ENVELOPE_HEAD: the first `cap - *nfds`
+ * valid ones go to fds, the rest are closed. Counts refused values in *bad. */
+static void take_handles(const shmap__chan_os *c, const uint8_t *msg,
+                         size_t n, shmap_native_t *fds, size_t *nfds,
+                         size_t cap, size_t *bad) {
+  for (size_t i = 0; i < n; i++) {
+    uint64_t v = le64(msg + ENVELOPE_HEAD + 8 * i);
     if (!foreign_handle(c, v))
       (*bad)++;
     else if (*nfds < cap)
@@ -134,20 +130,29 @@ static void take_handles(const shmap__chan_os *c, const uint8_t *chunk,
   }
 }
 
-/* Read the rest of a message longer than MESSAGE_ROOM, closing every handle
- * it names. Returns the message's whole length. */
-static size_t drain_message(shmap__chan_os *c, uint32_t count, size_t pos,
-                            size_t *bad) {
+/* Read the rest of a message longer than the first read; returns the
+ * message's whole length. */
+static size_t drain_message(shmap__chan_os *c, size_t got) {
   uint64_t chunk[512];
-  DWORD got, err;
-  size_t none = 0;
+  DWORD n, err;
   do {
-    err = pipe_io(c, 0, chunk, sizeof chunk, &got);
-    take_handles(c, (const uint8_t *)chunk, got, pos, count, NULL, &none, 0,
-                 bad);
-    pos += got;
+    err = pipe_io(c, 0, chunk, sizeof chunk, &n);
+    got += n;
   } while (err == ERROR_MORE_DATA);
-  return pos;
+  return got;
+}
+
+/* The handle values of a message whose first `got` bytes (of `total`) are
+ * in msg. An envelope that claims more values than the message holds is
+ * not trusted at all: its "values" would be frame bytes, and closing those
+ * could close an unrelated handle of ours. Values past the first read
+ * (only with far more than SHMAP_WIRE_MAX_FDS) are left alone likewise. */
+static size_t listed_handles(const uint8_t *msg, size_t got, size_t total) {
+  uint64_t count = shmap__le32(msg);
+  if (ENVELOPE_HEAD + 8 * count > total)
+    return 0;
+  return ENVELOPE_HEAD + 8 * count <= got ? (size_t)count
+                                          : (got - ENVELOPE_HEAD) / 8;
 }
 
 int shmap__os_chan_recv_frame(shmap_channel *ch, uint8_t *buf, size_t cap,
@@ -162,22 +167,21 @@ int shmap__os_chan_recv_frame(shmap_channel *ch, uint8_t *buf, size_t cap,
                ? shmap__err_os(SHMAP_ECLOSED, (int)err,
                                "channel receive: peer closed the connection")
                : shmap__err_os(SHMAP_EOS, (int)err, "channel receive");
+  size_t total = err == ERROR_MORE_DATA ? drain_message(c, got) : got;
   if (got < ENVELOPE_HEAD)
     return shmap__err(SHMAP_EPROTO,
                       "channel receive: a %lu-byte message has no envelope",
                       (unsigned long)got);
   uint32_t count = shmap__le32(msg), reserved = shmap__le32(msg + 4);
-  size_t bad = 0, total = got;
+  size_t bad = 0, head = ENVELOPE_HEAD + 8 * (size_t)count;
   /* Own every named handle before judging anything else. */
-  take_handles(c, msg, got, 0, count, fds, nfds, SHMAP_WIRE_MAX_FDS, &bad);
-  if (err == ERROR_MORE_DATA)
-    total = drain_message(c, count, got, &bad);
-  size_t head = ENVELOPE_HEAD + 8 * (size_t)count;
+  take_handles(c, msg, listed_handles(msg, got, total), fds, nfds,
+               SHMAP_WIRE_MAX_FDS, &bad);
   if (head > total)
     return shmap__err(SHMAP_EPROTO,
-                      "channel receive: envelope names %lu handles but the "
-                      "message has room for %zu",
-                      (unsigned long)count, (total - ENVELOPE_HEAD) / 8);
+                      "channel receive: envelope names %lu handles in a "
+                      "%zu-byte message (none taken)",
+                      (unsigned long)count, total);
   if (reserved != 0)
     return shmap__err(SHMAP_EPADDING,
                       "channel receive: envelope reserved field is 0x%lx",
@@ -226,11 +230,10 @@ static void drain_unread(shmap__chan_os *c) {
       return;
     if (got < ENVELOPE_HEAD)
       continue;
-    uint32_t count = shmap__le32((const uint8_t *)first);
-    take_handles(c, (const uint8_t *)first, got, 0, count, NULL, &none, 0,
-                 &bad);
-    if (err == ERROR_MORE_DATA)
-      (void)drain_message(c, count, got, &bad);
+    size_t total = err == ERROR_MORE_DATA ? drain_message(c, got) : got;
+    take_handles(c, (const uint8_t *)first,
+                 listed_handles((const uint8_t *)first, got, total), NULL,
+                 &none, 0, &bad);
   }
 }
 
