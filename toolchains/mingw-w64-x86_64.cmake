@@ -10,7 +10,9 @@ set(CMAKE_FIND_ROOT_PATH /usr/${SHMAP_MINGW_PREFIX})
 set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
 set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
-set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
+# BOTH: a consumer using this file can still find packages it installed
+# elsewhere (CMAKE_PREFIX_PATH, shmap_DIR).
+set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE BOTH)
 # Tests run under Wine through a small launcher that picks the Wine of the
 # current lane at run time ($SHMAP_WINE; scripts/wine-lanes.sh sets it).
 set(CMAKE_CROSSCOMPILING_EMULATOR ${CMAKE_CURRENT_LIST_DIR}/../scripts/lib/wine-run)

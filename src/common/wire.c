@@ -1,4 +1,4 @@
-/* shmap — the vhost-user memory-message codec (WIRE.md).
+/* shmap — the vhost-user memory-message codec (docs/wire.md).
  *
  * Field by field, little-endian, never a struct cast onto a buffer: the
  * layout is the wire's, not the compiler's. */
@@ -13,7 +13,7 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
                "hosts only");
 #endif
 
-/* Wire offsets and sizes (WIRE.md), checked where they combine. */
+/* Wire offsets and sizes (docs/wire.md), checked where they combine. */
 enum {
   HDR_REQUEST = 0, HDR_FLAGS = 4, HDR_SIZE = 8,
   REG_GPA = 0, REG_SIZE = 8, REG_UADDR = 16, REG_MMAP_OFFSET = 24,

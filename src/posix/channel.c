@@ -1,6 +1,6 @@
 /* shmap — POSIX channel transport: Unix stream sockets with SCM_RIGHTS.
  *
- * Framing rules (DESIGN.md, WIRE.md): every descriptor of a message rides on
+ * Framing rules (docs/wire.md, "Transports"): every descriptor of a message rides on
  * the sendmsg that carries the header's first byte; the receiver reads the
  * 12-byte header with its own recvmsg calls (never reading ahead into the
  * payload), validates it before reading anything else, and treats

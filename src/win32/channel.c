@@ -2,7 +2,7 @@
  *
  * A message is an envelope — handle_count u32, reserved u32 (zero), then
  * one u64 per handle — followed by the vhost-user header and payload
- * (WIRE.md "Transport framing"). The sender duplicates each handle into the
+ * (docs/wire.md, "Transports"). The sender duplicates each handle into the
  * receiver's process before writing, so the values are already the
  * receiver's; if the write fails it closes those duplicates again from its
  * side (DUPLICATE_CLOSE_SOURCE). From the moment a message is read, the

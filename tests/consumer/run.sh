@@ -83,10 +83,12 @@ nm_exports() {
 }
 
 soname_versioned() {
-  local lib=$1 major
-  major=$(sed -n 's/^#define SHMAP_VERSION_MAJOR \([0-9]*\)$/\1/p' include/shmap/version.h)
-  readelf -d "$lib" | grep "Library soname: \[libshmap.so.$major\]" &&
-    [ -L "$(dirname "$lib")/libshmap.so.$major" ]
+  local lib=$1 v
+  # While the major version is 0 the SONAME carries MAJOR.MINOR.
+  v=$(sed -n 's/^#define SHMAP_VERSION_MAJOR \([0-9]*\)$/\1/p' include/shmap/version.h)
+  [ "$v" = 0 ] && v=0.$(sed -n 's/^#define SHMAP_VERSION_MINOR \([0-9]*\)$/\1/p' include/shmap/version.h)
+  readelf -d "$lib" | grep "Library soname: \[libshmap.so.$v\]" &&
+    [ -L "$(dirname "$lib")/libshmap.so.$v" ]
 }
 
 # No libshmap.so among the program's needs: the archive was linked in.
@@ -116,7 +118,7 @@ native() {
   check "build and install shmap (build/pkg-native)" \
     build_install build/pkg-native "$prefix" -DCMAKE_C_COMPILER=gcc || return 0
   check "libshmap.so exports only the API (nm -D)" nm_exports "$prefix/lib/libshmap.so" || true
-  check "SONAME libshmap.so.MAJOR (readelf -d)" soname_versioned "$prefix/lib/libshmap.so" || true
+  check "SONAME libshmap.so.MAJOR[.MINOR while 0.x] (readelf -d)" soname_versioned "$prefix/lib/libshmap.so" || true
   check "installed tool runs (RPATH \$ORIGIN/../lib)" "$prefix/bin/shmap" info || true
   if check "find_package(shmap 0.1 CONFIG): configure and build (gcc, g++)" \
        consumer_cmake "$build" -DCMAKE_C_COMPILER=gcc -DCMAKE_CXX_COMPILER=g++ \
@@ -159,8 +161,13 @@ wine_run() {
 }
 
 # No libshmap.dll among the program's imports: the archive was linked in.
+# No libshmap.dll import, and no export table: the archive's objects carry
+# no dllexport that would make the program export shmap_* itself.
 win_static_linked() {
-  ! x86_64-w64-mingw32-objdump -p "$1" | grep -qi 'DLL Name: libshmap' && wine_run "$1"
+  local dump
+  dump=$(x86_64-w64-mingw32-objdump -p "$1")
+  ! grep -qi 'DLL Name: libshmap' <<<"$dump" &&
+    ! grep -q 'There is an export table' <<<"$dump" && wine_run "$1"
 }
 
 windows() {
