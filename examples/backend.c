@@ -45,8 +45,8 @@ int main(int argc, char **argv) {
     if (ev.result != 0 || ev.request != SHMAP_REQ_ADD_MEM_REG)
       continue;
     const shmap_wire_region *r = &ev.msg.u.region;
-    char *ram = shmap_window_translate(guest, r->guest_phys_addr,
-                                       r->memory_size);
+    char *ram =
+        shmap_window_translate(guest, r->guest_phys_addr, r->memory_size);
     fprintf(stderr, "backend: region at guest 0x%llx: \"%.*s\"\n",
             (unsigned long long)r->guest_phys_addr, ANSWER_AT - 1, ram);
     snprintf(ram + ANSWER_AT, ANSWER_AT, "the back end read \"%.*s\"",

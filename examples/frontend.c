@@ -12,10 +12,10 @@
 #include "shmap.h"
 
 #ifdef _WIN32
-#include <windows.h>
+#  include <windows.h>
 static void nap(void) { Sleep(50); }
 #else
-#include <time.h>
+#  include <time.h>
 static void nap(void) { nanosleep(&(struct timespec){0, 50000000L}, NULL); }
 #endif
 
@@ -48,7 +48,8 @@ int main(int argc, char **argv) {
   int rc, tries = 0;
   while ((rc = shmap_channel_connect(argv[1], SHMAP_ROLE_FRONTEND,
                                      SHMAP_CHANNEL_SAME_USER, &ch)) ==
-             SHMAP_ENOENT && ++tries < 200)
+             SHMAP_ENOENT &&
+         ++tries < 200)
     nap();
   if (rc != 0)
     return fail("connect");

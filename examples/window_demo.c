@@ -37,8 +37,7 @@ int main(void) {
   printf("read at offset 0x%llx: \"%s\"\n", (unsigned long long)(512 * g),
          reader);
   int same = strcmp(writer, reader) == 0;
-  printf("%s\n", same ? "OK: both mappings show the same bytes"
-                      : "MISMATCH");
+  printf("%s\n", same ? "OK: both mappings show the same bytes" : "MISMATCH");
   shmap_window_release(w);
   shmap_mappable_unref(m);
   return same ? 0 : 1;

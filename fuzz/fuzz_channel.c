@@ -75,8 +75,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
    * with a byte: low 4 bits descriptor count, bit 4 memfd vs pipe, and a
    * length byte. */
   size_t i = 0;
-  unsigned role = size > 0 && (data[i++] & 1) ? SHMAP_ROLE_FRONTEND
-                                              : SHMAP_ROLE_BACKEND;
+  unsigned role =
+      size > 0 && (data[i++] & 1) ? SHMAP_ROLE_FRONTEND : SHMAP_ROLE_BACKEND;
   while (i + 2 <= size) {
     int nfds = data[i] & 0x0f, kind = data[i] >> 4;
     size_t len = data[i + 1];

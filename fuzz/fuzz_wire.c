@@ -28,8 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     uint8_t out[SHMAP_WIRE_MAX_MESSAGE];
     size_t len;
     if (shmap_wire_encode(&m, out, sizeof out, &len) != 0 ||
-        len != SHMAP_WIRE_HEADER_SIZE + h.size ||
-        memcmp(out, data, len) != 0)
+        len != SHMAP_WIRE_HEADER_SIZE + h.size || memcmp(out, data, len) != 0)
       abort();
     size_t lo, hi;
     shmap_wire_fd_range(&m, &lo, &hi);

@@ -32,12 +32,12 @@
 #ifndef SHMAP_H
 #define SHMAP_H
 
-#include "shmap/version.h"
+#include "shmap/channel.h"
 #include "shmap/error.h"
 #include "shmap/mappable.h"
+#include "shmap/region.h"
+#include "shmap/version.h"
 #include "shmap/window.h"
 #include "shmap/wire.h"
-#include "shmap/channel.h"
-#include "shmap/region.h"
 
 #endif /* SHMAP_H */

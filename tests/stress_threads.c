@@ -5,8 +5,8 @@
  *
  *   stress_threads [SECONDS [THREADS]]   default 1 s, 8 threads; exit 0
  *                                        when every check held */
-#include <stdio.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "support.h"
@@ -40,7 +40,8 @@ static void worker(void *arg) {
   for (long r = 0; now() < end; r++) {
     uint64_t slot = (uint64_t)c->id * SLOTS + (uint64_t)(r % SLOTS);
     uint32_t seed = (uint32_t)(c->id * 100000 + r);
-    if (shmap_window_map(c->w, slot * G, c->m, slot * G, G, SHMAP_PROT_RW) != 0) {
+    if (shmap_window_map(c->w, slot * G, c->m, slot * G, G, SHMAP_PROT_RW) !=
+        0) {
       c->failures++;
       continue;
     }
@@ -102,12 +103,14 @@ int main(int argc, char **argv) {
   }
   CHECK(failures == 0, "%ld failures", failures);
   CHECK(shmap_window_count(w) == 0, "mappings left behind");
-  CHECK(test_range_reserved(shmap_window_base(w), (size_t)(THREADS * SLOTS * G)),
-        "window not fully reserved after the run");
+  CHECK(
+      test_range_reserved(shmap_window_base(w), (size_t)(THREADS * SLOTS * G)),
+      "window not fully reserved after the run");
   shmap_window_release(w);
   shmap_mappable_unref(m);
   CHECK(test_handle_count() == fds, "descriptor count changed");
   printf("stress_threads: %d threads, %ld map/protect/translate/unmap rounds "
-         "in %.1f s, every byte checked\n", threads, total, seconds);
+         "in %.1f s, every byte checked\n",
+         threads, total, seconds);
   return 0;
 }

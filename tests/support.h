@@ -68,28 +68,28 @@ static inline void le64(uint8_t *p, uint64_t v) {
 size_t test_check(const void *p, size_t len, uint32_t seed);
 
 /* A test that also asserts it leaked no descriptor or handle. */
-#define SHMAP_TEST(suite, name)                                             \
-  static void suite##_##name##_body(void);                                  \
-  Test(suite, name) {                                                       \
-    test_begin();                                                           \
-    long before_ = test_handle_count();                                     \
-    suite##_##name##_body();                                                \
-    cr_assert_eq(test_handle_count(), before_,                              \
-                 "descriptor/handle count changed: %ld before, %ld after",  \
-                 before_, test_handle_count());                             \
-  }                                                                         \
+#define SHMAP_TEST(suite, name)                                                \
+  static void suite##_##name##_body(void);                                     \
+  Test(suite, name) {                                                          \
+    test_begin();                                                              \
+    long before_ = test_handle_count();                                        \
+    suite##_##name##_body();                                                   \
+    cr_assert_eq(test_handle_count(), before_,                                 \
+                 "descriptor/handle count changed: %ld before, %ld after",     \
+                 before_, test_handle_count());                                \
+  }                                                                            \
   static void suite##_##name##_body(void)
 
 /* Assert a call fails with exactly `code` and left a message. */
-#define ASSERT_ERR(call, code)                                              \
-  do {                                                                      \
-    int rc_ = (call);                                                       \
-    cr_assert_eq(rc_, (code), "%s: got %s, want %s (%s)", #call,            \
-                 shmap_err_name(rc_), shmap_err_name(code),                 \
-                 shmap_last_message());                                     \
-    if (rc_ != 0)                                                           \
-      cr_assert_neq(shmap_last_message()[0], '\0', "no message for %s",     \
-                    #call);                                                 \
+#define ASSERT_ERR(call, code)                                                 \
+  do {                                                                         \
+    int rc_ = (call);                                                          \
+    cr_assert_eq(rc_, (code), "%s: got %s, want %s (%s)", #call,               \
+                 shmap_err_name(rc_), shmap_err_name(code),                    \
+                 shmap_last_message());                                        \
+    if (rc_ != 0)                                                              \
+      cr_assert_neq(shmap_last_message()[0], '\0', "no message for %s",        \
+                    #call);                                                    \
   } while (0)
 
 #define ASSERT_OK(call) ASSERT_ERR(call, 0)

@@ -98,8 +98,8 @@ int test_run_child(const char *const *args, shmap_native_t native) {
   PROCESS_INFORMATION pi;
   memset(&si, 0, sizeof si);
   si.cb = sizeof si;
-  BOOL ok = CreateProcessA(NULL, cmd, NULL, NULL, native != NULL, 0, NULL,
-                           NULL, &si, &pi);
+  BOOL ok = CreateProcessA(NULL, cmd, NULL, NULL, native != NULL, 0, NULL, NULL,
+                           &si, &pi);
   if (native != NULL)
     SetHandleInformation(native, HANDLE_FLAG_INHERIT, 0);
   if (!ok)

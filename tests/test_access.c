@@ -17,14 +17,17 @@ SHMAP_TEST(access, read_write_cmpxchg) {
   ASSERT_OK(shmap_window_write(w, 2 * G + 100, in, sizeof in, NULL));
   ASSERT_OK(shmap_window_read(w, 2 * G + 100, out, sizeof out, NULL));
   cr_assert_eq(memcmp(in, out, sizeof in), 0);
-  cr_assert_eq(memcmp((uint8_t *)shmap_window_base(w) + 2 * G + 100, in, sizeof in), 0);
+  cr_assert_eq(
+      memcmp((uint8_t *)shmap_window_base(w) + 2 * G + 100, in, sizeof in), 0);
 
   uint64_t expected = 0;
   ASSERT_OK(shmap_window_cmpxchg64(w, 3 * G, &expected, 77, NULL));
   expected = 5;
-  ASSERT_ERR(shmap_window_cmpxchg64(w, 3 * G, &expected, 88, NULL), SHMAP_EBUSY);
+  ASSERT_ERR(shmap_window_cmpxchg64(w, 3 * G, &expected, 88, NULL),
+             SHMAP_EBUSY);
   cr_assert_eq(expected, 77);
-  ASSERT_ERR(shmap_window_cmpxchg64(w, 3 * G + 4, &expected, 88, NULL), SHMAP_EALIGN);
+  ASSERT_ERR(shmap_window_cmpxchg64(w, 3 * G + 4, &expected, 88, NULL),
+             SHMAP_EALIGN);
 
   /* Ranges and rights are checked before anything is touched. */
   ASSERT_ERR(shmap_window_read(w, 0, out, 1, NULL), SHMAP_ENOENT);
@@ -35,7 +38,8 @@ SHMAP_TEST(access, read_write_cmpxchg) {
   ASSERT_ERR(shmap_window_read(w, 2 * G, NULL, 1, NULL), SHMAP_EINVAL);
   ASSERT_OK(shmap_window_protect(w, 2 * G, 2 * G, SHMAP_PROT_READ));
   ASSERT_ERR(shmap_window_write(w, 2 * G, in, 1, NULL), SHMAP_EACCES);
-  ASSERT_ERR(shmap_window_cmpxchg64(w, 3 * G, &expected, 1, NULL), SHMAP_EACCES);
+  ASSERT_ERR(shmap_window_cmpxchg64(w, 3 * G, &expected, 1, NULL),
+             SHMAP_EACCES);
   ASSERT_OK(shmap_window_read(w, 2 * G + 100, out, sizeof out, NULL));
   ASSERT_OK(shmap_window_protect(w, 2 * G, 2 * G, SHMAP_PROT_NONE));
   ASSERT_ERR(shmap_window_read(w, 2 * G, out, 1, NULL), SHMAP_EACCES);

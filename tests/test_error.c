@@ -18,7 +18,8 @@ SHMAP_TEST(error, names_and_descriptions_are_distinct) {
     cr_assert_neq(strcmp(shmap_strerror(codes[i]), "unknown error"), 0);
     for (size_t j = i + 1; j < NCODES; j++) {
       cr_assert_neq(codes[i], codes[j]);
-      cr_assert_neq(strcmp(shmap_err_name(codes[i]), shmap_err_name(codes[j])), 0);
+      cr_assert_neq(strcmp(shmap_err_name(codes[i]), shmap_err_name(codes[j])),
+                    0);
     }
   }
   cr_assert_str_eq(shmap_err_name(SHMAP_EINVAL), "SHMAP_EINVAL");

@@ -27,7 +27,8 @@ SHMAP_TEST(mappable, create_bad_arguments) {
   ASSERT_ERR(shmap_mappable_create(4096, 0, NULL), SHMAP_EINVAL);
   ASSERT_ERR(shmap_mappable_create(4096, 0x80, &m), SHMAP_EINVAL);
   ASSERT_ERR(shmap_mappable_create(UINT64_MAX, 0, &m), SHMAP_EOVERFLOW);
-  ASSERT_ERR(shmap_mappable_create(UINT64_MAX - 100000, 0, &m), SHMAP_EOVERFLOW);
+  ASSERT_ERR(shmap_mappable_create(UINT64_MAX - 100000, 0, &m),
+             SHMAP_EOVERFLOW);
   cr_assert_null(m);
 }
 

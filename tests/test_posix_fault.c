@@ -22,7 +22,8 @@ SHMAP_TEST(posix_fault, truncated_file_gives_efault) {
   ASSERT_OK(shmap_mappable_adopt(fd, &m));
   shmap_window *w;
   ASSERT_OK(shmap_window_reserve((uint64_t)(8 * ps), 0, &w));
-  ASSERT_OK(shmap_window_map(w, (uint64_t)ps, m, 0, (uint64_t)(4 * ps), SHMAP_PROT_RW));
+  ASSERT_OK(shmap_window_map(w, (uint64_t)ps, m, 0, (uint64_t)(4 * ps),
+                             SHMAP_PROT_RW));
   uint8_t buf[256];
   memset(buf, 7, sizeof buf);
   ASSERT_OK(shmap_window_write(w, (uint64_t)(3 * ps), buf, sizeof buf, NULL));
@@ -30,15 +31,19 @@ SHMAP_TEST(posix_fault, truncated_file_gives_efault) {
    * their backing. */
   cr_assert_eq(ftruncate(fd, ps), 0);
   uint64_t at = 0;
-  ASSERT_ERR(shmap_window_read(w, (uint64_t)(3 * ps), buf, sizeof buf, &at), SHMAP_EFAULT);
+  ASSERT_ERR(shmap_window_read(w, (uint64_t)(3 * ps), buf, sizeof buf, &at),
+             SHMAP_EFAULT);
   cr_assert_eq(at, (uint64_t)(3 * ps));
-  ASSERT_ERR(shmap_window_write(w, (uint64_t)(2 * ps) - 16, buf, 64, &at), SHMAP_EFAULT);
+  ASSERT_ERR(shmap_window_write(w, (uint64_t)(2 * ps) - 16, buf, 64, &at),
+             SHMAP_EFAULT);
   cr_assert_eq(at, (uint64_t)(2 * ps), "first byte past the backing");
   uint64_t expected = 0;
-  ASSERT_ERR(shmap_window_cmpxchg64(w, (uint64_t)(4 * ps), &expected, 1, &at), SHMAP_EFAULT);
+  ASSERT_ERR(shmap_window_cmpxchg64(w, (uint64_t)(4 * ps), &expected, 1, &at),
+             SHMAP_EFAULT);
   /* Still fine where backing remains, and again after a fault. */
   ASSERT_OK(shmap_window_read(w, (uint64_t)ps, buf, sizeof buf, NULL));
-  ASSERT_ERR(shmap_window_read(w, (uint64_t)(3 * ps), buf, 1, &at), SHMAP_EFAULT);
+  ASSERT_ERR(shmap_window_read(w, (uint64_t)(3 * ps), buf, 1, &at),
+             SHMAP_EFAULT);
   shmap_window_release(w);
   shmap_mappable_unref(m);
 }
@@ -59,14 +64,16 @@ SHMAP_TEST(posix_fault, foreign_faults_reach_previous_handler) {
   /* Installs the library's handler on top of ours. */
   shmap_window *w;
   ASSERT_OK(shmap_window_reserve(4 * shmap_map_granularity(), 0, &w));
-  ASSERT_OK(shmap_window_map_anon(w, 0, shmap_map_granularity(), SHMAP_PROT_RW));
+  ASSERT_OK(
+      shmap_window_map_anon(w, 0, shmap_map_granularity(), SHMAP_PROT_RW));
   uint8_t b;
   ASSERT_OK(shmap_window_read(w, 0, &b, 1, NULL));
   volatile int reached = 0;
   if (sigsetjmp(own_jump, 1) == 0) {
     /* A fault the library did not arm for: the window's reserved,
      * inaccessible part touched directly. */
-    volatile uint8_t *p = (uint8_t *)shmap_window_base(w) + 2 * shmap_map_granularity();
+    volatile uint8_t *p =
+        (uint8_t *)shmap_window_base(w) + 2 * shmap_map_granularity();
     (void)*p;
   } else {
     reached = 1;

@@ -3,15 +3,15 @@
  * reply the peer would see, unchanged windows, and no leaked descriptor. */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdlib.h>
-#include <stdio.h>
-#include <string.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
-#include <sys/time.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "support.h"
@@ -55,24 +55,25 @@ static void raw_send(int sock, const uint8_t *buf, size_t len, const int *fds,
     memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
   }
   ssize_t sent = sendmsg(sock, &mh, 0);
-  cr_assert_eq(sent, (ssize_t)len, "sendmsg: %zd of %zu (%s)", sent, len, strerror(errno));
+  cr_assert_eq(sent, (ssize_t)len, "sendmsg: %zd of %zu (%s)", sent, len,
+               strerror(errno));
 }
 
 enum fdkind { NOFD, MEMFD, SMALLFD, PIPEFD, DIRFD_, ROFD };
 
 struct bad {
   const char *what;
-  unsigned role;     /* the receiving end */
+  unsigned role; /* the receiving end */
   uint32_t req, flags;
-  int nregions;      /* SET_MEM_TABLE */
-  int field;         /* payload offset to overwrite, -1 none */
+  int nregions; /* SET_MEM_TABLE */
+  int field;    /* payload offset to overwrite, -1 none */
   uint64_t value;
   int width;
   int nfds;
   enum fdkind kind;
-  size_t split;      /* descriptors arrive with body bytes */
-  int framing;       /* 1: the serve call itself fails, no reply */
-  int want;          /* error code */
+  size_t split; /* descriptors arrive with body bytes */
+  int framing;  /* 1: the serve call itself fails, no reply */
+  int want;     /* error code */
 };
 
 #define FE SHMAP_ROLE_FRONTEND
@@ -80,41 +81,74 @@ struct bad {
 #define V 1u
 #define NR 8u
 
+/* clang-format off: a table reads best as one row per case */
 static const struct bad bads[] = {
     {"wrong version", BE, 37, 2, 0, -1, 0, 0, 1, MEMFD, 0, 1, SHMAP_EVERSION},
-    {"reserved flag bits", BE, 37, V | NR | 0x100, 0, -1, 0, 0, 1, MEMFD, 0, 1, SHMAP_EFLAGS},
-    {"wrong size for request", BE, 37, V | NR, 0, -2, 48, 4, 1, MEMFD, 0, 1, SHMAP_ESIZE},
-    {"request of the other direction", BE, 9, V | NR, 0, -1, 0, 0, 1, MEMFD, 0, 1, SHMAP_EREQUEST},
-    {"unknown request", FE, 4242, V | NR, 0, -1, 0, 0, 0, NOFD, 0, 1, SHMAP_EREQUEST},
-    {"too many descriptors (9)", BE, 37, V | NR, 0, -1, 0, 0, 9, MEMFD, 0, 1, SHMAP_EFDCOUNT},
-    {"far too many descriptors (16, MSG_CTRUNC)", BE, 37, V | NR, 0, -1, 0, 0, 16, MEMFD, 0, 1, SHMAP_ETRUNC},
-    {"descriptors with body bytes", BE, 37, V | NR, 0, -1, 0, 0, 1, MEMFD, 14, 1, SHMAP_EPROTO},
-    {"ADD_MEM_REG without descriptor", BE, 37, V | NR, 0, -1, 0, 0, 0, NOFD, 0, 0, SHMAP_EFDCOUNT},
-    {"ADD_MEM_REG with two descriptors", BE, 37, V | NR, 0, -1, 0, 0, 2, MEMFD, 0, 0, SHMAP_EFDCOUNT},
-    {"SET_MEM_TABLE one descriptor short", BE, 5, V | NR, 3, -1, 0, 0, 2, MEMFD, 0, 0, SHMAP_EFDCOUNT},
-    {"SHMEM_UNMAP with a descriptor", FE, 10, V | NR, 0, -1, 0, 0, 1, MEMFD, 0, 0, SHMAP_EFDCOUNT},
-    {"non-zero padding", BE, 37, V | NR, 0, 3, 1, 1, 1, MEMFD, 0, 0, SHMAP_EPADDING},
-    {"SHMEM_MAP non-zero padding", FE, 9, V | NR, 0, 2, 1, 1, 1, MEMFD, 0, 0, SHMAP_EPADDING},
-    {"SHMEM_MAP unknown flag", FE, 9, V | NR, 0, 32, 3, 8, 1, MEMFD, 0, 0, SHMAP_EFLAGS},
-    {"overflowing gpa+size", BE, 37, V | NR, 0, 8, UINT64_MAX - 4095, 8, 1, MEMFD, 0, 0, SHMAP_EOVERFLOW},
-    {"overflowing shm_offset+len", FE, 9, V | NR, 0, 16, UINT64_MAX - 4095, 8, 1, MEMFD, 0, 0, SHMAP_EOVERFLOW},
-    {"zero memory_size", BE, 37, V | NR, 0, 16, 0, 8, 1, MEMFD, 0, 0, SHMAP_EEMPTY},
+    {"reserved flag bits", BE, 37, V | NR | 0x100, 0, -1, 0, 0, 1, MEMFD, 0, 1,
+     SHMAP_EFLAGS},
+    {"wrong size for request", BE, 37, V | NR, 0, -2, 48, 4, 1, MEMFD, 0, 1,
+     SHMAP_ESIZE},
+    {"request of the other direction", BE, 9, V | NR, 0, -1, 0, 0, 1, MEMFD, 0,
+     1, SHMAP_EREQUEST},
+    {"unknown request", FE, 4242, V | NR, 0, -1, 0, 0, 0, NOFD, 0, 1,
+     SHMAP_EREQUEST},
+    {"too many descriptors (9)", BE, 37, V | NR, 0, -1, 0, 0, 9, MEMFD, 0, 1,
+     SHMAP_EFDCOUNT},
+    {"far too many descriptors (16, MSG_CTRUNC)", BE, 37, V | NR, 0, -1, 0, 0,
+     16, MEMFD, 0, 1, SHMAP_ETRUNC},
+    {"descriptors with body bytes", BE, 37, V | NR, 0, -1, 0, 0, 1, MEMFD, 14,
+     1, SHMAP_EPROTO},
+    {"ADD_MEM_REG without descriptor", BE, 37, V | NR, 0, -1, 0, 0, 0, NOFD, 0,
+     0, SHMAP_EFDCOUNT},
+    {"ADD_MEM_REG with two descriptors", BE, 37, V | NR, 0, -1, 0, 0, 2, MEMFD,
+     0, 0, SHMAP_EFDCOUNT},
+    {"SET_MEM_TABLE one descriptor short", BE, 5, V | NR, 3, -1, 0, 0, 2, MEMFD,
+     0, 0, SHMAP_EFDCOUNT},
+    {"SHMEM_UNMAP with a descriptor", FE, 10, V | NR, 0, -1, 0, 0, 1, MEMFD, 0,
+     0, SHMAP_EFDCOUNT},
+    {"non-zero padding", BE, 37, V | NR, 0, 3, 1, 1, 1, MEMFD, 0, 0,
+     SHMAP_EPADDING},
+    {"SHMEM_MAP non-zero padding", FE, 9, V | NR, 0, 2, 1, 1, 1, MEMFD, 0, 0,
+     SHMAP_EPADDING},
+    {"SHMEM_MAP unknown flag", FE, 9, V | NR, 0, 32, 3, 8, 1, MEMFD, 0, 0,
+     SHMAP_EFLAGS},
+    {"overflowing gpa+size", BE, 37, V | NR, 0, 8, UINT64_MAX - 4095, 8, 1,
+     MEMFD, 0, 0, SHMAP_EOVERFLOW},
+    {"overflowing shm_offset+len", FE, 9, V | NR, 0, 16, UINT64_MAX - 4095, 8,
+     1, MEMFD, 0, 0, SHMAP_EOVERFLOW},
+    {"zero memory_size", BE, 37, V | NR, 0, 16, 0, 8, 1, MEMFD, 0, 0,
+     SHMAP_EEMPTY},
     {"zero len", FE, 9, V | NR, 0, 24, 0, 8, 1, MEMFD, 0, 0, SHMAP_EEMPTY},
-    {"backing smaller than the range", BE, 37, V | NR, 0, -1, 0, 0, 1, SMALLFD, 0, 0, SHMAP_EBACKING},
-    {"backing smaller (SHMEM_MAP)", FE, 9, V | NR, 0, -1, 0, 0, 1, SMALLFD, 0, 0, SHMAP_EBACKING},
-    {"a pipe instead of memory", BE, 37, V | NR, 0, -1, 0, 0, 1, PIPEFD, 0, 0, SHMAP_EBADF},
-    {"a directory instead of memory", FE, 9, V | NR, 0, -1, 0, 0, 1, DIRFD_, 0, 0, SHMAP_EBADF},
-    {"read-only grant mapped read-write", FE, 9, V | NR, 0, 32, 1, 8, 1, ROFD, 0, 0, SHMAP_EACCES},
-    {"overlap with an existing region", BE, 37, V | NR, 0, 8, 0x10000, 8, 1, MEMFD, 0, 0, SHMAP_EOVERLAP},
-    {"overlap with an existing mapping", FE, 9, V | NR, 0, 16, 0x10000, 8, 1, MEMFD, 0, 0, SHMAP_EOVERLAP},
-    {"REM_MEM_REG of part of a region", BE, 38, V | NR, 0, 8, 0x10000, 8, 0, NOFD, 0, 0, SHMAP_EPARTIAL},
-    {"REM_MEM_REG of nothing", BE, 38, V | NR, 0, 8, 0x40000, 8, 0, NOFD, 0, 0, SHMAP_ENOENT},
-    {"SHMEM_UNMAP of part of a mapping", FE, 10, V | NR, 0, 16, 0x10000, 8, 0, NOFD, 0, 0, SHMAP_EPARTIAL},
-    {"SHMEM_UNMAP of nothing", FE, 10, V | NR, 0, 16, 0x40000, 8, 0, NOFD, 0, 0, SHMAP_ENOENT},
-    {"unknown shmid", FE, 9, V | NR, 0, 0, 7, 1, 1, MEMFD, 0, 0, SHMAP_ENOWINDOW},
-    {"mapping past the window", FE, 9, V | NR, 0, 16, 0xff000, 8, 1, MEMFD, 0, 0, SHMAP_ERANGE},
-    {"EXTERNAL_MAP on a cross-process channel", FE, 1007, V, 0, -1, 0, 0, 0, NOFD, 0, 0, SHMAP_EPERM},
+    {"backing smaller than the range", BE, 37, V | NR, 0, -1, 0, 0, 1, SMALLFD,
+     0, 0, SHMAP_EBACKING},
+    {"backing smaller (SHMEM_MAP)", FE, 9, V | NR, 0, -1, 0, 0, 1, SMALLFD, 0,
+     0, SHMAP_EBACKING},
+    {"a pipe instead of memory", BE, 37, V | NR, 0, -1, 0, 0, 1, PIPEFD, 0, 0,
+     SHMAP_EBADF},
+    {"a directory instead of memory", FE, 9, V | NR, 0, -1, 0, 0, 1, DIRFD_, 0,
+     0, SHMAP_EBADF},
+    {"read-only grant mapped read-write", FE, 9, V | NR, 0, 32, 1, 8, 1, ROFD,
+     0, 0, SHMAP_EACCES},
+    {"overlap with an existing region", BE, 37, V | NR, 0, 8, 0x10000, 8, 1,
+     MEMFD, 0, 0, SHMAP_EOVERLAP},
+    {"overlap with an existing mapping", FE, 9, V | NR, 0, 16, 0x10000, 8, 1,
+     MEMFD, 0, 0, SHMAP_EOVERLAP},
+    {"REM_MEM_REG of part of a region", BE, 38, V | NR, 0, 8, 0x10000, 8, 0,
+     NOFD, 0, 0, SHMAP_EPARTIAL},
+    {"REM_MEM_REG of nothing", BE, 38, V | NR, 0, 8, 0x40000, 8, 0, NOFD, 0, 0,
+     SHMAP_ENOENT},
+    {"SHMEM_UNMAP of part of a mapping", FE, 10, V | NR, 0, 16, 0x10000, 8, 0,
+     NOFD, 0, 0, SHMAP_EPARTIAL},
+    {"SHMEM_UNMAP of nothing", FE, 10, V | NR, 0, 16, 0x40000, 8, 0, NOFD, 0, 0,
+     SHMAP_ENOENT},
+    {"unknown shmid", FE, 9, V | NR, 0, 0, 7, 1, 1, MEMFD, 0, 0,
+     SHMAP_ENOWINDOW},
+    {"mapping past the window", FE, 9, V | NR, 0, 16, 0xff000, 8, 1, MEMFD, 0,
+     0, SHMAP_ERANGE},
+    {"EXTERNAL_MAP on a cross-process channel", FE, 1007, V, 0, -1, 0, 0, 0,
+     NOFD, 0, 0, SHMAP_EPERM},
 };
+/* clang-format on */
 
 /* A valid payload for `req`: regions at 0x20000+ of 0x8000 bytes, maps at
  * window offset 0x20000 of 0x8000 bytes, file offset 0. */
@@ -144,8 +178,7 @@ static uint32_t payload(uint32_t req, int nregions, uint8_t *p) {
     le64(p + 16, 0x1000);
     le64(p + 24, 0x7f0000000000);
     return 32;
-  default:
-    return 0;
+  default: return 0;
   }
 }
 
@@ -172,8 +205,7 @@ static int make_fd(enum fdkind k, int *extra) {
     cr_assert_eq(pipe(p), 0);
     *extra = p[1];
     return p[0];
-  default:
-    return open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  default: return open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   }
 }
 
@@ -242,11 +274,13 @@ SHMAP_TEST(bad_input, every_rule) {
     ssize_t got = recv(sv[0], reply, sizeof reply, MSG_DONTWAIT);
     if (b->framing) {
       cr_assert_eq(rc, b->want, "%s: serve returned %s, want %s (%s)", b->what,
-                   shmap_err_name(rc), shmap_err_name(b->want), shmap_last_message());
+                   shmap_err_name(rc), shmap_err_name(b->want),
+                   shmap_last_message());
       cr_assert(got <= 0, "%s: a framing error is not answered", b->what);
       cr_assert(!shmap_channel_in_sync(ch));
     } else {
-      cr_assert_eq(rc, 0, "%s: serve failed with %s", b->what, shmap_err_name(rc));
+      cr_assert_eq(rc, 0, "%s: serve failed with %s", b->what,
+                   shmap_err_name(rc));
       cr_assert_eq(ev.result, b->want, "%s: result %s, want %s (%s)", b->what,
                    shmap_err_name(ev.result), shmap_err_name(b->want),
                    shmap_last_message());
@@ -257,7 +291,8 @@ SHMAP_TEST(bad_input, every_rule) {
       cr_assert_eq(shmap_wire_reply_result(get64(reply + 12)), b->want,
                    "%s: the reply carries the error", b->what);
     }
-    cr_assert_eq(shmap_window_count(w), before, "%s: window unchanged", b->what);
+    cr_assert_eq(shmap_window_count(w), before, "%s: window unchanged",
+                 b->what);
     cr_assert_not_null(shmap_window_translate(w, 0x10000, 0x10000));
     shmap_backend_destroy(be);
     shmap_frontend_destroy(fe);
@@ -298,7 +333,8 @@ SHMAP_TEST(bad_input, receiver_out_of_descriptors) {
    * the kernel installs what fits, sets MSG_CTRUNC, and the library closes
    * every descriptor that did arrive. */
   if (getenv("SHMAP_UNDER_VALGRIND"))
-    cr_skip_test("valgrind keeps its own descriptor limit; runs in every other build");
+    cr_skip_test(
+        "valgrind keeps its own descriptor limit; runs in every other build");
   int sv[2];
   cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
   shmap_channel *ch;
@@ -322,7 +358,8 @@ SHMAP_TEST(bad_input, receiver_out_of_descriptors) {
   size_t n = 99;
   int rc = shmap_channel_recv(ch, &m, got, &n);
   cr_assert_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
-  cr_assert_eq(rc, SHMAP_ETRUNC, "got %s (%s)", shmap_err_name(rc), shmap_last_message());
+  cr_assert_eq(rc, SHMAP_ETRUNC, "got %s (%s)", shmap_err_name(rc),
+               shmap_last_message());
   cr_assert_eq(n, 0);
   shmap_channel_close(ch);
   close(sv[0]);
@@ -349,7 +386,8 @@ SHMAP_TEST(bad_input, eintr_storm) {
   /* SIGALRM every 50 us without SA_RESTART: every blocking send and
    * receive keeps being interrupted, and nothing may notice. */
   if (getenv("SHMAP_UNDER_VALGRIND"))
-    cr_skip_test("valgrind serialises threads; the storm runs in every other build");
+    cr_skip_test(
+        "valgrind serialises threads; the storm runs in every other build");
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_alarm;
@@ -378,7 +416,8 @@ SHMAP_TEST(bad_input, eintr_storm) {
   setitimer(ITIMER_REAL, &off, NULL);
   /* The no-op handler stays: a SIGALRM still pending after the timer stops
    * must not meet the default action (each test runs in its own process). */
-  cr_assert_eq(failures, 0, "%d requests failed (%s)", failures, shmap_last_message());
+  cr_assert_eq(failures, 0, "%d requests failed (%s)", failures,
+               shmap_last_message());
   cr_assert_eq(s.served, 1000);
   cr_assert_eq(s.failures, 0);
   cr_assert_eq(shmap_window_count(guest), 0);
@@ -441,7 +480,9 @@ SHMAP_TEST(security, byte_cap_per_peer) {
 
 SHMAP_TEST(security, nonblocking_socket_gives_eagain) {
   int sv[2];
-  cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv), 0);
+  cr_assert_eq(
+      socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv),
+      0);
   shmap_channel *ch;
   ASSERT_OK(shmap_channel_adopt(sv[1], BE, 0, &ch));
   shmap_wire_msg m;

@@ -22,8 +22,9 @@ struct server {
 static void serve(void *arg) {
   struct server *s = arg;
   for (int i = 0; i < s->n; i++)
-    s->rc[i] = s->be != NULL ? shmap_backend_serve_one(s->be, s->ch, &s->ev[i])
-                             : shmap_frontend_serve_one(s->fe, s->ch, &s->ev[i]);
+    s->rc[i] = s->be != NULL
+                   ? shmap_backend_serve_one(s->be, s->ch, &s->ev[i])
+                   : shmap_frontend_serve_one(s->fe, s->ch, &s->ev[i]);
 }
 
 struct rig {
@@ -55,7 +56,7 @@ static void rig_close(struct rig *r) {
 }
 
 /* Run `n` requests from the front end while the back end serves them. */
-#define WITH_SERVER(srv, count, ...)                                          \
+#define WITH_SERVER(srv, count, ...)                                           \
   do {                                                                         \
     (srv).n = (count);                                                         \
     test_thread *t_ = test_thread_start(serve, &(srv));                        \
@@ -125,12 +126,14 @@ SHMAP_TEST(protocol, set_mem_table_is_all_or_nothing) {
   rig_open(&r, 0);
   struct server s = {.be = r.be, .ch = r.back};
   shmap_region first[2] = {{0, 2 * G, r.ram, 0}, {8 * G, 2 * G, r.ram, 2 * G}};
-  shmap_region second[3] = {{0, G, r.ram, 0}, {4 * G, G, r.ram, G}, {60 * G, 8 * G, r.ram, 0}};
+  shmap_region second[3] = {
+      {0, G, r.ram, 0}, {4 * G, G, r.ram, G}, {60 * G, 8 * G, r.ram, 0}};
   shmap_region third[1] = {{32 * G, 8 * G, r.ram, 0}};
   int rc[3];
   WITH_SERVER(s, 3, {
     rc[0] = shmap_frontend_set_mem_table(r.front, first, 2);
-    rc[1] = shmap_frontend_set_mem_table(r.front, second, 3); /* last one runs past */
+    rc[1] = shmap_frontend_set_mem_table(r.front, second,
+                                         3); /* last one runs past */
     rc[2] = shmap_frontend_set_mem_table(r.front, third, 1);
   });
   cr_assert_eq(rc[0], 0);
@@ -142,7 +145,8 @@ SHMAP_TEST(protocol, set_mem_table_is_all_or_nothing) {
   cr_assert_eq(shmap_window_count(r.guest), 1);
   cr_assert_null(shmap_window_translate(r.guest, 0, 1));
   cr_assert_eq(memcmp(shmap_window_translate(r.guest, 32 * G, 8 * G),
-                      shmap_window_base(r.mine), (size_t)(8 * G)), 0);
+                      shmap_window_base(r.mine), (size_t)(8 * G)),
+               0);
   rig_close(&r);
 }
 

@@ -48,9 +48,9 @@ SHMAP_TEST(win32, readonly_duplicate_stays_readonly) {
 }
 
 SHMAP_TEST(win32, reserve_sections_and_other_handles_are_refused) {
-  HANDLE res = CreateFileMappingW(INVALID_HANDLE_VALUE, NULL,
-                                  PAGE_READWRITE | SEC_RESERVE, 0,
-                                  (DWORD)(4 * G), NULL);
+  HANDLE res =
+      CreateFileMappingW(INVALID_HANDLE_VALUE, NULL,
+                         PAGE_READWRITE | SEC_RESERVE, 0, (DWORD)(4 * G), NULL);
   cr_assert_not_null(res);
   shmap_mappable *m;
   ASSERT_OK(shmap_mappable_adopt(res, &m));
@@ -68,8 +68,8 @@ SHMAP_TEST(win32, reserve_sections_and_other_handles_are_refused) {
 }
 
 SHMAP_TEST(win32, fault_safe_access_survives_vanished_memory) {
-  uint8_t *mem = VirtualAlloc(NULL, (SIZE_T)G, MEM_RESERVE | MEM_COMMIT,
-                              PAGE_READWRITE);
+  uint8_t *mem =
+      VirtualAlloc(NULL, (SIZE_T)G, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
   cr_assert_not_null(mem);
   shmap_window *win;
   ASSERT_OK(shmap_window_reserve(4 * G, 0, &win));
@@ -80,7 +80,8 @@ SHMAP_TEST(win32, fault_safe_access_survives_vanished_memory) {
   /* The producer frees the memory behind the record. */
   VirtualFree(mem, 0, MEM_RELEASE);
   uint64_t at = 0;
-  ASSERT_ERR(shmap_window_read(win, G + 200, buf, sizeof buf, &at), SHMAP_EFAULT);
+  ASSERT_ERR(shmap_window_read(win, G + 200, buf, sizeof buf, &at),
+             SHMAP_EFAULT);
   cr_assert_eq(at, G + 200);
   ASSERT_ERR(shmap_window_write(win, G, buf, 8, &at), SHMAP_EFAULT);
   ASSERT_OK(shmap_window_unmap(win, G, G));

@@ -3,10 +3,10 @@
  * closes every handle it named, and changes no window; plus the pipe's
  * security (DACL, identification-only clients) and the handle ownership
  * rules when a send fails or a channel closes with messages unread. */
+#include <aclapi.h>
 #include <stdio.h>
 #include <string.h>
 #include <windows.h>
-#include <aclapi.h>
 
 #include "support.h"
 
@@ -86,10 +86,11 @@ static int raw_reply(struct raw *r, uint32_t request, unsigned role) {
   cr_assert_eq(msg[0], 0, "a reply carries no handle");
   shmap_wire_header h;
   /* A reply travels the other way from its request. */
-  ASSERT_OK(shmap_wire_header_decode(
-      msg + 8, role == SHMAP_ROLE_BACKEND ? SHMAP_WIRE_TO_FRONTEND
-                                          : SHMAP_WIRE_TO_BACKEND,
-      &h));
+  ASSERT_OK(shmap_wire_header_decode(msg + 8,
+                                     role == SHMAP_ROLE_BACKEND
+                                         ? SHMAP_WIRE_TO_FRONTEND
+                                         : SHMAP_WIRE_TO_BACKEND,
+                                     &h));
   cr_assert_eq(h.request, request);
   uint64_t v = 0;
   for (int i = 7; i >= 0; i--)
@@ -121,8 +122,7 @@ static HANDLE make_handle(enum kind k) {
                                 DUPLICATE_SAME_ACCESS));
     shmap_mappable_unref(m);
     return h;
-  case EVENT:
-    return CreateEventW(NULL, TRUE, FALSE, NULL);
+  case EVENT: return CreateEventW(NULL, TRUE, FALSE, NULL);
   case PIPE:
     cr_assert(CreatePipe(&h, &w, NULL, 0));
     CloseHandle(w);
@@ -161,14 +161,14 @@ static size_t shmem_map(uint8_t *buf) {
 
 struct bad {
   const char *what;
-  unsigned role;   /* of the receiving end */
-  int nhandles;    /* handle values written */
+  unsigned role; /* of the receiving end */
+  int nhandles;  /* handle values written */
   enum kind kind;
-  uint32_t count;  /* envelope count (nhandles when ~0u) */
+  uint32_t count; /* envelope count (nhandles when ~0u) */
   uint32_t reserved;
-  int trim;        /* frame bytes removed (negative: added) */
-  uint64_t bogus;  /* when non-zero, written as the first handle value */
-  int framing;     /* the serve call fails, no reply */
+  int trim;       /* frame bytes removed (negative: added) */
+  uint64_t bogus; /* when non-zero, written as the first handle value */
+  int framing;    /* the serve call fails, no reply */
   int want;
 };
 
@@ -176,24 +176,38 @@ struct bad {
 #define FE SHMAP_ROLE_FRONTEND
 #define BE SHMAP_ROLE_BACKEND
 
+/* clang-format off: a table reads best as one row per case */
 static const struct bad bads[] = {
-    {"envelope reserved field set", BE, 1, SECTION, SAME, 7, 0, 0, 1, SHMAP_EPADDING},
+    {"envelope reserved field set", BE, 1, SECTION, SAME, 7, 0, 0, 1,
+     SHMAP_EPADDING},
     {"nine handles", BE, 9, SECTION, SAME, 0, 0, 0, 1, SHMAP_EFDCOUNT},
     /* Not trusted at all: its "values" would be frame bytes. */
     {"count beyond the message", BE, 1, SECTION, 40, 0, 0, 0, 1, SHMAP_EPROTO},
-    {"a value that is no handle", BE, 1, SECTION, SAME, 0, 0, 0x7ffc, 1, SHMAP_EBADF},
-    {"a pseudo-handle value", BE, 1, SECTION, SAME, 0, 0, UINT64_MAX, 1, SHMAP_EBADF},
-    {"frame shorter than a header", BE, 1, SECTION, SAME, 0, 52 - 5, 0, 1, SHMAP_EPROTO},
-    {"payload shorter than announced", BE, 1, SECTION, SAME, 0, 4, 0, 1, SHMAP_EPROTO},
-    {"payload longer than announced", BE, 1, SECTION, SAME, 0, -4, 0, 1, SHMAP_EPROTO},
-    {"a message of 100 KiB", BE, 2, SECTION, SAME, 0, -100000, 0, 1, SHMAP_EPROTO},
-    {"ADD_MEM_REG without a handle", BE, 0, SECTION, SAME, 0, 0, 0, 0, SHMAP_EFDCOUNT},
-    {"ADD_MEM_REG with two handles", BE, 2, SECTION, SAME, 0, 0, 0, 0, SHMAP_EFDCOUNT},
-    {"an event instead of a section", BE, 1, EVENT, SAME, 0, 0, 0, 0, SHMAP_EBADF},
+    {"a value that is no handle", BE, 1, SECTION, SAME, 0, 0, 0x7ffc, 1,
+     SHMAP_EBADF},
+    {"a pseudo-handle value", BE, 1, SECTION, SAME, 0, 0, UINT64_MAX, 1,
+     SHMAP_EBADF},
+    {"frame shorter than a header", BE, 1, SECTION, SAME, 0, 52 - 5, 0, 1,
+     SHMAP_EPROTO},
+    {"payload shorter than announced", BE, 1, SECTION, SAME, 0, 4, 0, 1,
+     SHMAP_EPROTO},
+    {"payload longer than announced", BE, 1, SECTION, SAME, 0, -4, 0, 1,
+     SHMAP_EPROTO},
+    {"a message of 100 KiB", BE, 2, SECTION, SAME, 0, -100000, 0, 1,
+     SHMAP_EPROTO},
+    {"ADD_MEM_REG without a handle", BE, 0, SECTION, SAME, 0, 0, 0, 0,
+     SHMAP_EFDCOUNT},
+    {"ADD_MEM_REG with two handles", BE, 2, SECTION, SAME, 0, 0, 0, 0,
+     SHMAP_EFDCOUNT},
+    {"an event instead of a section", BE, 1, EVENT, SAME, 0, 0, 0, 0,
+     SHMAP_EBADF},
     {"a pipe instead of a section", FE, 1, PIPE, SAME, 0, 0, 0, 0, SHMAP_EBADF},
-    {"section smaller than the range", FE, 1, SMALL, SAME, 0, 0, 0, 0, SHMAP_EBACKING},
-    {"read-only grant mapped read-write", FE, 1, READONLY, SAME, 0, 0, 0, 0, SHMAP_EACCES},
+    {"section smaller than the range", FE, 1, SMALL, SAME, 0, 0, 0, 0,
+     SHMAP_EBACKING},
+    {"read-only grant mapped read-write", FE, 1, READONLY, SAME, 0, 0, 0, 0,
+     SHMAP_EACCES},
 };
+/* clang-format on */
 
 SHMAP_TEST(pipe_bad_input, every_envelope_and_handle_rule) {
   for (size_t i = 0; i < sizeof bads / sizeof *bads; i++) {
@@ -225,8 +239,10 @@ SHMAP_TEST(pipe_bad_input, every_envelope_and_handle_rule) {
       CloseHandle((HANDLE)(uintptr_t)values[0]);
       values[0] = b->bogus;
     }
-    struct writer wr = {&r, b->count == SAME ? (uint32_t)n : b->count,
-                        b->reserved, values, (size_t)n, frame, len};
+    struct writer wr = {&r,          b->count == SAME ? (uint32_t)n : b->count,
+                        b->reserved, values,
+                        (size_t)n,   frame,
+                        len};
     /* Written from a thread: a message larger than the pipe's buffer
      * blocks its writer until the receiver reads. */
     test_thread *t = test_thread_start(write_main, &wr);
@@ -251,11 +267,14 @@ SHMAP_TEST(pipe_bad_input, every_envelope_and_handle_rule) {
       cr_assert_eq(ev.result, b->want, "%s: result %s, want %s (%s)", b->what,
                    shmap_err_name(ev.result), shmap_err_name(b->want),
                    shmap_last_message());
-      cr_assert_eq(raw_reply(&r, ev.request, b->role), b->want, "%s: reply", b->what);
+      cr_assert_eq(raw_reply(&r, ev.request, b->role), b->want, "%s: reply",
+                   b->what);
     }
     /* Every handle the message named is closed; nothing was mapped. */
-    cr_assert_eq(test_handle_count(), opened, "%s: %ld handles before, %ld "
-                 "after", b->what, opened, test_handle_count());
+    cr_assert_eq(test_handle_count(), opened,
+                 "%s: %ld handles before, %ld "
+                 "after",
+                 b->what, opened, test_handle_count());
     cr_assert_eq(shmap_window_count(w), 0, "%s: window changed", b->what);
     raw_close(&r);
     shmap_backend_destroy(be);
@@ -305,8 +324,8 @@ SHMAP_TEST(pipe_ownership, unread_messages_are_closed_with_the_channel) {
                test_handle_count(), opened + 3);
   shmap_channel_close(back);
   /* back's pipe, peer process and two events went, and the duplicates. */
-  cr_assert_eq(test_handle_count(), opened - 4,
-               "unread handles leaked: %ld", test_handle_count());
+  cr_assert_eq(test_handle_count(), opened - 4, "unread handles leaked: %ld",
+               test_handle_count());
   shmap_channel_close(front);
 }
 
@@ -331,9 +350,9 @@ SHMAP_TEST(pipe_security, dacl_is_current_user_only) {
   raw_open(&r, BE);
   PACL dacl = NULL;
   PSECURITY_DESCRIPTOR sd = NULL;
-  DWORD err = GetSecurityInfo(shmap_channel_native(r.ch), SE_KERNEL_OBJECT,
-                              DACL_SECURITY_INFORMATION, NULL, NULL, &dacl,
-                              NULL, &sd);
+  DWORD err =
+      GetSecurityInfo(shmap_channel_native(r.ch), SE_KERNEL_OBJECT,
+                      DACL_SECURITY_INFORMATION, NULL, NULL, &dacl, NULL, &sd);
   cr_assert_eq(err, 0, "GetSecurityInfo: %lu", (unsigned long)err);
   cr_assert_not_null(dacl, "no DACL: everyone could connect");
   cr_assert_eq(dacl->AceCount, 1, "%u ACEs", (unsigned)dacl->AceCount);
@@ -380,8 +399,8 @@ SHMAP_TEST(pipe_security, client_allows_identification_only) {
   SECURITY_IMPERSONATION_LEVEL level = SecurityImpersonation;
   DWORD len = 0;
   if (ok)
-    ok = GetTokenInformation(tok, TokenImpersonationLevel, &level,
-                             sizeof level, &len);
+    ok = GetTokenInformation(tok, TokenImpersonationLevel, &level, sizeof level,
+                             &len);
   RevertToSelf();
   shmap_native_close(tok);
   cr_assert(ok, "thread token: %lu", (unsigned long)GetLastError());

@@ -79,11 +79,14 @@ SHMAP_TEST(window, anon_and_external) {
   cr_assert_null(shmap_window_translate(w, 4 * G + len - 1, 2));
   cr_assert(test_range_reserved(base + 4 * G, (size_t)G),
             "an external record maps nothing into the window");
-  ASSERT_ERR(shmap_window_protect(w, 4 * G, len, SHMAP_PROT_READ), SHMAP_ENOTSUP);
-  ASSERT_ERR(shmap_window_map_external(w, 4 * G, len, producer), SHMAP_EOVERLAP);
+  ASSERT_ERR(shmap_window_protect(w, 4 * G, len, SHMAP_PROT_READ),
+             SHMAP_ENOTSUP);
+  ASSERT_ERR(shmap_window_map_external(w, 4 * G, len, producer),
+             SHMAP_EOVERLAP);
   ASSERT_ERR(shmap_window_map_external(w, 8 * G, G, NULL), SHMAP_EINVAL);
-  ASSERT_ERR(shmap_window_map_external(w, 8 * G, 2 * G, (void *)(UINTPTR_MAX - G)),
-             SHMAP_EOVERFLOW);
+  ASSERT_ERR(
+      shmap_window_map_external(w, 8 * G, 2 * G, (void *)(UINTPTR_MAX - G)),
+      SHMAP_EOVERFLOW);
   ASSERT_OK(shmap_window_unmap(w, 4 * G, len));
   cr_assert_eq(shmap_window_count(w), 1);
   shmap_window_release(w);
@@ -94,8 +97,8 @@ SHMAP_TEST(window, overlaps_are_rejected) {
   shmap_window *w;
   ASSERT_OK(shmap_window_reserve(32 * G, 0, &w));
   ASSERT_OK(shmap_window_map_anon(w, 8 * G, 4 * G, SHMAP_PROT_RW));
-  static const uint64_t starts[][2] = {
-      {8, 4}, {7, 2}, {11, 1}, {9, 1}, {4, 20}, {0, 9}, {11, 8}};
+  static const uint64_t starts[][2] = {{8, 4},  {7, 2}, {11, 1}, {9, 1},
+                                       {4, 20}, {0, 9}, {11, 8}};
   for (size_t i = 0; i < sizeof starts / sizeof starts[0]; i++)
     ASSERT_ERR(shmap_window_map_anon(w, starts[i][0] * G, starts[i][1] * G,
                                      SHMAP_PROT_RW),
@@ -135,11 +138,14 @@ SHMAP_TEST(window, bad_arguments) {
   ASSERT_ERR(shmap_window_map(w, UINT64_MAX - G + 1, m, 0, G, SHMAP_PROT_RW),
              SHMAP_EOVERFLOW);
   ASSERT_ERR(shmap_window_map(w, 16 * G, m, 0, G, SHMAP_PROT_RW), SHMAP_ERANGE);
-  ASSERT_ERR(shmap_window_map(w, 15 * G, m, 0, 2 * G, SHMAP_PROT_RW), SHMAP_ERANGE);
-  ASSERT_ERR(shmap_window_map(w, 0, m, 2 * G, 4 * G, SHMAP_PROT_RW), SHMAP_EBACKING);
+  ASSERT_ERR(shmap_window_map(w, 15 * G, m, 0, 2 * G, SHMAP_PROT_RW),
+             SHMAP_ERANGE);
+  ASSERT_ERR(shmap_window_map(w, 0, m, 2 * G, 4 * G, SHMAP_PROT_RW),
+             SHMAP_EBACKING);
   ASSERT_ERR(shmap_window_map(w, 0, m, UINT64_MAX - G + 1, G, SHMAP_PROT_RW),
              SHMAP_EOVERFLOW);
-  ASSERT_ERR(shmap_window_map(w, 4 * G, m, 0, G, SHMAP_PROT_RW), SHMAP_EOVERLAP);
+  ASSERT_ERR(shmap_window_map(w, 4 * G, m, 0, G, SHMAP_PROT_RW),
+             SHMAP_EOVERLAP);
   ASSERT_ERR(shmap_window_map(w, 0, ro, 0, G, SHMAP_PROT_RW), SHMAP_EACCES);
   ASSERT_ERR(shmap_window_map_anon(NULL, 0, G, SHMAP_PROT_RW), SHMAP_EINVAL);
   ASSERT_ERR(shmap_window_map_anon(w, 0, G, SHMAP_PROT_NONE), SHMAP_EINVAL);
@@ -151,7 +157,8 @@ SHMAP_TEST(window, bad_arguments) {
   ASSERT_ERR(shmap_window_unmap(w, UINT64_MAX, 2), SHMAP_EOVERFLOW);
   ASSERT_ERR(shmap_window_protect(w, 0, G, SHMAP_PROT_READ), SHMAP_ENOENT);
   ASSERT_ERR(shmap_window_protect(w, 4 * G, G, 9), SHMAP_EINVAL);
-  ASSERT_ERR(shmap_window_protect(NULL, 4 * G, G, SHMAP_PROT_READ), SHMAP_EINVAL);
+  ASSERT_ERR(shmap_window_protect(NULL, 4 * G, G, SHMAP_PROT_READ),
+             SHMAP_EINVAL);
 
   shmap_mapping_info info;
   ASSERT_ERR(shmap_window_lookup(w, 0, &info), SHMAP_ENOENT);
@@ -179,7 +186,8 @@ SHMAP_TEST(window, unmap_must_be_whole) {
   ASSERT_ERR(shmap_window_unmap(w, 4 * G, G), SHMAP_EPARTIAL);
   ASSERT_ERR(shmap_window_unmap(w, 5 * G, 3 * G), SHMAP_EPARTIAL);
   ASSERT_ERR(shmap_window_unmap(w, 4 * G, 5 * G), SHMAP_EPARTIAL);
-  ASSERT_ERR(shmap_window_protect(w, 4 * G, G, SHMAP_PROT_READ), SHMAP_EPARTIAL);
+  ASSERT_ERR(shmap_window_protect(w, 4 * G, G, SHMAP_PROT_READ),
+             SHMAP_EPARTIAL);
   cr_assert_not_null(shmap_window_translate(w, 4 * G, 4 * G));
   ASSERT_OK(shmap_window_unmap(w, 4 * G, 4 * G));
   shmap_window_release(w);

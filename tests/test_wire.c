@@ -4,8 +4,8 @@
 
 #include "support.h"
 
-
-static size_t build_hdr(uint8_t *b, uint32_t req, uint32_t flags, uint32_t size) {
+static size_t build_hdr(uint8_t *b, uint32_t req, uint32_t flags,
+                        uint32_t size) {
   le32(b, req);
   le32(b + 4, flags);
   le32(b + 8, size);
@@ -13,7 +13,8 @@ static size_t build_hdr(uint8_t *b, uint32_t req, uint32_t flags, uint32_t size)
 }
 
 /* Decode a whole frame as received by a receiver of direction `inbound`. */
-static int decode(const uint8_t *b, size_t len, int inbound, shmap_wire_msg *m) {
+static int decode(const uint8_t *b, size_t len, int inbound,
+                  shmap_wire_msg *m) {
   shmap_wire_header h;
   int rc = shmap_wire_header_decode(b, inbound, &h);
   if (rc != 0)
@@ -31,12 +32,12 @@ SHMAP_TEST(wire, add_mem_reg_layout) {
   size_t len;
   ASSERT_OK(shmap_wire_encode(&m, buf, sizeof buf, &len));
   static const uint8_t want[52] = {
-      37, 0, 0, 0, 0x09, 0, 0, 0, 40, 0, 0, 0,      /* header */
-      0, 0, 0, 0, 0, 0, 0, 0,                       /* padding u64 */
-      0x00, 0x00, 0x10, 0, 0, 0, 0, 0,              /* guest_phys_addr */
-      0x00, 0x00, 0x20, 0, 0, 0, 0, 0,              /* memory_size */
-      0x00, 0x10, 0x00, 0x00, 0x00, 0x7f, 0, 0,     /* userspace_addr */
-      0x00, 0x30, 0, 0, 0, 0, 0, 0};                /* mmap_offset */
+      37,   0,    0,    0,    0x09, 0,    0, 0, 40, 0, 0, 0, /* header */
+      0,    0,    0,    0,    0,    0,    0, 0,              /* padding u64 */
+      0x00, 0x00, 0x10, 0,    0,    0,    0, 0,  /* guest_phys_addr */
+      0x00, 0x00, 0x20, 0,    0,    0,    0, 0,  /* memory_size */
+      0x00, 0x10, 0x00, 0x00, 0x00, 0x7f, 0, 0,  /* userspace_addr */
+      0x00, 0x30, 0,    0,    0,    0,    0, 0}; /* mmap_offset */
   cr_assert_eq(len, sizeof want);
   cr_assert_eq(memcmp(buf, want, sizeof want), 0);
   shmap_wire_msg back;
@@ -86,8 +87,8 @@ SHMAP_TEST(wire, round_trip_every_message) {
   ms[0].hdr.request = SHMAP_REQ_SET_MEM_TABLE;
   ms[0].u.mem_table.num_regions = 8;
   for (uint32_t i = 0; i < 8; i++)
-    ms[0].u.mem_table.regions[i] =
-        (shmap_wire_region){i * 0x100000ull, 0x100000, 0x1000 * i, 0x100000ull * i};
+    ms[0].u.mem_table.regions[i] = (shmap_wire_region){
+        i * 0x100000ull, 0x100000, 0x1000 * i, 0x100000ull * i};
   ms[1].hdr.request = SHMAP_REQ_GET_MAX_MEM_SLOTS;
   ms[2].hdr.request = SHMAP_REQ_ADD_MEM_REG;
   ms[2].u.region = (shmap_wire_region){1, 2, 3, 4};
@@ -99,10 +100,12 @@ SHMAP_TEST(wire, round_trip_every_message) {
   ms[5].u.mmap = (shmap_wire_mmap){7, 0, 2, 3, 0};
   ms[6].hdr.request = SHMAP_REQ_EXTERNAL_MAP;
   ms[6].u.external = (shmap_wire_external){0, 1, 2, 3};
-  shmap_wire_reply_init(&ms[7], SHMAP_REQ_ADD_MEM_REG, shmap_wire_reply_value(SHMAP_EOVERLAP));
+  shmap_wire_reply_init(&ms[7], SHMAP_REQ_ADD_MEM_REG,
+                        shmap_wire_reply_value(SHMAP_EOVERLAP));
   for (int i = 0; i < 8; i++) {
     if (i < 7)
-      ms[i].hdr.flags = SHMAP_WIRE_VERSION | (i % 2 ? SHMAP_WIRE_NEED_REPLY : 0);
+      ms[i].hdr.flags =
+          SHMAP_WIRE_VERSION | (i % 2 ? SHMAP_WIRE_NEED_REPLY : 0);
     uint8_t buf[SHMAP_WIRE_MAX_MESSAGE], again[SHMAP_WIRE_MAX_MESSAGE];
     size_t len, len2;
     ASSERT_OK(shmap_wire_encode(&ms[i], buf, sizeof buf, &len));
@@ -117,9 +120,11 @@ SHMAP_TEST(wire, round_trip_every_message) {
     cr_assert_eq(memcmp(buf, again, len), 0, "message %d round trips", i);
   }
   cr_assert_eq(shmap_wire_reply_result(ms[7].u.u64), SHMAP_EOVERLAP);
-  cr_assert_eq(shmap_wire_reply_result(1), SHMAP_EREPLY, "QEMU's failure value");
+  cr_assert_eq(shmap_wire_reply_result(1), SHMAP_EREPLY,
+               "QEMU's failure value");
   cr_assert_eq(shmap_wire_reply_result((uint64_t)-5000), SHMAP_EREPLY);
-  cr_assert_eq(shmap_wire_reply_result(shmap_wire_reply_value(SHMAP_EPERM)), SHMAP_EPERM);
+  cr_assert_eq(shmap_wire_reply_result(shmap_wire_reply_value(SHMAP_EPERM)),
+               SHMAP_EPERM);
   cr_assert_eq(shmap_wire_reply_result(0), 0);
   cr_assert_str_eq(shmap_wire_request_name(1007), "EXTERNAL_MAP");
   cr_assert_str_eq(shmap_wire_request_name(99), "UNKNOWN");
@@ -148,16 +153,13 @@ static void valid_payload(uint32_t req, uint8_t *p, uint32_t size) {
     }
     break;
   case SHMAP_REQ_ADD_MEM_REG:
-  case SHMAP_REQ_REM_MEM_REG:
-    le64(p + 16, 0x1000);
-    break;
+  case SHMAP_REQ_REM_MEM_REG: le64(p + 16, 0x1000); break;
   case SHMAP_REQ_SHMEM_MAP:
   case SHMAP_REQ_SHMEM_UNMAP:
   case SHMAP_REQ_EXTERNAL_MAP:
     le64(p + (req == SHMAP_REQ_EXTERNAL_MAP ? 16 : 24), 0x1000);
     break;
-  default:
-    break;
+  default: break;
   }
 }
 
@@ -166,17 +168,21 @@ static void valid_payload(uint32_t req, uint8_t *p, uint32_t size) {
 #define V 1u
 #define NONE ((size_t)-1)
 
+/* clang-format off: a table reads best as one row per case */
 static const struct bad bads[] = {
     {"version 0", 37, 0, 40, TB, SHMAP_EVERSION, NONE, 0, 0},
     {"version 2", 37, 2, 40, TB, SHMAP_EVERSION, NONE, 0, 0},
     {"version 3", 9, 3, 40, TF, SHMAP_EVERSION, NONE, 0, 0},
     {"reserved flag bit 4", 37, V | 0x10, 40, TB, SHMAP_EFLAGS, NONE, 0, 0},
-    {"reserved flag bit 31", 9, V | 0x80000000u, 40, TF, SHMAP_EFLAGS, NONE, 0, 0},
+    {"reserved flag bit 31", 9, V | 0x80000000u, 40, TF, SHMAP_EFLAGS, NONE, 0,
+     0},
     {"reply with NEED_REPLY", 37, V | 4 | 8, 8, TF, SHMAP_EFLAGS, NONE, 0, 0},
     {"reply of wrong size", 37, V | 4, 16, TF, SHMAP_ESIZE, NONE, 0, 0},
-    {"reply to a request never sent", 9, V | 4, 8, TF, SHMAP_EREQUEST, NONE, 0, 0},
+    {"reply to a request never sent", 9, V | 4, 8, TF, SHMAP_EREQUEST, NONE, 0,
+     0},
     {"unknown request", 99, V, 0, TB, SHMAP_EREQUEST, NONE, 0, 0},
-    {"request of the other direction", 9, V, 40, TB, SHMAP_EREQUEST, NONE, 0, 0},
+    {"request of the other direction", 9, V, 40, TB, SHMAP_EREQUEST, NONE, 0,
+     0},
     {"ADD_MEM_REG size 32", 37, V, 32, TB, SHMAP_ESIZE, NONE, 0, 0},
     {"REM_MEM_REG size 48", 38, V, 48, TB, SHMAP_ESIZE, NONE, 0, 0},
     {"SET_MEM_TABLE size 8", 5, V, 8, TB, SHMAP_ESIZE, NONE, 0, 0},
@@ -201,16 +207,26 @@ static const struct bad bads[] = {
     {"SHMEM_MAP len 0", 9, V, 40, TF, SHMAP_EEMPTY, 24, 0, 8},
     {"SHMEM_UNMAP len 0", 10, V, 40, TF, SHMAP_EEMPTY, 24, 0, 8},
     {"EXTERNAL_MAP len 0", 1007, V, 32, TF, SHMAP_EEMPTY, 16, 0, 8},
-    {"gpa+size overflows", 37, V, 40, TB, SHMAP_EOVERFLOW, 8, UINT64_MAX - 0x800, 8},
-    {"mmap_offset+size overflows", 37, V, 40, TB, SHMAP_EOVERFLOW, 32, UINT64_MAX, 8},
-    {"table gpa+size overflows", 5, V, 40, TB, SHMAP_EOVERFLOW, 8, UINT64_MAX, 8},
-    {"fd_offset+len overflows", 9, V, 40, TF, SHMAP_EOVERFLOW, 8, UINT64_MAX - 1, 8},
-    {"shm_offset+len overflows", 9, V, 40, TF, SHMAP_EOVERFLOW, 16, UINT64_MAX, 8},
-    {"unmap shm_offset+len overflows", 10, V, 40, TF, SHMAP_EOVERFLOW, 16, UINT64_MAX, 8},
-    {"external shm_offset+len overflows", 1007, V, 32, TF, SHMAP_EOVERFLOW, 8, UINT64_MAX, 8},
-    {"external ptr+len overflows", 1007, V, 32, TF, SHMAP_EOVERFLOW, 24, UINT64_MAX - 10, 8},
-    {"table regions overlap", 5, V, 72, TB, SHMAP_EOVERLAP, 8 + 32, 0x100800, 8},
+    {"gpa+size overflows", 37, V, 40, TB, SHMAP_EOVERFLOW, 8,
+     UINT64_MAX - 0x800, 8},
+    {"mmap_offset+size overflows", 37, V, 40, TB, SHMAP_EOVERFLOW, 32,
+     UINT64_MAX, 8},
+    {"table gpa+size overflows", 5, V, 40, TB, SHMAP_EOVERFLOW, 8, UINT64_MAX,
+     8},
+    {"fd_offset+len overflows", 9, V, 40, TF, SHMAP_EOVERFLOW, 8,
+     UINT64_MAX - 1, 8},
+    {"shm_offset+len overflows", 9, V, 40, TF, SHMAP_EOVERFLOW, 16, UINT64_MAX,
+     8},
+    {"unmap shm_offset+len overflows", 10, V, 40, TF, SHMAP_EOVERFLOW, 16,
+     UINT64_MAX, 8},
+    {"external shm_offset+len overflows", 1007, V, 32, TF, SHMAP_EOVERFLOW, 8,
+     UINT64_MAX, 8},
+    {"external ptr+len overflows", 1007, V, 32, TF, SHMAP_EOVERFLOW, 24,
+     UINT64_MAX - 10, 8},
+    {"table regions overlap", 5, V, 72, TB, SHMAP_EOVERLAP, 8 + 32, 0x100800,
+     8},
 };
+/* clang-format on */
 
 SHMAP_TEST(wire, every_rule_has_its_error) {
   for (size_t i = 0; i < sizeof bads / sizeof bads[0]; i++) {
@@ -227,7 +243,8 @@ SHMAP_TEST(wire, every_rule_has_its_error) {
     shmap_wire_msg m;
     int rc = decode(buf, 12 + b->size, b->inbound, &m);
     cr_assert_eq(rc, b->err, "%s: got %s, want %s (%s)", b->what,
-                 shmap_err_name(rc), shmap_err_name(b->err), shmap_last_message());
+                 shmap_err_name(rc), shmap_err_name(b->err),
+                 shmap_last_message());
     cr_assert_neq(shmap_last_message()[0], '\0');
   }
 }

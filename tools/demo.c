@@ -16,7 +16,8 @@
 
 #include "tool.h"
 
-#define GUEST_STRIDE (UINT64_C(1) << 30) /* one region per GiB of guest space */
+/* One region per GiB of guest space. */
+#define GUEST_STRIDE (UINT64_C(1) << 30)
 
 struct demo_opts {
   const char *addr;
@@ -100,15 +101,16 @@ static int frontend(int argc, char **argv) {
   printf("front end: %d regions of %llu MiB in a %llu GiB guest window, "
          "waiting for the back end on %s\n",
          o.regions, (unsigned long long)(o.size >> 20),
-         (unsigned long long)((uint64_t)o.regions * GUEST_STRIDE >> 30), o.addr);
+         (unsigned long long)((uint64_t)o.regions * GUEST_STRIDE >> 30),
+         o.addr);
   fflush(stdout);
-  if ((rc = shmap_listener_accept(l, SHMAP_ROLE_FRONTEND, 0, &ch)) != 0)
+  if (shmap_listener_accept(l, SHMAP_ROLE_FRONTEND, 0, &ch) != 0)
     return die("frontend", "accept");
 
   double t0 = now_us();
   for (int i = 0; i < o.regions; i++) {
     shmap_region r = {(uint64_t)i * GUEST_STRIDE, o.size, ram[i], 0};
-    if ((rc = shmap_frontend_add_region(ch, &r)) != 0)
+    if (shmap_frontend_add_region(ch, &r) != 0)
       return die("frontend", "ADD_MEM_REG");
     printf("  shared region %d/%d at guest 0x%llx\n", i + 1, o.regions,
            (unsigned long long)r.guest_address);
@@ -119,7 +121,7 @@ static int frontend(int argc, char **argv) {
   /* The back end maps its buffer once it has written guest RAM. */
   shmap_event ev;
   t0 = now_us();
-  if ((rc = shmap_frontend_serve_one(fe, ch, &ev)) != 0 || ev.result != 0)
+  if (shmap_frontend_serve_one(fe, ch, &ev) != 0 || ev.result != 0)
     return die("frontend", "SHMEM_MAP");
   double t_map = now_us() - t0;
   for (int i = 0; i < o.regions; i++) {
@@ -133,7 +135,7 @@ static int frontend(int argc, char **argv) {
   bad += check(buf, mm->len / 2, 200);
   verified += mm->len / 2;
   fill(buf + mm->len / 2, mm->len / 2, 300); /* our answer */
-  if ((rc = shmap_frontend_serve_one(fe, ch, &ev)) != 0 || ev.result != 0)
+  if (shmap_frontend_serve_one(fe, ch, &ev) != 0 || ev.result != 0)
     return die("frontend", "SHMEM_UNMAP");
   shmap_platform_info pi;
   shmap_platform(&pi);
@@ -143,11 +145,15 @@ static int frontend(int argc, char **argv) {
   printf("  bytes verified here  %llu (back end's writes), mismatches %llu\n",
          (unsigned long long)verified, (unsigned long long)bad);
   printf("  messages             %d ADD_MEM_REG, 1 SHMEM_MAP, 1 SHMEM_UNMAP "
-         "(+ replies)\n", o.regions);
-  printf("  ADD_MEM_REG          %.1f us per round trip (send fd, map, reply)\n",
-         t_add);
-  printf("  SHMEM_MAP            %.1f us from wait to mapped (includes the back "
-         "end's writes)\n", t_map);
+         "(+ replies)\n",
+         o.regions);
+  printf(
+      "  ADD_MEM_REG          %.1f us per round trip (send fd, map, reply)\n",
+      t_add);
+  printf(
+      "  SHMEM_MAP            %.1f us from wait to mapped (includes the back "
+      "end's writes)\n",
+      t_map);
   printf("  window mappings now  %zu guest, %zu shared-memory\n",
          shmap_window_count(guest), shmap_window_count(bar));
   shmap_channel_close(ch);
@@ -182,13 +188,14 @@ static int backend(int argc, char **argv) {
     return die("backend", "setup");
   for (int i = 0; i < o.regions; i++) {
     shmap_event ev;
-    if ((rc = shmap_backend_serve_one(be, ch, &ev)) != 0 || ev.result != 0)
+    if (shmap_backend_serve_one(be, ch, &ev) != 0 || ev.result != 0)
       return die("backend", "ADD_MEM_REG");
   }
   /* Guest RAM through our own window: check the front end's half, write
    * ours. */
   for (int i = 0; i < o.regions; i++) {
-    uint8_t *p = shmap_window_translate(guest, (uint64_t)i * GUEST_STRIDE, o.size);
+    uint8_t *p =
+        shmap_window_translate(guest, (uint64_t)i * GUEST_STRIDE, o.size);
     bad += check(p, half, (uint32_t)i + 1);
     fill(p + half, half, 100u + (uint32_t)i);
   }
@@ -202,16 +209,17 @@ static int backend(int argc, char **argv) {
     return die("backend", "buffer");
   uint8_t *b = shmap_window_base(own);
   fill(b, blen / 2, 200);
-  if ((rc = shmap_backend_shmem_map(ch, 0, buf, 0, UINT64_C(2) << 20, blen, 1)) != 0)
+  if (shmap_backend_shmem_map(ch, 0, buf, 0, UINT64_C(2) << 20, blen, 1) != 0)
     return die("backend", "SHMEM_MAP");
   /* The front end answers in the second half before it lets us unmap. */
-  if ((rc = shmap_backend_shmem_unmap(ch, 0, UINT64_C(2) << 20, blen)) != 0)
+  if (shmap_backend_shmem_unmap(ch, 0, UINT64_C(2) << 20, blen) != 0)
     return die("backend", "SHMEM_UNMAP");
   bad += check(b + blen / 2, blen / 2, 300);
-  fprintf(stderr, "back end: checked %llu bytes of the front end's, "
+  unsigned long long checked = half * (unsigned long long)o.regions + blen / 2;
+  fprintf(stderr,
+          "back end: checked %llu bytes of the front end's, "
           "mismatches %llu\n",
-          (unsigned long long)(half * (uint64_t)o.regions + blen / 2),
-          (unsigned long long)bad);
+          checked, (unsigned long long)bad);
   shmap_channel_close(ch);
   shmap_backend_destroy(be);
   shmap_window_release(guest);
@@ -228,6 +236,7 @@ int tool_demo(int argc, char **argv) {
   fputs("usage: shmap demo frontend --listen ADDR [--regions N] "
         "[--region-size SIZE]\n"
         "       shmap demo backend --connect ADDR [--regions N] "
-        "[--region-size SIZE]\n", stderr);
+        "[--region-size SIZE]\n",
+        stderr);
   return 2;
 }

@@ -139,10 +139,10 @@ int tool_send(int argc, char **argv) {
     }
   shmap_channel *ch;
   /* We connect with the opposite role of the server we talk to. */
-  int rc = shmap_channel_connect(o.connect, o.role == SHMAP_ROLE_BACKEND
-                                                ? SHMAP_ROLE_BACKEND
-                                                : SHMAP_ROLE_FRONTEND,
-                                 0, &ch);
+  int rc = shmap_channel_connect(
+      o.connect,
+      o.role == SHMAP_ROLE_BACKEND ? SHMAP_ROLE_BACKEND : SHMAP_ROLE_FRONTEND,
+      0, &ch);
   if (rc != 0) {
     fprintf(stderr, "shmap send: %s\n", shmap_last_message());
     return 1;
@@ -152,32 +152,32 @@ int tool_send(int argc, char **argv) {
     for (int i = 0; i < o.n; i++)
       regs[i] = (shmap_region){o.items[i].a, o.items[i].size, o.items[i].m, 0};
     if (o.table)
-      failures += report("SET_MEM_TABLE",
-                         shmap_frontend_set_mem_table(ch, regs, (size_t)o.n),
-                         NULL);
+      failures +=
+          report("SET_MEM_TABLE",
+                 shmap_frontend_set_mem_table(ch, regs, (size_t)o.n), NULL);
     else
       for (int i = 0; i < o.n; i++)
-        failures += report("ADD_MEM_REG",
-                           shmap_frontend_add_region(ch, &regs[i]),
-                           &o.items[i]);
+        failures +=
+            report("ADD_MEM_REG", shmap_frontend_add_region(ch, &regs[i]),
+                   &o.items[i]);
     for (int i = 0; o.remove && i < o.n; i++)
       failures += report("REM_MEM_REG",
                          shmap_frontend_remove_region(ch, &regs[i]), NULL);
   } else {
     for (int i = 0; i < o.n; i++) {
       struct item *it = &o.items[i];
-      failures += report("SHMEM_MAP",
-                         shmap_backend_shmem_map(ch, (uint8_t)it->a, it->m, 0,
-                                                 it->b, it->size,
-                                                 !it->readonly),
-                         it);
+      failures +=
+          report("SHMEM_MAP",
+                 shmap_backend_shmem_map(ch, (uint8_t)it->a, it->m, 0, it->b,
+                                         it->size, !it->readonly),
+                 it);
     }
     for (int i = 0; o.unmap && i < o.n; i++)
-      failures += report("SHMEM_UNMAP",
-                         shmap_backend_shmem_unmap(ch, (uint8_t)o.items[i].a,
-                                                   o.items[i].b,
-                                                   o.items[i].size),
-                         NULL);
+      failures +=
+          report("SHMEM_UNMAP",
+                 shmap_backend_shmem_unmap(ch, (uint8_t)o.items[i].a,
+                                           o.items[i].b, o.items[i].size),
+                 NULL);
   }
   shmap_channel_close(ch);
   for (int i = 0; i < o.n; i++)

@@ -19,7 +19,8 @@ void tool_print_hex(FILE *f, const void *p, size_t n);
 /* Print `s` as a JSON string: quoted, with quotes, backslashes (pipe
  * names) and control characters escaped. */
 void tool_print_json_string(FILE *f, const char *s);
-/* Print the JSON fields of a decoded message under their wire-format names (docs/wire.md). */
+/* Print the JSON fields of a decoded message under their wire-format names
+ * (docs/wire.md). */
 void tool_print_msg_fields(FILE *f, const shmap_wire_msg *msg);
 
 #endif

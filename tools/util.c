@@ -13,9 +13,21 @@ int tool_parse_size(const char *s, uint64_t *out) {
     return -1;
   unsigned shift = 0;
   switch (*end) {
-  case 'K': case 'k': shift = 10; end++; break;
-  case 'M': case 'm': shift = 20; end++; break;
-  case 'G': case 'g': shift = 30; end++; break;
+  case 'K':
+  case 'k':
+    shift = 10;
+    end++;
+    break;
+  case 'M':
+  case 'm':
+    shift = 20;
+    end++;
+    break;
+  case 'G':
+  case 'g':
+    shift = 30;
+    end++;
+    break;
   default: break;
   }
   if (*end != '\0' && *end != ':')
@@ -43,7 +55,8 @@ void tool_print_msg_fields(FILE *f, const shmap_wire_msg *m) {
             m->u.mem_table.num_regions);
     for (uint32_t i = 0; i < m->u.mem_table.num_regions; i++) {
       const shmap_wire_region *r = &m->u.mem_table.regions[i];
-      fprintf(f, "%s{\"guest_phys_addr\":%" PRIu64 ",\"memory_size\":%" PRIu64
+      fprintf(f,
+              "%s{\"guest_phys_addr\":%" PRIu64 ",\"memory_size\":%" PRIu64
               ",\"userspace_addr\":%" PRIu64 ",\"mmap_offset\":%" PRIu64 "}",
               i ? "," : "", r->guest_phys_addr, r->memory_size,
               r->userspace_addr, r->mmap_offset);
@@ -52,26 +65,28 @@ void tool_print_msg_fields(FILE *f, const shmap_wire_msg *m) {
     break;
   case SHMAP_REQ_ADD_MEM_REG:
   case SHMAP_REQ_REM_MEM_REG:
-    fprintf(f, ",\"guest_phys_addr\":%" PRIu64 ",\"memory_size\":%" PRIu64
+    fprintf(f,
+            ",\"guest_phys_addr\":%" PRIu64 ",\"memory_size\":%" PRIu64
             ",\"userspace_addr\":%" PRIu64 ",\"mmap_offset\":%" PRIu64,
             m->u.region.guest_phys_addr, m->u.region.memory_size,
             m->u.region.userspace_addr, m->u.region.mmap_offset);
     break;
   case SHMAP_REQ_SHMEM_MAP:
   case SHMAP_REQ_SHMEM_UNMAP:
-    fprintf(f, ",\"shmid\":%u,\"fd_offset\":%" PRIu64 ",\"shm_offset\":%" PRIu64
+    fprintf(f,
+            ",\"shmid\":%u,\"fd_offset\":%" PRIu64 ",\"shm_offset\":%" PRIu64
             ",\"len\":%" PRIu64 ",\"flags\":%" PRIu64,
             m->u.mmap.shmid, m->u.mmap.fd_offset, m->u.mmap.shm_offset,
             m->u.mmap.len, m->u.mmap.flags);
     break;
   case SHMAP_REQ_EXTERNAL_MAP:
-    fprintf(f, ",\"shmid\":%u,\"shm_offset\":%" PRIu64 ",\"len\":%" PRIu64
+    fprintf(f,
+            ",\"shmid\":%u,\"shm_offset\":%" PRIu64 ",\"len\":%" PRIu64
             ",\"ptr\":%" PRIu64,
             m->u.external.shmid, m->u.external.shm_offset, m->u.external.len,
             m->u.external.ptr);
     break;
-  default:
-    break;
+  default: break;
   }
 }
 

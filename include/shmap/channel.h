@@ -173,8 +173,8 @@ SHMAP_API int shmap_channel_recv(shmap_channel *ch, shmap_wire_msg *msg,
  * whether it can answer it. Borrowed from the channel: valid until the next
  * receive or close, by the receiving thread.
  */
-SHMAP_API const shmap_wire_header *shmap_channel_last_header(
-    const shmap_channel *ch);
+SHMAP_API const shmap_wire_header *
+shmap_channel_last_header(const shmap_channel *ch);
 /**
  * 1 when the stream is at a message boundary (the last failure was in a
  * payload that was read whole), 0 after a framing error (or for NULL).

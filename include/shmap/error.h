@@ -25,36 +25,36 @@ extern "C" {
  * start at -20. Callers can expand it too, e.g. to map codes to their own.
  */
 #define SHMAP_ERRNO_MAP(XX)                                                    \
-  XX(EINVAL, -1, "invalid argument")                                          \
-  XX(ENOMEM, -2, "out of memory")                                             \
-  XX(EOS, -3, "operating system call failed")                                 \
-  XX(EALIGN, -4, "offset or length not aligned to the mapping granularity")   \
-  XX(EEMPTY, -5, "zero length")                                               \
-  XX(EOVERFLOW, -6, "offset plus length overflows 64 bits")                   \
-  XX(ERANGE, -7, "range lies outside the window or object")                   \
-  XX(EOVERLAP, -8, "range overlaps an existing mapping or region")            \
-  XX(ENOENT, -9, "no mapping or region at that place")                        \
-  XX(EPARTIAL, -10, "range covers only part of a mapping")                    \
-  XX(EBACKING, -11, "backing object does not cover the range")                \
-  XX(EACCES, -12, "access denied: write through a read-only grant")           \
-  XX(EBADF, -13, "invalid descriptor or handle, or one of the wrong kind")    \
-  XX(ENOTSUP, -14, "not supported on this platform")                          \
-  XX(EBUSY, -15, "resource busy")                                             \
-  XX(EPROTO, -20, "protocol error")                                           \
-  XX(EVERSION, -21, "wrong protocol version in header")                       \
-  XX(EFLAGS, -22, "reserved or unknown flag bits set")                        \
-  XX(ESIZE, -23, "payload size wrong for this request")                       \
-  XX(EPADDING, -24, "non-zero padding")                                       \
-  XX(EFDCOUNT, -25, "wrong number of descriptors or handles")                 \
-  XX(EREQUEST, -26, "unknown request code")                                   \
-  XX(ENOWINDOW, -27, "shmid names no shared-memory window")                   \
-  XX(EPERM, -28, "not permitted on this channel")                             \
-  XX(ECLOSED, -29, "peer closed the connection")                              \
-  XX(ETRUNC, -30, "control data truncated: too many descriptors")             \
-  XX(EFAULT, -31, "memory behind the mapping is gone")                        \
-  XX(ELIMIT, -32, "configured limit exceeded")                                \
-  XX(EREPLY, -33, "peer answered with a failure or a malformed reply")        \
-  XX(EAGAIN, -34, "operation would block")                                    \
+  XX(EINVAL, -1, "invalid argument")                                           \
+  XX(ENOMEM, -2, "out of memory")                                              \
+  XX(EOS, -3, "operating system call failed")                                  \
+  XX(EALIGN, -4, "offset or length not aligned to the mapping granularity")    \
+  XX(EEMPTY, -5, "zero length")                                                \
+  XX(EOVERFLOW, -6, "offset plus length overflows 64 bits")                    \
+  XX(ERANGE, -7, "range lies outside the window or object")                    \
+  XX(EOVERLAP, -8, "range overlaps an existing mapping or region")             \
+  XX(ENOENT, -9, "no mapping or region at that place")                         \
+  XX(EPARTIAL, -10, "range covers only part of a mapping")                     \
+  XX(EBACKING, -11, "backing object does not cover the range")                 \
+  XX(EACCES, -12, "access denied: write through a read-only grant")            \
+  XX(EBADF, -13, "invalid descriptor or handle, or one of the wrong kind")     \
+  XX(ENOTSUP, -14, "not supported on this platform")                           \
+  XX(EBUSY, -15, "resource busy")                                              \
+  XX(EPROTO, -20, "protocol error")                                            \
+  XX(EVERSION, -21, "wrong protocol version in header")                        \
+  XX(EFLAGS, -22, "reserved or unknown flag bits set")                         \
+  XX(ESIZE, -23, "payload size wrong for this request")                        \
+  XX(EPADDING, -24, "non-zero padding")                                        \
+  XX(EFDCOUNT, -25, "wrong number of descriptors or handles")                  \
+  XX(EREQUEST, -26, "unknown request code")                                    \
+  XX(ENOWINDOW, -27, "shmid names no shared-memory window")                    \
+  XX(EPERM, -28, "not permitted on this channel")                              \
+  XX(ECLOSED, -29, "peer closed the connection")                               \
+  XX(ETRUNC, -30, "control data truncated: too many descriptors")              \
+  XX(EFAULT, -31, "memory behind the mapping is gone")                         \
+  XX(ELIMIT, -32, "configured limit exceeded")                                 \
+  XX(EREPLY, -33, "peer answered with a failure or a malformed reply")         \
+  XX(EAGAIN, -34, "operation would block")                                     \
   XX(ETIMEDOUT, -35, "operation timed out")
 
 /**
@@ -64,7 +64,7 @@ extern "C" {
 typedef enum shmap_errno {
   /** Success. */
   SHMAP_OK = 0,
-  /// @cond SHMAP_INTERNAL
+/// @cond SHMAP_INTERNAL
 #define SHMAP__ERR_ENUM(name, value, desc) SHMAP_##name = (value),
   SHMAP_ERRNO_MAP(SHMAP__ERR_ENUM)
 #undef SHMAP__ERR_ENUM

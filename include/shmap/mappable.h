@@ -33,10 +33,10 @@ extern "C" {
  */
 #ifdef _WIN32
 typedef void *shmap_native_t;
-#define SHMAP_NATIVE_INVALID ((shmap_native_t)0)
+#  define SHMAP_NATIVE_INVALID ((shmap_native_t)0)
 #else
 typedef int shmap_native_t;
-#define SHMAP_NATIVE_INVALID (-1)
+#  define SHMAP_NATIVE_INVALID (-1)
 #endif
 
 /** Access rights, used both for mappables and for mappings. */

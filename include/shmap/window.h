@@ -43,14 +43,14 @@ enum shmap_mapping_kind {
  * mapping stays mapped.
  */
 typedef struct shmap_mapping_info {
-  uint64_t offset;            /**< start, relative to the window base */
-  uint64_t len;               /**< length in bytes */
-  void *host;                 /**< host address of the first byte */
-  unsigned kind;              /**< enum shmap_mapping_kind */
-  unsigned prot;              /**< enum shmap_prot currently applied */
-  shmap_mappable *mappable;   /**< borrowed (take a reference to keep it);
-                                   NULL unless kind is MAPPABLE */
-  uint64_t file_offset;       /**< offset into the mappable; 0 otherwise */
+  uint64_t offset;          /**< start, relative to the window base */
+  uint64_t len;             /**< length in bytes */
+  void *host;               /**< host address of the first byte */
+  unsigned kind;            /**< enum shmap_mapping_kind */
+  unsigned prot;            /**< enum shmap_prot currently applied */
+  shmap_mappable *mappable; /**< borrowed (take a reference to keep it);
+                                 NULL unless kind is MAPPABLE */
+  uint64_t file_offset;     /**< offset into the mappable; 0 otherwise */
 } shmap_mapping_info;
 
 /**

@@ -35,7 +35,8 @@ extern "C" {
 /** Most descriptors one message may carry: room to give shmap_channel_recv. */
 #define SHMAP_WIRE_MAX_FDS 8
 /** The largest payload: SET_MEM_TABLE with eight regions. */
-#define SHMAP_WIRE_MAX_PAYLOAD (8 + SHMAP_WIRE_REGION_SIZE * SHMAP_WIRE_MAX_REGIONS)
+#define SHMAP_WIRE_MAX_PAYLOAD                                                 \
+  (8 + SHMAP_WIRE_REGION_SIZE * SHMAP_WIRE_MAX_REGIONS)
 /** The largest message, header included: enough for any encode buffer. */
 #define SHMAP_WIRE_MAX_MESSAGE (SHMAP_WIRE_HEADER_SIZE + SHMAP_WIRE_MAX_PAYLOAD)
 
@@ -50,9 +51,9 @@ enum shmap_wire_request {
   SHMAP_REQ_ADD_MEM_REG = 37,       /**< add one region (one descriptor) */
   SHMAP_REQ_REM_MEM_REG = 38,       /**< remove one region */
   /* back end -> front end */
-  SHMAP_REQ_SHMEM_MAP = 9,          /**< map a buffer into a shm window */
-  SHMAP_REQ_SHMEM_UNMAP = 10,       /**< unmap it again */
-  SHMAP_REQ_EXTERNAL_MAP = 1007     /**< in-process: record a pointer range */
+  SHMAP_REQ_SHMEM_MAP = 9,      /**< map a buffer into a shm window */
+  SHMAP_REQ_SHMEM_UNMAP = 10,   /**< unmap it again */
+  SHMAP_REQ_EXTERNAL_MAP = 1007 /**< in-process: record a pointer range */
 };
 
 /** Header flags: protocol version 1 in the version bits. */

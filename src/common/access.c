@@ -10,8 +10,8 @@ enum { OP_READ, OP_WRITE, OP_CAS };
 
 struct job {
   int op;
-  uint8_t *host;      /* set by access(): where the window bytes are */
-  void *buf;          /* OP_READ destination, OP_WRITE source */
+  uint8_t *host; /* set by access(): where the window bytes are */
+  void *buf;     /* OP_READ destination, OP_WRITE source */
   size_t len;
   uint64_t *expected; /* OP_CAS */
   uint64_t desired;
@@ -22,16 +22,12 @@ struct job {
 static void run(void *arg) {
   struct job *j = arg;
   switch (j->op) {
-  case OP_READ:
-    memcpy(j->buf, j->host, j->len);
-    break;
-  case OP_WRITE:
-    memcpy(j->host, j->buf, j->len);
-    break;
+  case OP_READ: memcpy(j->buf, j->host, j->len); break;
+  case OP_WRITE: memcpy(j->host, j->buf, j->len); break;
   default:
-    j->swapped = __atomic_compare_exchange_n((uint64_t *)(void *)j->host,
-                                             j->expected, j->desired, 0,
-                                             __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+    j->swapped = __atomic_compare_exchange_n(
+        (uint64_t *)(void *)j->host, j->expected, j->desired, 0,
+        __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
   }
 }
 
@@ -55,10 +51,9 @@ static int locate(shmap_window *w, const char *what, uint64_t offset,
                       "%s: 0x%" PRIx64 "+0x%" PRIx64 " runs past its mapping",
                       what, offset, len);
   if ((e->prot & need) != need)
-    return shmap__err(SHMAP_EACCES,
-                      "%s: mapping at 0x%" PRIx64 " does not allow %s", what,
-                      e->offset,
-                      need & SHMAP_PROT_WRITE ? "writing" : "reading");
+    return shmap__err(
+        SHMAP_EACCES, "%s: mapping at 0x%" PRIx64 " does not allow %s", what,
+        e->offset, need & SHMAP_PROT_WRITE ? "writing" : "reading");
   uint8_t *start = e->kind == SHMAP_MAPPING_EXTERNAL ? (uint8_t *)e->ext
                                                      : w->base + e->offset;
   *host = start + (offset - e->offset);
@@ -69,7 +64,8 @@ static int locate(shmap_window *w, const char *what, uint64_t offset,
  * unmapped under it; the lock belongs to this frame, not to run(), so an
  * abandoned access still releases it. */
 static int guarded_access(shmap_window *w, const char *what, uint64_t offset,
-                  unsigned need, struct job *j, uint64_t *fault_offset) {
+                          unsigned need, struct job *j,
+                          uint64_t *fault_offset) {
   if (w == NULL)
     return shmap__err(SHMAP_EINVAL, "%s: NULL window", what);
   shmap__rwlock_rdlock(&w->lock);
@@ -83,8 +79,8 @@ static int guarded_access(shmap_window *w, const char *what, uint64_t offset,
       if (fault_offset != NULL)
         *fault_offset = at;
       rc = shmap__err(SHMAP_EFAULT,
-                      "%s: memory at window offset 0x%" PRIx64 " is gone",
-                      what, at);
+                      "%s: memory at window offset 0x%" PRIx64 " is gone", what,
+                      at);
     }
   }
   shmap__rwlock_rdunlock(&w->lock);
@@ -96,7 +92,8 @@ int shmap_window_read(shmap_window *w, uint64_t offset, void *dst, size_t len,
   if (dst == NULL)
     return shmap__err(SHMAP_EINVAL, "window read: NULL buffer");
   struct job j = {OP_READ, NULL, dst, len, NULL, 0, 0};
-  return guarded_access(w, "window read", offset, SHMAP_PROT_READ, &j, fault_offset);
+  return guarded_access(w, "window read", offset, SHMAP_PROT_READ, &j,
+                        fault_offset);
 }
 
 int shmap_window_write(shmap_window *w, uint64_t offset, const void *src,
@@ -104,12 +101,12 @@ int shmap_window_write(shmap_window *w, uint64_t offset, const void *src,
   if (src == NULL)
     return shmap__err(SHMAP_EINVAL, "window write: NULL buffer");
   struct job j = {OP_WRITE, NULL, (void *)(uintptr_t)src, len, NULL, 0, 0};
-  return guarded_access(w, "window write", offset, SHMAP_PROT_WRITE, &j, fault_offset);
+  return guarded_access(w, "window write", offset, SHMAP_PROT_WRITE, &j,
+                        fault_offset);
 }
 
-int shmap_window_cmpxchg64(shmap_window *w, uint64_t offset,
-                           uint64_t *expected, uint64_t desired,
-                           uint64_t *fault_offset) {
+int shmap_window_cmpxchg64(shmap_window *w, uint64_t offset, uint64_t *expected,
+                           uint64_t desired, uint64_t *fault_offset) {
   if (expected == NULL)
     return shmap__err(SHMAP_EINVAL, "window cmpxchg64: NULL expected");
   if (offset & 7)
@@ -118,7 +115,7 @@ int shmap_window_cmpxchg64(shmap_window *w, uint64_t offset,
                       offset);
   struct job j = {OP_CAS, NULL, NULL, 8, expected, desired, 0};
   int rc = guarded_access(w, "window cmpxchg64", offset, SHMAP_PROT_RW, &j,
-                  fault_offset);
+                          fault_offset);
   if (rc == 0 && !j.swapped)
     rc = shmap__err(SHMAP_EBUSY,
                     "window cmpxchg64: value at 0x%" PRIx64 " was 0x%" PRIx64,

@@ -76,8 +76,8 @@ static int add_slot(shmap_backend *be, const shmap_wire_region *r,
                             r->memory_size, SHMAP_PROT_RW);
   if (rc != 0)
     return rc;
-  be->slots[be->n++] = (slot){r->guest_phys_addr, r->memory_size,
-                              r->mmap_offset, m};
+  be->slots[be->n++] =
+      (slot){r->guest_phys_addr, r->memory_size, r->mmap_offset, m};
   be->mapped_bytes += r->memory_size;
   return 0;
 }
@@ -99,7 +99,7 @@ static int adopt_all(shmap_native_t *fds, size_t nfds, shmap_mappable **ms) {
 
 static int add_region(shmap_backend *be, const shmap_wire_region *r,
                       shmap_native_t *fds, size_t nfds) {
-  shmap_mappable *m;
+  shmap_mappable *m = NULL;
   int rc = adopt_all(fds, nfds, &m);
   if (rc != 0)
     return rc;
@@ -115,10 +115,9 @@ static int remove_region(shmap_backend *be, const shmap_wire_region *r) {
       continue;
     if (be->slots[i].size != r->memory_size)
       return shmap__err(SHMAP_EPARTIAL,
-                        "REM_MEM_REG: region at 0x%" PRIx64 " has size 0x%"
-                        PRIx64 ", not 0x%" PRIx64,
-                        r->guest_phys_addr, be->slots[i].size,
-                        r->memory_size);
+                        "REM_MEM_REG: region at 0x%" PRIx64
+                        " has size 0x%" PRIx64 ", not 0x%" PRIx64,
+                        r->guest_phys_addr, be->slots[i].size, r->memory_size);
     drop_slot(be, i);
     return 0;
   }
@@ -189,9 +188,7 @@ static int apply(void *ctx, shmap_channel *ch, const shmap_wire_msg *m,
     gpa = m->u.mem_table.regions[0].guest_phys_addr;
     rc = set_table(be, m, fds, nfds);
     break;
-  default: /* GET_MAX_MEM_SLOTS */
-    out->value = MAX_SLOTS;
-    return 0;
+  default: /* GET_MAX_MEM_SLOTS */ out->value = MAX_SLOTS; return 0;
   }
   if (rc == 0)
     out->head = shmap_window_translate(be->guest, gpa, 16);
@@ -237,9 +234,9 @@ int shmap__request(shmap_channel *ch, shmap_wire_msg *m,
   return 0;
 }
 
-int shmap_backend_shmem_map(shmap_channel *ch, uint8_t shmid,
-                            shmap_mappable *m, uint64_t fd_offset,
-                            uint64_t shm_offset, uint64_t len, int writable) {
+int shmap_backend_shmem_map(shmap_channel *ch, uint8_t shmid, shmap_mappable *m,
+                            uint64_t fd_offset, uint64_t shm_offset,
+                            uint64_t len, int writable) {
   if (ch == NULL || m == NULL)
     return shmap__err(SHMAP_EINVAL, "shmem_map: NULL argument");
   int rc = shmap_mappable_check_range(m, fd_offset, len);
@@ -247,7 +244,7 @@ int shmap_backend_shmem_map(shmap_channel *ch, uint8_t shmid,
     return rc;
   if (writable && !(shmap_mappable_access(m) & SHMAP_PROT_WRITE))
     return shmap__err(SHMAP_EACCES, "shmem_map: read-write map of a "
-                      "read-only mappable");
+                                    "read-only mappable");
   shmap_wire_msg msg;
   memset(&msg, 0, sizeof msg);
   msg.hdr.request = SHMAP_REQ_SHMEM_MAP;
@@ -282,7 +279,7 @@ int shmap_backend_external_map(shmap_channel *ch, uint8_t shmid,
   shmap_wire_msg msg;
   memset(&msg, 0, sizeof msg);
   msg.hdr.request = SHMAP_REQ_EXTERNAL_MAP;
-  msg.u.external = (shmap_wire_external){shmid, shm_offset, len,
-                                         (uint64_t)(uintptr_t)ptr};
+  msg.u.external =
+      (shmap_wire_external){shmid, shm_offset, len, (uint64_t)(uintptr_t)ptr};
   return shmap__request(ch, &msg, NULL, 0, NULL);
 }

@@ -16,6 +16,8 @@ static int valid_role(unsigned role) {
 
 static int wrap(shmap__chan_os *os, unsigned role, unsigned flags,
                 shmap_channel **out) {
+  if (out == NULL)
+    return shmap__err(SHMAP_EINVAL, "channel: NULL out");
   shmap_channel *ch = calloc(1, sizeof *ch);
   if (ch == NULL)
     return shmap__err(SHMAP_ENOMEM, "channel: out of memory");
@@ -39,8 +41,10 @@ static int check_args(const char *what, unsigned role, unsigned flags,
   if (out == NULL)
     return shmap__err(SHMAP_EINVAL, "%s: NULL out", what);
   if (!valid_role(role))
-    return shmap__err(SHMAP_EINVAL, "%s: role %u is neither front end nor "
-                      "back end", what, role);
+    return shmap__err(SHMAP_EINVAL,
+                      "%s: role %u is neither front end nor "
+                      "back end",
+                      what, role);
   if (flags & ~(unsigned)(SHMAP_CHANNEL_INPROCESS | SHMAP_CHANNEL_SAME_USER))
     return shmap__err(SHMAP_EINVAL, "%s: unknown flags 0x%x", what, flags);
   return 0;

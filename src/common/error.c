@@ -12,29 +12,23 @@ static _Thread_local int last_os_error;
 
 const char *shmap_strerror(int err) {
   switch (err) {
-  case SHMAP_OK:
-    return "success";
-#define XX(name, value, desc) \
-  case SHMAP_##name:          \
-    return desc;
+  case SHMAP_OK: return "success";
+#define XX(name, value, desc)                                                  \
+  case SHMAP_##name: return desc;
     SHMAP_ERRNO_MAP(XX)
 #undef XX
-  default:
-    return "unknown error";
+  default: return "unknown error";
   }
 }
 
 const char *shmap_err_name(int err) {
   switch (err) {
-  case SHMAP_OK:
-    return "SHMAP_OK";
-#define XX(name, value, desc) \
-  case SHMAP_##name:          \
-    return "SHMAP_" #name;
+  case SHMAP_OK: return "SHMAP_OK";
+#define XX(name, value, desc)                                                  \
+  case SHMAP_##name: return "SHMAP_" #name;
     SHMAP_ERRNO_MAP(XX)
 #undef XX
-  default:
-    return "SHMAP_E?";
+  default: return "SHMAP_E?";
   }
 }
 
@@ -43,7 +37,9 @@ int shmap_last_os_error(void) { return last_os_error; }
 const char *shmap_last_message(void) { return last_message; }
 
 static void record(int code, int os_error, const char *fmt, va_list ap) {
-  int n = vsnprintf(last_message, sizeof last_message, fmt, ap);
+  /* The analyzer cannot follow a va_list begun by our callers. */
+  int n = vsnprintf(last_message, sizeof last_message, fmt, // NOLINT
+                    ap);
   size_t used = n < 0 ? 0 : (size_t)n;
   if (used >= sizeof last_message)
     used = sizeof last_message - 1;

@@ -10,14 +10,15 @@ int shmap_region_check(const shmap_region *r) {
   if (r == NULL || r->mappable == NULL)
     return shmap__err(SHMAP_EINVAL, "region: NULL region or mappable");
   uint64_t g = shmap__os_granularity();
-  int rc = shmap__check_range("region", r->guest_address, r->size, UINT64_MAX,
-                              g);
+  int rc =
+      shmap__check_range("region", r->guest_address, r->size, UINT64_MAX, g);
   if (rc != 0)
     return rc;
   if (r->file_offset & (g - 1))
     return shmap__err(SHMAP_EALIGN,
-                      "region: file offset 0x%" PRIx64 " not aligned to 0x%"
-                      PRIx64, r->file_offset, g);
+                      "region: file offset 0x%" PRIx64
+                      " not aligned to 0x%" PRIx64,
+                      r->file_offset, g);
   return shmap_mappable_check_range(r->mappable, r->file_offset, r->size);
 }
 
@@ -84,8 +85,9 @@ int shmap_frontend_create(shmap_frontend **out) {
   if (out == NULL)
     return shmap__err(SHMAP_EINVAL, "frontend create: NULL out");
   *out = calloc(1, sizeof **out);
-  return *out != NULL ? 0
-                      : shmap__err(SHMAP_ENOMEM, "frontend create: out of memory");
+  return *out != NULL
+             ? 0
+             : shmap__err(SHMAP_ENOMEM, "frontend create: out of memory");
 }
 
 void shmap_frontend_destroy(shmap_frontend *fe) { free(fe); }
@@ -122,8 +124,8 @@ static int apply_map(shmap_frontend *fe, const shmap_wire_mmap *mm,
     shmap_native_close(fd);
     return rc;
   }
-  unsigned prot = mm->flags & SHMAP_WIRE_MAP_RW ? SHMAP_PROT_RW
-                                                : SHMAP_PROT_READ;
+  unsigned prot =
+      mm->flags & SHMAP_WIRE_MAP_RW ? SHMAP_PROT_RW : SHMAP_PROT_READ;
   rc = shmap_window_map(w, mm->shm_offset, m, mm->fd_offset, mm->len, prot);
   shmap_mappable_unref(m); /* the window holds its own reference */
   if (rc == 0)
@@ -139,8 +141,7 @@ static int apply(void *ctx, shmap_channel *ch, const shmap_wire_msg *m,
   shmap_window *w;
   (void)nfds;
   switch (m->hdr.request) {
-  case SHMAP_REQ_SHMEM_MAP:
-    return apply_map(fe, &m->u.mmap, fds[0], head);
+  case SHMAP_REQ_SHMEM_MAP: return apply_map(fe, &m->u.mmap, fds[0], head);
   case SHMAP_REQ_SHMEM_UNMAP:
     if ((w = window_of(fe, m->u.mmap.shmid, &rc)) == NULL)
       return rc;
@@ -148,12 +149,14 @@ static int apply(void *ctx, shmap_channel *ch, const shmap_wire_msg *m,
   default: /* EXTERNAL_MAP */
     if (!(shmap_channel_flags(ch) & SHMAP_CHANNEL_INPROCESS))
       return shmap__err(SHMAP_EPERM, "EXTERNAL_MAP on a cross-process "
-                        "channel: its pointer means nothing here");
+                                     "channel: its pointer means nothing here");
     if ((w = window_of(fe, m->u.external.shmid, &rc)) == NULL)
       return rc;
     if (m->u.external.ptr > UINTPTR_MAX)
-      return shmap__err(SHMAP_EOVERFLOW, "EXTERNAL_MAP: pointer 0x%" PRIx64
-                        " does not fit this process", m->u.external.ptr);
+      return shmap__err(SHMAP_EOVERFLOW,
+                        "EXTERNAL_MAP: pointer 0x%" PRIx64
+                        " does not fit this process",
+                        m->u.external.ptr);
     rc = shmap_window_map_external(w, m->u.external.shm_offset,
                                    m->u.external.len,
                                    (void *)(uintptr_t)m->u.external.ptr);

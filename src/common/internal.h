@@ -12,8 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "shmap.h"
 #include "os.h"
+#include "shmap.h"
 
 #if defined(__MINGW32__)
 /* mingw's C99 stdio (__USE_MINGW_ANSI_STDIO) takes the GNU formats. */
@@ -46,8 +46,8 @@ int shmap__check_range(const char *what, uint64_t offset, uint64_t len,
 
 struct shmap_mappable {
   atomic_uint refs;
-  unsigned access;        /* SHMAP_PROT_READ or SHMAP_PROT_RW */
-  shmap_native_t native;  /* owned */
+  unsigned access;       /* SHMAP_PROT_READ or SHMAP_PROT_RW */
+  shmap_native_t native; /* owned */
   uint64_t size;
 };
 
@@ -57,16 +57,16 @@ typedef struct shmap__entry {
   uint64_t offset;
   uint64_t len;
   uint64_t file_offset;
-  void *ext;             /* EXTERNAL: the producer's pointer */
-  shmap_mappable *m;     /* MAPPABLE: one reference held by the window */
+  void *ext;         /* EXTERNAL: the producer's pointer */
+  shmap_mappable *m; /* MAPPABLE: one reference held by the window */
   unsigned kind;
   unsigned prot;
 } shmap__entry;
 
 typedef struct shmap__table {
-  shmap__entry *v;  /* sorted by offset, never overlapping */
-  uint64_t *keys;   /* keys[i] == v[i].offset: the binary search walks this
-                       dense array (8 bytes a step, not 48) */
+  shmap__entry *v; /* sorted by offset, never overlapping */
+  uint64_t *keys;  /* keys[i] == v[i].offset: the binary search walks this
+                      dense array (8 bytes a step, not 48) */
   size_t n;
   size_t cap;
 } shmap__table;
@@ -89,7 +89,7 @@ struct shmap_window {
   uint64_t size;
   shmap__rwlock lock;
   shmap__table table;
-  void *os;  /* backend state (Windows placeholders), NULL on POSIX */
+  void *os; /* backend state (Windows placeholders), NULL on POSIX */
 };
 
 /* ---- channel (common/channel.c) ---- */
@@ -184,8 +184,8 @@ int shmap__os_window_protect(shmap_window *w, const shmap__entry *e,
  * that range abandons fn and returns SHMAP_EFAULT with *fault set to the
  * address; faults elsewhere go to the process's previous handler. fn must
  * hold no lock and own no resource while it touches the range. */
-int shmap__os_guarded(void (*fn)(void *), void *arg, uintptr_t lo,
-                      uintptr_t hi, uintptr_t *fault);
+int shmap__os_guarded(void (*fn)(void *), void *arg, uintptr_t lo, uintptr_t hi,
+                      uintptr_t *fault);
 
 /* Channels. Every function records its own error. */
 int shmap__os_listen(const char *addr, shmap__listener_os *out);

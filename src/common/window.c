@@ -28,7 +28,8 @@ int shmap_window_reserve(uint64_t size, uint64_t align, shmap_window **out) {
                       align, gran);
   if (size > UINT64_MAX - align || size + align > (uint64_t)SIZE_MAX)
     return shmap__err(SHMAP_EOVERFLOW,
-                      "window reserve: size 0x%" PRIx64 " + alignment 0x%" PRIx64
+                      "window reserve: size 0x%" PRIx64
+                      " + alignment 0x%" PRIx64
                       " does not fit the address space",
                       size, align);
   shmap_window *w = calloc(1, sizeof *w);
@@ -164,7 +165,7 @@ int shmap_window_map_external(shmap_window *w, uint64_t offset, uint64_t len,
     return shmap__err(SHMAP_EOVERFLOW,
                       "%s: pointer %p + length 0x%" PRIx64 " overflows", what,
                       ptr, len);
-  shmap__entry e = {offset, len, 0, ptr, NULL, SHMAP_MAPPING_EXTERNAL,
+  shmap__entry e = {offset,       len, 0, ptr, NULL, SHMAP_MAPPING_EXTERNAL,
                     SHMAP_PROT_RW};
   return add(w, what, &e);
 }
@@ -230,8 +231,8 @@ int shmap_window_protect(shmap_window *w, uint64_t offset, uint64_t len,
                       "%s: external ranges belong to their producer", what);
     else if ((prot & SHMAP_PROT_WRITE) && e->m != NULL &&
              !(e->m->access & SHMAP_PROT_WRITE))
-      rc = shmap__err(SHMAP_EACCES,
-                      "%s: write access to a read-only mappable", what);
+      rc = shmap__err(SHMAP_EACCES, "%s: write access to a read-only mappable",
+                      what);
     else if ((rc = shmap__os_window_protect(w, e, prot)) == 0)
       e->prot = prot;
   }

@@ -14,21 +14,42 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
 #endif
 
 /* Wire offsets and sizes (docs/wire.md), checked where they combine. */
+/* clang-format off: one line per group of fields */
 enum {
-  HDR_REQUEST = 0, HDR_FLAGS = 4, HDR_SIZE = 8,
-  REG_GPA = 0, REG_SIZE = 8, REG_UADDR = 16, REG_MMAP_OFFSET = 24,
-  TABLE_NUM = 0, TABLE_PAD = 4, TABLE_REGIONS = 8,
-  ADD_PAD = 0, ADD_REGION = 8, ADD_LEN = ADD_REGION + SHMAP_WIRE_REGION_SIZE,
-  MMAP_SHMID = 0, MMAP_PAD = 1, MMAP_FD_OFFSET = 8, MMAP_SHM_OFFSET = 16,
-  MMAP_LEN = 24, MMAP_FLAGS = 32, MMAP_SIZE = 40,
-  EXT_SHMID = 0, EXT_PAD = 1, EXT_SHM_OFFSET = 8, EXT_LEN = 16, EXT_PTR = 24,
+  HDR_REQUEST = 0,
+  HDR_FLAGS = 4,
+  HDR_SIZE = 8,
+  REG_GPA = 0,
+  REG_SIZE = 8,
+  REG_UADDR = 16,
+  REG_MMAP_OFFSET = 24,
+  TABLE_NUM = 0,
+  TABLE_PAD = 4,
+  TABLE_REGIONS = 8,
+  ADD_PAD = 0,
+  ADD_REGION = 8,
+  ADD_LEN = ADD_REGION + SHMAP_WIRE_REGION_SIZE,
+  MMAP_SHMID = 0,
+  MMAP_PAD = 1,
+  MMAP_FD_OFFSET = 8,
+  MMAP_SHM_OFFSET = 16,
+  MMAP_LEN = 24,
+  MMAP_FLAGS = 32,
+  MMAP_SIZE = 40,
+  EXT_SHMID = 0,
+  EXT_PAD = 1,
+  EXT_SHM_OFFSET = 8,
+  EXT_LEN = 16,
+  EXT_PTR = 24,
   EXT_SIZE = 32,
   REPLY_SIZE = 8
 };
+/* clang-format on */
 _Static_assert(HDR_SIZE + 4 == SHMAP_WIRE_HEADER_SIZE, "header is 12 bytes");
 _Static_assert(REG_MMAP_OFFSET + 8 == SHMAP_WIRE_REGION_SIZE, "region is 32");
 _Static_assert(ADD_LEN == 40, "ADD_MEM_REG payload is 40 bytes");
-_Static_assert(TABLE_REGIONS + SHMAP_WIRE_MAX_REGIONS * SHMAP_WIRE_REGION_SIZE ==
+_Static_assert(TABLE_REGIONS +
+                       SHMAP_WIRE_MAX_REGIONS * SHMAP_WIRE_REGION_SIZE ==
                    SHMAP_WIRE_MAX_PAYLOAD,
                "SET_MEM_TABLE with 8 regions is the largest payload");
 _Static_assert(MMAP_FLAGS + 8 == MMAP_SIZE && MMAP_SIZE == 40, "MMap is 40");
@@ -78,14 +99,11 @@ int shmap_wire_direction(uint32_t request) {
   case SHMAP_REQ_SET_MEM_TABLE:
   case SHMAP_REQ_GET_MAX_MEM_SLOTS:
   case SHMAP_REQ_ADD_MEM_REG:
-  case SHMAP_REQ_REM_MEM_REG:
-    return SHMAP_WIRE_TO_BACKEND;
+  case SHMAP_REQ_REM_MEM_REG: return SHMAP_WIRE_TO_BACKEND;
   case SHMAP_REQ_SHMEM_MAP:
   case SHMAP_REQ_SHMEM_UNMAP:
-  case SHMAP_REQ_EXTERNAL_MAP:
-    return SHMAP_WIRE_TO_FRONTEND;
-  default:
-    return 0;
+  case SHMAP_REQ_EXTERNAL_MAP: return SHMAP_WIRE_TO_FRONTEND;
+  default: return 0;
   }
 }
 
@@ -95,16 +113,12 @@ static int size_allowed(uint32_t code, uint32_t size) {
   case SHMAP_REQ_SET_MEM_TABLE:
     return size > TABLE_REGIONS && size <= SHMAP_WIRE_MAX_PAYLOAD &&
            (size - TABLE_REGIONS) % SHMAP_WIRE_REGION_SIZE == 0;
-  case SHMAP_REQ_GET_MAX_MEM_SLOTS:
-    return size == 0;
+  case SHMAP_REQ_GET_MAX_MEM_SLOTS: return size == 0;
   case SHMAP_REQ_ADD_MEM_REG:
-  case SHMAP_REQ_REM_MEM_REG:
-    return size == ADD_LEN;
+  case SHMAP_REQ_REM_MEM_REG: return size == ADD_LEN;
   case SHMAP_REQ_SHMEM_MAP:
-  case SHMAP_REQ_SHMEM_UNMAP:
-    return size == MMAP_SIZE;
-  default:
-    return size == EXT_SIZE; /* EXTERNAL_MAP */
+  case SHMAP_REQ_SHMEM_UNMAP: return size == MMAP_SIZE;
+  default: return size == EXT_SIZE; /* EXTERNAL_MAP */
   }
 }
 
@@ -117,8 +131,8 @@ int shmap_wire_header_decode(const uint8_t *buf, int inbound,
                          get32(buf + HDR_SIZE)};
   const char *name = shmap_wire_request_name(h.request);
   if ((h.flags & SHMAP_WIRE_VERSION_MASK) != SHMAP_WIRE_VERSION)
-    return shmap__err(SHMAP_EVERSION, "header: %s with version %u, not 1",
-                      name, h.flags & SHMAP_WIRE_VERSION_MASK);
+    return shmap__err(SHMAP_EVERSION, "header: %s with version %u, not 1", name,
+                      h.flags & SHMAP_WIRE_VERSION_MASK);
   if (h.flags & ~(uint32_t)(SHMAP_WIRE_VERSION_MASK | SHMAP_WIRE_REPLY |
                             SHMAP_WIRE_NEED_REPLY))
     return shmap__err(SHMAP_EFLAGS, "header: %s with reserved flag bits 0x%x",
@@ -127,21 +141,29 @@ int shmap_wire_header_decode(const uint8_t *buf, int inbound,
   if (h.flags & SHMAP_WIRE_REPLY) {
     /* A reply answers a request this receiver sent: the other space. */
     if (dir == 0 || dir == inbound)
-      return shmap__err(SHMAP_EREQUEST, "header: reply to request %" PRIu32
-                        " this end cannot have sent", h.request);
+      return shmap__err(SHMAP_EREQUEST,
+                        "header: reply to request %" PRIu32
+                        " this end cannot have sent",
+                        h.request);
     if (h.flags != (SHMAP_WIRE_VERSION | SHMAP_WIRE_REPLY))
-      return shmap__err(SHMAP_EFLAGS, "header: reply to %s with flags 0x%x, "
-                        "not 0x5", name, h.flags);
+      return shmap__err(SHMAP_EFLAGS,
+                        "header: reply to %s with flags 0x%x, "
+                        "not 0x5",
+                        name, h.flags);
     if (h.size != REPLY_SIZE)
-      return shmap__err(SHMAP_ESIZE, "header: reply to %s with %" PRIu32
-                        " payload bytes, not 8", name, h.size);
+      return shmap__err(SHMAP_ESIZE,
+                        "header: reply to %s with %" PRIu32
+                        " payload bytes, not 8",
+                        name, h.size);
   } else {
     if (dir != inbound)
-      return shmap__err(SHMAP_EREQUEST, "header: request %" PRIu32
-                        " is not one this end serves", h.request);
+      return shmap__err(
+          SHMAP_EREQUEST,
+          "header: request %" PRIu32 " is not one this end serves", h.request);
     if (!size_allowed(h.request, h.size))
-      return shmap__err(SHMAP_ESIZE, "header: %s with %" PRIu32
-                        " payload bytes", name, h.size);
+      return shmap__err(SHMAP_ESIZE,
+                        "header: %s with %" PRIu32 " payload bytes", name,
+                        h.size);
   }
   *out = h;
   return 0;
@@ -150,8 +172,9 @@ int shmap_wire_header_decode(const uint8_t *buf, int inbound,
 static int check_span(const char *what, const char *a, uint64_t base,
                       uint64_t len) {
   if (base > UINT64_MAX - len)
-    return shmap__err(SHMAP_EOVERFLOW, "%s: %s 0x%" PRIx64 " + 0x%" PRIx64
-                      " overflows", what, a, base, len);
+    return shmap__err(SHMAP_EOVERFLOW,
+                      "%s: %s 0x%" PRIx64 " + 0x%" PRIx64 " overflows", what, a,
+                      base, len);
   return 0;
 }
 
@@ -162,12 +185,14 @@ static int decode_region(const char *what, const uint8_t *p,
   r->userspace_addr = get64(p + REG_UADDR);
   r->mmap_offset = get64(p + REG_MMAP_OFFSET);
   if (r->memory_size == 0)
-    return shmap__err(SHMAP_EEMPTY, "%s: region at 0x%" PRIx64
-                      " with memory_size 0", what, r->guest_phys_addr);
-  int rc = check_span(what, "guest_phys_addr", r->guest_phys_addr,
-                      r->memory_size);
-  return rc != 0 ? rc : check_span(what, "mmap_offset", r->mmap_offset,
-                                   r->memory_size);
+    return shmap__err(SHMAP_EEMPTY,
+                      "%s: region at 0x%" PRIx64 " with memory_size 0", what,
+                      r->guest_phys_addr);
+  int rc =
+      check_span(what, "guest_phys_addr", r->guest_phys_addr, r->memory_size);
+  return rc != 0
+             ? rc
+             : check_span(what, "mmap_offset", r->mmap_offset, r->memory_size);
 }
 
 static int decode_table(const uint8_t *p, size_t len, shmap_wire_msg *m) {
@@ -177,20 +202,22 @@ static int decode_table(const uint8_t *p, size_t len, shmap_wire_msg *m) {
     return shmap__err(SHMAP_EPADDING, "%s: non-zero padding", what);
   if (n < 1 || n > SHMAP_WIRE_MAX_REGIONS ||
       len != TABLE_REGIONS + (size_t)n * SHMAP_WIRE_REGION_SIZE)
-    return shmap__err(SHMAP_ESIZE, "%s: %" PRIu32 " regions in %zu bytes",
-                      what, n, len);
+    return shmap__err(SHMAP_ESIZE, "%s: %" PRIu32 " regions in %zu bytes", what,
+                      n, len);
   m->u.mem_table.num_regions = n;
   shmap_wire_region *r = m->u.mem_table.regions;
   for (uint32_t i = 0; i < n; i++) {
-    int rc = decode_region(what, p + TABLE_REGIONS + i * SHMAP_WIRE_REGION_SIZE,
-                           &r[i]);
+    int rc = decode_region(
+        what, p + TABLE_REGIONS + (size_t)i * SHMAP_WIRE_REGION_SIZE, &r[i]);
     if (rc != 0)
       return rc;
     for (uint32_t j = 0; j < i; j++)
       if (r[i].guest_phys_addr < r[j].guest_phys_addr + r[j].memory_size &&
           r[j].guest_phys_addr < r[i].guest_phys_addr + r[i].memory_size)
-        return shmap__err(SHMAP_EOVERLAP, "%s: regions %" PRIu32 " and %"
-                          PRIu32 " overlap in guest memory", what, j, i);
+        return shmap__err(SHMAP_EOVERLAP,
+                          "%s: regions %" PRIu32 " and %" PRIu32
+                          " overlap in guest memory",
+                          what, j, i);
   }
   return 0;
 }
@@ -206,11 +233,11 @@ static int decode_mmap(const char *what, uint32_t code, const uint8_t *p,
   m->flags = get64(p + MMAP_FLAGS);
   if (code == SHMAP_REQ_SHMEM_UNMAP) {
     if (m->flags != 0)
-      return shmap__err(SHMAP_EFLAGS, "%s: flags 0x%" PRIx64 " must be 0",
-                        what, m->flags);
+      return shmap__err(SHMAP_EFLAGS, "%s: flags 0x%" PRIx64 " must be 0", what,
+                        m->flags);
     if (m->fd_offset != 0)
-      return shmap__err(SHMAP_EPADDING, "%s: fd_offset 0x%" PRIx64
-                        " must be 0", what, m->fd_offset);
+      return shmap__err(SHMAP_EPADDING, "%s: fd_offset 0x%" PRIx64 " must be 0",
+                        what, m->fd_offset);
   } else if (m->flags & ~(uint64_t)SHMAP_WIRE_MAP_RW) {
     return shmap__err(SHMAP_EFLAGS, "%s: unknown flag bits 0x%" PRIx64, what,
                       m->flags & ~(uint64_t)SHMAP_WIRE_MAP_RW);
@@ -240,8 +267,9 @@ int shmap_wire_decode(const shmap_wire_header *h, const uint8_t *payload,
   if (h == NULL || out == NULL || (len > 0 && payload == NULL))
     return shmap__err(SHMAP_EINVAL, "decode: NULL argument");
   if (len != h->size)
-    return shmap__err(SHMAP_ESIZE, "decode: %zu payload bytes, header says %"
-                      PRIu32, len, h->size);
+    return shmap__err(SHMAP_ESIZE,
+                      "decode: %zu payload bytes, header says %" PRIu32, len,
+                      h->size);
   memset(out, 0, sizeof *out);
   out->hdr = *h;
   const char *name = shmap_wire_request_name(h->request);
@@ -258,10 +286,8 @@ int shmap_wire_decode(const shmap_wire_header *h, const uint8_t *payload,
     return shmap__err(SHMAP_ESIZE, "decode: %s with %zu payload bytes", name,
                       len);
   switch (h->request) {
-  case SHMAP_REQ_SET_MEM_TABLE:
-    return decode_table(payload, len, out);
-  case SHMAP_REQ_GET_MAX_MEM_SLOTS:
-    return 0;
+  case SHMAP_REQ_SET_MEM_TABLE: return decode_table(payload, len, out);
+  case SHMAP_REQ_GET_MAX_MEM_SLOTS: return 0;
   case SHMAP_REQ_ADD_MEM_REG:
   case SHMAP_REQ_REM_MEM_REG:
     if (get64(payload + ADD_PAD) != 0)
@@ -270,8 +296,7 @@ int shmap_wire_decode(const shmap_wire_header *h, const uint8_t *payload,
   case SHMAP_REQ_SHMEM_MAP:
   case SHMAP_REQ_SHMEM_UNMAP:
     return decode_mmap(name, h->request, payload, &out->u.mmap);
-  default:
-    return decode_external(payload, &out->u.external);
+  default: return decode_external(payload, &out->u.external);
   }
 }
 
@@ -290,8 +315,9 @@ static uint32_t payload_size(const shmap_wire_msg *m) {
   switch (m->hdr.request) {
   case SHMAP_REQ_SET_MEM_TABLE: {
     uint32_t n = m->u.mem_table.num_regions;
-    return n > SHMAP_WIRE_MAX_REGIONS ? UINT32_MAX
-                                      : TABLE_REGIONS + n * SHMAP_WIRE_REGION_SIZE;
+    return n > SHMAP_WIRE_MAX_REGIONS
+               ? UINT32_MAX
+               : TABLE_REGIONS + n * SHMAP_WIRE_REGION_SIZE;
   }
   case SHMAP_REQ_GET_MAX_MEM_SLOTS: return 0;
   case SHMAP_REQ_ADD_MEM_REG:
@@ -329,7 +355,7 @@ int shmap_wire_encode(const shmap_wire_msg *msg, uint8_t *buf, size_t cap,
     case SHMAP_REQ_SET_MEM_TABLE:
       put32(p + TABLE_NUM, msg->u.mem_table.num_regions);
       for (uint32_t i = 0; i < msg->u.mem_table.num_regions; i++)
-        encode_region(p + TABLE_REGIONS + i * SHMAP_WIRE_REGION_SIZE,
+        encode_region(p + TABLE_REGIONS + (size_t)i * SHMAP_WIRE_REGION_SIZE,
                       &msg->u.mem_table.regions[i]);
       break;
     case SHMAP_REQ_ADD_MEM_REG:
@@ -350,8 +376,7 @@ int shmap_wire_encode(const shmap_wire_msg *msg, uint8_t *buf, size_t cap,
       put64(p + EXT_LEN, msg->u.external.len);
       put64(p + EXT_PTR, msg->u.external.ptr);
       break;
-    default:
-      break; /* GET_MAX_MEM_SLOTS: no payload */
+    default: break; /* GET_MAX_MEM_SLOTS: no payload */
     }
   }
   /* Check the bytes exactly as the peer will: nothing invalid leaves. */
@@ -360,7 +385,7 @@ int shmap_wire_encode(const shmap_wire_msg *msg, uint8_t *buf, size_t cap,
                     ? (dir == SHMAP_WIRE_TO_BACKEND ? SHMAP_WIRE_TO_FRONTEND
                                                     : SHMAP_WIRE_TO_BACKEND)
                     : dir;
-  shmap_wire_header h;
+  shmap_wire_header h = {0, 0, 0};
   shmap_wire_msg check;
   int rc = shmap_wire_header_decode(buf, inbound, &h);
   if (rc == 0)
@@ -371,23 +396,17 @@ int shmap_wire_encode(const shmap_wire_msg *msg, uint8_t *buf, size_t cap,
   return 0;
 }
 
-void shmap_wire_fd_range(const shmap_wire_msg *msg, size_t *min,
-                         size_t *max) {
+void shmap_wire_fd_range(const shmap_wire_msg *msg, size_t *min, size_t *max) {
   size_t lo = 0, hi = 0;
   if (msg != NULL && !(msg->hdr.flags & SHMAP_WIRE_REPLY)) {
     switch (msg->hdr.request) {
-    case SHMAP_REQ_SET_MEM_TABLE:
-      lo = hi = msg->u.mem_table.num_regions;
-      break;
+    case SHMAP_REQ_SET_MEM_TABLE: lo = hi = msg->u.mem_table.num_regions; break;
     case SHMAP_REQ_ADD_MEM_REG:
-    case SHMAP_REQ_SHMEM_MAP:
-      lo = hi = 1;
-      break;
+    case SHMAP_REQ_SHMEM_MAP: lo = hi = 1; break;
     case SHMAP_REQ_REM_MEM_REG:
       hi = 1; /* QEMU sends the region's fd; it is closed and ignored */
       break;
-    default:
-      break;
+    default: break;
     }
   }
   *min = lo;
@@ -400,7 +419,8 @@ int shmap_wire_check_fds(const shmap_wire_msg *msg, size_t nfds) {
   size_t lo, hi;
   shmap_wire_fd_range(msg, &lo, &hi);
   if (nfds < lo || nfds > hi)
-    return shmap__err(SHMAP_EFDCOUNT, "%s%s carries %zu descriptors, needs %zu%s",
+    return shmap__err(SHMAP_EFDCOUNT,
+                      "%s%s carries %zu descriptors, needs %zu%s",
                       shmap_wire_request_name(msg->hdr.request),
                       msg->hdr.flags & SHMAP_WIRE_REPLY ? " reply" : "", nfds,
                       lo, hi > lo ? " or 1" : "");

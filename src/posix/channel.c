@@ -1,8 +1,8 @@
 /* shmap — POSIX channel transport: Unix stream sockets with SCM_RIGHTS.
  *
- * Framing rules (docs/wire.md, "Transports"): every descriptor of a message rides on
- * the sendmsg that carries the header's first byte; the receiver reads the
- * 12-byte header with its own recvmsg calls (never reading ahead into the
+ * Framing rules (docs/wire.md, "Transports"): every descriptor of a message
+ * rides on the sendmsg that carries the header's first byte; the receiver reads
+ * the 12-byte header with its own recvmsg calls (never reading ahead into the
  * payload), validates it before reading anything else, and treats
  * descriptors arriving with any later byte as a protocol error. Every
  * descriptor received is owned by exactly one place from the moment it
@@ -104,7 +104,7 @@ static void close_all_rights(struct msghdr *mh) {
 }
 
 static int recv_bytes(shmap__chan_os *c, uint8_t *buf, size_t len,
-                              shmap_native_t *fds, size_t *nfds) {
+                      shmap_native_t *fds, size_t *nfds) {
   union {
     char room[CMSG_ROOM];
     struct cmsghdr align;
@@ -168,8 +168,7 @@ static int recv_bytes(shmap__chan_os *c, uint8_t *buf, size_t len,
  * it), validated before anything else is read, then the payload. */
 int shmap__os_chan_recv_frame(shmap_channel *ch, uint8_t *buf, size_t cap,
                               size_t *len, shmap_native_t *fds, size_t *nfds) {
-  int rc = recv_bytes(&ch->os, buf, SHMAP_WIRE_HEADER_SIZE, fds,
-                                     nfds);
+  int rc = recv_bytes(&ch->os, buf, SHMAP_WIRE_HEADER_SIZE, fds, nfds);
   if (rc != 0)
     return rc;
   size_t payload;
@@ -179,8 +178,7 @@ int shmap__os_chan_recv_frame(shmap_channel *ch, uint8_t *buf, size_t cap,
   if (payload > cap - SHMAP_WIRE_HEADER_SIZE)
     return shmap__err(SHMAP_ESIZE, "channel receive: payload of %zu bytes",
                       payload);
-  rc = recv_bytes(&ch->os, buf + SHMAP_WIRE_HEADER_SIZE, payload,
-                                 NULL, NULL);
+  rc = recv_bytes(&ch->os, buf + SHMAP_WIRE_HEADER_SIZE, payload, NULL, NULL);
   if (rc != 0)
     return rc;
   *len = SHMAP_WIRE_HEADER_SIZE + payload;

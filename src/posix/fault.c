@@ -60,11 +60,12 @@ static void install(void) {
     install_error = 1;
 }
 
-int shmap__os_guarded(void (*fn)(void *), void *arg, uintptr_t lo,
-                      uintptr_t hi, uintptr_t *fault) {
+int shmap__os_guarded(void (*fn)(void *), void *arg, uintptr_t lo, uintptr_t hi,
+                      uintptr_t *fault) {
   pthread_once(&install_once, install);
   if (install_error)
-    return shmap__err(SHMAP_EOS, "fault-safe access: installing handlers failed");
+    return shmap__err(SHMAP_EOS,
+                      "fault-safe access: installing handlers failed");
   sigjmp_buf jb;
   armed_lo = lo;
   armed_hi = hi;

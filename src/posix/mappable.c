@@ -28,10 +28,9 @@ static int create_memfd(uint64_t size, unsigned flags, int *out) {
   if (ftruncate(fd, (off_t)size) != 0 || fcntl(fd, F_ADD_SEALS, seals) != 0) {
     int err = errno;
     close(fd);
-    return shmap__err_os(err == ENOMEM || err == ENOSPC ? SHMAP_ENOMEM
-                                                        : SHMAP_EOS,
-                         err, "mappable create: sizing memfd to 0x%" PRIx64,
-                         size);
+    return shmap__err_os(
+        err == ENOMEM || err == ENOSPC ? SHMAP_ENOMEM : SHMAP_EOS, err,
+        "mappable create: sizing memfd to 0x%" PRIx64, size);
   }
   *out = fd;
   return 0;

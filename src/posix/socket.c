@@ -20,7 +20,7 @@ static int open_unix(const char *what, const char *path, struct sockaddr_un *sa,
                       what, sizeof sa->sun_path - 1);
   memset(sa, 0, sizeof *sa);
   sa->sun_family = AF_UNIX;
-  strcpy(sa->sun_path, path);
+  memcpy(sa->sun_path, path, strlen(path) + 1); /* length checked above */
   *fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (*fd < 0)
     return shmap__err_os(SHMAP_EOS, errno, "%s: socket", what);
@@ -53,7 +53,7 @@ int shmap__os_listen(const char *addr, shmap__listener_os *out) {
     return shmap__err_os(SHMAP_EOS, err, "listen: binding %s", addr);
   }
   out->fd = fd;
-  strcpy(out->path, sa.sun_path);
+  memcpy(out->path, sa.sun_path, sizeof out->path);
   return 0;
 }
 
@@ -98,12 +98,15 @@ int shmap__os_adopt(shmap_native_t conn, shmap__chan_os *out) {
   int type = 0;
   socklen_t len = sizeof type;
   struct sockaddr_un sa;
+  memset(&sa, 0, sizeof sa);
   socklen_t salen = sizeof sa;
   if (getsockopt(conn, SOL_SOCKET, SO_TYPE, &type, &len) != 0 ||
-      type != SOCK_STREAM || getsockname(conn, (struct sockaddr *)&sa, &salen) != 0 ||
+      type != SOCK_STREAM ||
+      getsockname(conn, (struct sockaddr *)&sa, &salen) != 0 ||
       sa.sun_family != AF_UNIX)
     return shmap__err_os(SHMAP_EBADF, errno,
-                         "channel adopt: fd %d is not a Unix stream socket", conn);
+                         "channel adopt: fd %d is not a Unix stream socket",
+                         conn);
   out->fd = conn;
   return 0;
 }

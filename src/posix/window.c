@@ -22,7 +22,8 @@ int shmap__os_window_reserve(shmap_window *w, uint64_t align) {
     return shmap__err_os(errno == ENOMEM ? SHMAP_ENOMEM : SHMAP_EOS, errno,
                          "window reserve: 0x%" PRIx64 " bytes", w->size);
   /* Over-reserve, then trim the head and tail to reach the alignment. */
-  uintptr_t start = ((uintptr_t)p + (uintptr_t)align - 1) & ~(uintptr_t)(align - 1);
+  uintptr_t start =
+      ((uintptr_t)p + (uintptr_t)align - 1) & ~(uintptr_t)(align - 1);
   size_t head = start - (uintptr_t)p;
   size_t tail = total - head - (size_t)w->size;
   if (head)
@@ -39,7 +40,8 @@ void shmap__os_window_release(shmap_window *w) {
 
 /* Put inaccessible reservation back over [addr, addr+len). */
 static int rereserve(uint8_t *addr, uint64_t len) {
-  void *p = mmap(addr, (size_t)len, PROT_NONE, RESERVE_FLAGS | MAP_FIXED, -1, 0);
+  void *p =
+      mmap(addr, (size_t)len, PROT_NONE, RESERVE_FLAGS | MAP_FIXED, -1, 0);
   return p == MAP_FAILED ? errno : 0;
 }
 
@@ -58,11 +60,10 @@ int shmap__os_window_map(shmap_window *w, const shmap__entry *e) {
   /* A failed MAP_FIXED may already have removed what was there; make sure
    * the range is reserved again rather than a hole anyone could take. */
   (void)rereserve(addr, e->len);
-  return shmap__err_os(err == ENOMEM ? SHMAP_ENOMEM
+  return shmap__err_os(err == ENOMEM   ? SHMAP_ENOMEM
                        : err == EACCES ? SHMAP_EACCES
                                        : SHMAP_EOS,
-                       err, "window map: mmap at offset 0x%" PRIx64,
-                       e->offset);
+                       err, "window map: mmap at offset 0x%" PRIx64, e->offset);
 }
 
 int shmap__os_window_unmap(shmap_window *w, const shmap__entry *e) {

@@ -75,12 +75,11 @@ int shmap__os_chan_send(shmap__chan_os *c, const uint8_t *buf, size_t len,
                          FALSE, DUPLICATE_SAME_ACCESS)) {
       DWORD err = GetLastError();
       close_remote(c, remote, i);
-      return shmap__err_os(err == ERROR_INVALID_HANDLE ? SHMAP_EBADF
-                                                       : SHMAP_EOS,
-                           (int)err,
-                           "channel send: duplicating handle %zu into the "
-                           "peer",
-                           i);
+      return shmap__err_os(
+          err == ERROR_INVALID_HANDLE ? SHMAP_EBADF : SHMAP_EOS, (int)err,
+          "channel send: duplicating handle %zu into the "
+          "peer",
+          i);
     }
   }
   size_t head = ENVELOPE_HEAD + 8 * nfds;
@@ -98,8 +97,8 @@ int shmap__os_chan_send(shmap__chan_os *c, const uint8_t *buf, size_t len,
   if (err == 0)
     return shmap__err(SHMAP_EOS, "channel send: wrote %lu of %zu bytes",
                       (unsigned long)done, head + len);
-  return shmap__err_os(closed_error(err) ? SHMAP_ECLOSED : SHMAP_EOS,
-                       (int)err, "channel send%s",
+  return shmap__err_os(closed_error(err) ? SHMAP_ECLOSED : SHMAP_EOS, (int)err,
+                       "channel send%s",
                        closed_error(err) ? ": peer closed" : "");
 }
 
@@ -116,9 +115,9 @@ static int foreign_handle(const shmap__chan_os *c, uint64_t v) {
 
 /* Take the `n` handle values at msg + ENVELOPE_HEAD: the first `cap - *nfds`
  * valid ones go to fds, the rest are closed. Counts refused values in *bad. */
-static void take_handles(const shmap__chan_os *c, const uint8_t *msg,
-                         size_t n, shmap_native_t *fds, size_t *nfds,
-                         size_t cap, size_t *bad) {
+static void take_handles(const shmap__chan_os *c, const uint8_t *msg, size_t n,
+                         shmap_native_t *fds, size_t *nfds, size_t cap,
+                         size_t *bad) {
   for (size_t i = 0; i < n; i++) {
     uint64_t v = le64(msg + ENVELOPE_HEAD + 8 * i);
     if (!foreign_handle(c, v))

@@ -36,8 +36,8 @@ static BOOL CALLBACK install(INIT_ONCE *once, void *param, void **ctx) {
   return TRUE;
 }
 
-int shmap__os_guarded(void (*fn)(void *), void *arg, uintptr_t lo,
-                      uintptr_t hi, uintptr_t *fault) {
+int shmap__os_guarded(void (*fn)(void *), void *arg, uintptr_t lo, uintptr_t hi,
+                      uintptr_t *fault) {
   InitOnceExecuteOnce(&install_once, install, NULL, NULL);
   if (veh == NULL)
     return shmap__err_os(SHMAP_EOS, (int)GetLastError(),

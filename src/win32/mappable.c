@@ -42,10 +42,10 @@ static BOOL CALLBACK resolve(INIT_ONCE *once, void *param, void **ctx) {
   (void)once, (void)param, (void)ctx;
   HMODULE nt = GetModuleHandleW(L"ntdll.dll");
   if (nt != NULL) {
-    query_section = (query_section_fn)(void (*)(void))GetProcAddress(
-        nt, "NtQuerySection");
-    query_object = (query_object_fn)(void (*)(void))GetProcAddress(
-        nt, "NtQueryObject");
+    query_section =
+        (query_section_fn)(void (*)(void))GetProcAddress(nt, "NtQuerySection");
+    query_object =
+        (query_object_fn)(void (*)(void))GetProcAddress(nt, "NtQueryObject");
   }
   return TRUE;
 }
@@ -71,18 +71,17 @@ int shmap__os_mappable_create(uint64_t size, unsigned flags, HANDLE *out) {
           &sa.lpSecurityDescriptor, NULL))
     return shmap__err_os(SHMAP_EOS, (int)GetLastError(),
                          "mappable create: building the section DACL");
-  HANDLE h = CreateFileMappingW(INVALID_HANDLE_VALUE, &sa,
-                                PAGE_READWRITE | SEC_COMMIT,
-                                (DWORD)(size >> 32), (DWORD)size, NULL);
+  HANDLE h =
+      CreateFileMappingW(INVALID_HANDLE_VALUE, &sa, PAGE_READWRITE | SEC_COMMIT,
+                         (DWORD)(size >> 32), (DWORD)size, NULL);
   DWORD err = GetLastError();
   LocalFree(sa.lpSecurityDescriptor);
   if (h == NULL)
-    return shmap__err_os(err == ERROR_NOT_ENOUGH_MEMORY ||
-                                 err == ERROR_COMMITMENT_LIMIT
-                             ? SHMAP_ENOMEM
-                             : SHMAP_EOS,
-                         (int)err, "mappable create: section of 0x%" PRIx64,
-                         size);
+    return shmap__err_os(
+        err == ERROR_NOT_ENOUGH_MEMORY || err == ERROR_COMMITMENT_LIMIT
+            ? SHMAP_ENOMEM
+            : SHMAP_EOS,
+        (int)err, "mappable create: section of 0x%" PRIx64, size);
   *out = h;
   return 0;
 }
@@ -97,9 +96,8 @@ int shmap__os_mappable_query(HANDLE h, uint64_t *size, unsigned *access,
     return shmap__err(SHMAP_ENOTSUP, "mappable: ntdll lacks NtQuerySection");
   object_basic_info obi;
   nt_status st = 0;
-  if (access != NULL &&
-      (st = query_object(h, OBJECT_BASIC_INFORMATION, &obi, sizeof obi,
-                         NULL)) < 0)
+  if (access != NULL && (st = query_object(h, OBJECT_BASIC_INFORMATION, &obi,
+                                           sizeof obi, NULL)) < 0)
     return shmap__err_os(SHMAP_EBADF, (int)st,
                          "mappable: handle %p is not open", h);
   section_basic_info sbi;
@@ -108,8 +106,8 @@ int shmap__os_mappable_query(HANDLE h, uint64_t *size, unsigned *access,
     return shmap__err_os(SHMAP_EBADF, (int)st,
                          "mappable: handle %p is not a section", h);
   if (st < 0)
-    return shmap__err_os(SHMAP_EOS, (int)st,
-                         "mappable: NtQuerySection on %p", h);
+    return shmap__err_os(SHMAP_EOS, (int)st, "mappable: NtQuerySection on %p",
+                         h);
   *size = (uint64_t)sbi.size.QuadPart;
   if (access != NULL) {
     if (!(obi.granted & SECTION_MAP_READ))

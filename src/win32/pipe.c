@@ -33,8 +33,7 @@ static int pipe_name(const char *what, const char *addr, wchar_t *out,
 }
 
 /* The user of `process`'s token, copied into `sid` (room for any SID). */
-static int token_user(HANDLE process, const char *what, BYTE *sid,
-                      DWORD cap) {
+static int token_user(HANDLE process, const char *what, BYTE *sid, DWORD cap) {
   HANDLE tok;
   union {
     TOKEN_USER user;
@@ -130,12 +129,12 @@ static int chan_init(HANDLE h, int server, const char *what,
   BOOL ok = server ? GetNamedPipeClientProcessId(h, &pid)
                    : GetNamedPipeServerProcessId(h, &pid);
   if (!ok)
-    return shmap__err_os(SHMAP_EOS, (int)GetLastError(),
-                         "%s: peer process id", what);
+    return shmap__err_os(SHMAP_EOS, (int)GetLastError(), "%s: peer process id",
+                         what);
   memset(out, 0, sizeof *out);
   out->pipe = h;
-  out->peer = OpenProcess(PROCESS_DUP_HANDLE | PROCESS_QUERY_LIMITED_INFORMATION,
-                          FALSE, pid);
+  out->peer = OpenProcess(
+      PROCESS_DUP_HANDLE | PROCESS_QUERY_LIMITED_INFORMATION, FALSE, pid);
   if (out->peer == NULL)
     return shmap__err_os(SHMAP_EOS, (int)GetLastError(),
                          "%s: opening peer process %lu", what,
@@ -199,11 +198,10 @@ void shmap__os_listener_close(shmap__listener_os *l) {
 static int open_client(const char *what, const wchar_t *name, HANDLE *out) {
   ULONGLONG deadline = GetTickCount64() + CONNECT_WAIT_MS;
   for (;;) {
-    HANDLE h = CreateFileW(name, GENERIC_READ | GENERIC_WRITE, 0, NULL,
-                           OPEN_EXISTING,
-                           FILE_FLAG_OVERLAPPED | SECURITY_SQOS_PRESENT |
-                               SECURITY_IDENTIFICATION,
-                           NULL);
+    HANDLE h = CreateFileW(
+        name, GENERIC_READ | GENERIC_WRITE, 0, NULL, OPEN_EXISTING,
+        FILE_FLAG_OVERLAPPED | SECURITY_SQOS_PRESENT | SECURITY_IDENTIFICATION,
+        NULL);
     DWORD err = GetLastError();
     if (h != INVALID_HANDLE_VALUE) {
       DWORD mode = PIPE_READMODE_MESSAGE;
@@ -223,10 +221,10 @@ static int open_client(const char *what, const wchar_t *name, HANDLE *out) {
         Sleep(1);
       continue;
     }
-    int code = err == ERROR_FILE_NOT_FOUND     ? SHMAP_ENOENT
-               : err == ERROR_PIPE_BUSY        ? SHMAP_ETIMEDOUT
-               : err == ERROR_ACCESS_DENIED    ? SHMAP_EACCES
-                                               : SHMAP_EOS;
+    int code = err == ERROR_FILE_NOT_FOUND  ? SHMAP_ENOENT
+               : err == ERROR_PIPE_BUSY     ? SHMAP_ETIMEDOUT
+               : err == ERROR_ACCESS_DENIED ? SHMAP_EACCES
+                                            : SHMAP_EOS;
     return shmap__err_os(code, (int)err, "%s: opening pipe %ls", what, name);
   }
 }
@@ -252,8 +250,7 @@ int shmap__os_adopt(shmap_native_t conn, shmap__chan_os *out) {
                          "channel adopt: handle %p is not a message-mode "
                          "named pipe",
                          conn);
-  return chan_init(conn, (flags & PIPE_SERVER_END) != 0, "channel adopt",
-                   out);
+  return chan_init(conn, (flags & PIPE_SERVER_END) != 0, "channel adopt", out);
 }
 
 int shmap__os_pair(shmap__chan_os *a, shmap__chan_os *b) {
@@ -263,8 +260,8 @@ int shmap__os_pair(shmap__chan_os *a, shmap__chan_os *b) {
   LARGE_INTEGER t;
   QueryPerformanceCounter(&t);
   snprintf(addr, sizeof addr, PIPE_PREFIX "shmap-pair-%lu-%ld-%llx",
-           (unsigned long)GetCurrentProcessId(), (long)InterlockedIncrement(&seq),
-           (unsigned long long)t.QuadPart);
+           (unsigned long)GetCurrentProcessId(),
+           (long)InterlockedIncrement(&seq), (unsigned long long)t.QuadPart);
   HANDLE server = NULL, client = NULL;
   int rc = pipe_name("channel pair", addr, name, sizeof name / sizeof *name);
   if (rc == 0)
@@ -277,8 +274,10 @@ int shmap__os_pair(shmap__chan_os *a, shmap__chan_os *b) {
     /* Another process of ours could have raced to the instance; the pair
      * is ours only if both ends are in this process. */
     if (GetProcessId(a->peer) != GetCurrentProcessId())
-      rc = shmap__err(SHMAP_EACCES, "channel pair: %s was taken by process "
-                      "%lu", addr, (unsigned long)GetProcessId(a->peer));
+      rc = shmap__err(SHMAP_EACCES,
+                      "channel pair: %s was taken by process "
+                      "%lu",
+                      addr, (unsigned long)GetProcessId(a->peer));
     else
       rc = chan_init(client, 0, "channel pair", b);
     if (rc != 0) {
@@ -299,12 +298,13 @@ shmap_native_t shmap__os_chan_native(const shmap__chan_os *c) {
 
 int shmap__os_peer_check(shmap__chan_os *c) {
   BYTE mine[SECURITY_MAX_SID_SIZE], theirs[SECURITY_MAX_SID_SIZE];
-  int rc = token_user(GetCurrentProcess(), "channel peer check", mine,
-                      sizeof mine);
+  int rc =
+      token_user(GetCurrentProcess(), "channel peer check", mine, sizeof mine);
   if (rc == 0)
     rc = token_user(c->peer, "channel peer check", theirs, sizeof theirs);
   if (rc == 0 && !EqualSid(mine, theirs))
-    rc = shmap__err(SHMAP_EPERM, "channel: peer process %lu runs as another "
+    rc = shmap__err(SHMAP_EPERM,
+                    "channel: peer process %lu runs as another "
                     "user",
                     (unsigned long)GetProcessId(c->peer));
   return rc;

@@ -23,22 +23,22 @@
 
 /* mingw-w64 10 has neither the constants nor import entries. */
 #ifndef MEM_RESERVE_PLACEHOLDER
-#define MEM_RESERVE_PLACEHOLDER 0x00040000
+#  define MEM_RESERVE_PLACEHOLDER 0x00040000
 #endif
 #ifndef MEM_REPLACE_PLACEHOLDER
-#define MEM_REPLACE_PLACEHOLDER 0x00004000
+#  define MEM_REPLACE_PLACEHOLDER 0x00004000
 #endif
 #ifndef MEM_PRESERVE_PLACEHOLDER
-#define MEM_PRESERVE_PLACEHOLDER 0x00000002
+#  define MEM_PRESERVE_PLACEHOLDER 0x00000002
 #endif
 #ifndef MEM_COALESCE_PLACEHOLDERS
-#define MEM_COALESCE_PLACEHOLDERS 0x00000001
+#  define MEM_COALESCE_PLACEHOLDERS 0x00000001
 #endif
 
 typedef PVOID(WINAPI *virtual_alloc2_fn)(HANDLE, PVOID, SIZE_T, ULONG, ULONG,
-                                          void *, ULONG);
+                                         void *, ULONG);
 typedef PVOID(WINAPI *map_view3_fn)(HANDLE, HANDLE, PVOID, ULONG64, SIZE_T,
-                                     ULONG, ULONG, void *, ULONG);
+                                    ULONG, ULONG, void *, ULONG);
 typedef BOOL(WINAPI *unmap_view2_fn)(HANDLE, PVOID, ULONG);
 
 static virtual_alloc2_fn virtual_alloc2;
@@ -56,8 +56,8 @@ static BOOL CALLBACK probe(INIT_ONCE *once, void *param, void **ctx) {
   HMODULE kb = GetModuleHandleW(L"kernelbase.dll");
   if (kb == NULL)
     return TRUE;
-  virtual_alloc2 = (virtual_alloc2_fn)(void (*)(void))GetProcAddress(
-      kb, "VirtualAlloc2");
+  virtual_alloc2 =
+      (virtual_alloc2_fn)(void (*)(void))GetProcAddress(kb, "VirtualAlloc2");
   map_view3 =
       (map_view3_fn)(void (*)(void))GetProcAddress(kb, "MapViewOfFile3");
   unmap_view2 =
@@ -65,9 +65,9 @@ static BOOL CALLBACK probe(INIT_ONCE *once, void *param, void **ctx) {
   if (virtual_alloc2 == NULL || map_view3 == NULL || unmap_view2 == NULL)
     return TRUE;
   SIZE_T g = (SIZE_T)shmap__os_granularity();
-  void *p = virtual_alloc2(NULL, NULL, 2 * g,
-                           MEM_RESERVE | MEM_RESERVE_PLACEHOLDER,
-                           PAGE_NOACCESS, NULL, 0);
+  void *p =
+      virtual_alloc2(NULL, NULL, 2 * g, MEM_RESERVE | MEM_RESERVE_PLACEHOLDER,
+                     PAGE_NOACCESS, NULL, 0);
   if (p == NULL)
     return TRUE;
   /* Splitting is the operation the fallback lacks: check it works too. */
@@ -92,11 +92,11 @@ static DWORD page_prot(unsigned prot) {
 
 static int os_err(const char *what, uint64_t offset) {
   DWORD e = GetLastError();
-  return shmap__err_os(e == ERROR_NOT_ENOUGH_MEMORY || e == ERROR_COMMITMENT_LIMIT
-                           ? SHMAP_ENOMEM
-                       : e == ERROR_ACCESS_DENIED ? SHMAP_EACCES
-                                                  : SHMAP_EOS,
-                       (int)e, "window %s at offset 0x%" PRIx64, what, offset);
+  return shmap__err_os(
+      e == ERROR_NOT_ENOUGH_MEMORY || e == ERROR_COMMITMENT_LIMIT ? SHMAP_ENOMEM
+      : e == ERROR_ACCESS_DENIED                                  ? SHMAP_EACCES
+                                                                  : SHMAP_EOS,
+      (int)e, "window %s at offset 0x%" PRIx64, what, offset);
 }
 
 /* ------------------------------------------------------------ reserving */
@@ -117,13 +117,14 @@ static uint8_t *reserve_aligned(uint64_t size, uint64_t align, int ph) {
     uint8_t *p = VirtualAlloc(NULL, total, MEM_RESERVE, PAGE_NOACCESS);
     if (p == NULL)
       return NULL;
-    uintptr_t a = ((uintptr_t)p + (uintptr_t)align - 1) & ~(uintptr_t)(align - 1);
+    uintptr_t a =
+        ((uintptr_t)p + (uintptr_t)align - 1) & ~(uintptr_t)(align - 1);
     VirtualFree(p, 0, MEM_RELEASE);
-    void *q = ph ? virtual_alloc2(NULL, (void *)a, (SIZE_T)size,
-                                  MEM_RESERVE | MEM_RESERVE_PLACEHOLDER,
-                                  PAGE_NOACCESS, NULL, 0)
-                 : VirtualAlloc((void *)a, (SIZE_T)size, MEM_RESERVE,
-                                PAGE_NOACCESS);
+    void *q =
+        ph ? virtual_alloc2(NULL, (void *)a, (SIZE_T)size,
+                            MEM_RESERVE | MEM_RESERVE_PLACEHOLDER,
+                            PAGE_NOACCESS, NULL, 0)
+           : VirtualAlloc((void *)a, (SIZE_T)size, MEM_RESERVE, PAGE_NOACCESS);
     if (q != NULL)
       return q;
   }
@@ -241,11 +242,11 @@ static int ph_map(shmap_window *w, const shmap__entry *e) {
 
 static int ph_unmap(shmap_window *w, const shmap__entry *e) {
   uint8_t *addr = w->base + e->offset;
-  BOOL ok = e->kind == SHMAP_MAPPING_ANON
-                ? VirtualFree(addr, (SIZE_T)e->len,
-                              MEM_RELEASE | MEM_PRESERVE_PLACEHOLDER)
-                : unmap_view2(GetCurrentProcess(), addr,
-                              MEM_PRESERVE_PLACEHOLDER);
+  BOOL ok =
+      e->kind == SHMAP_MAPPING_ANON
+          ? VirtualFree(addr, (SIZE_T)e->len,
+                        MEM_RELEASE | MEM_PRESERVE_PLACEHOLDER)
+          : unmap_view2(GetCurrentProcess(), addr, MEM_PRESERVE_PLACEHOLDER);
   if (!ok)
     return os_err("unmap", e->offset);
   /* The entry is still in the table: the gap must skip it. */
@@ -347,9 +348,9 @@ static int fb_map_view(shmap_window *w, const shmap__entry *e) {
      * a racer took in between is simply no longer ours. */
     (void)fb_reserve(f, lo, addr);
     (void)fb_reserve(f, end, hi);
-    void *v = MapViewOfFileEx(e->m->native, access,
-                              (DWORD)(e->file_offset >> 32),
-                              (DWORD)e->file_offset, (SIZE_T)e->len, addr);
+    void *v =
+        MapViewOfFileEx(e->m->native, access, (DWORD)(e->file_offset >> 32),
+                        (DWORD)e->file_offset, (SIZE_T)e->len, addr);
     DWORD err = GetLastError();
     if (v != NULL)
       return 0;

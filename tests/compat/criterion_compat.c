@@ -94,7 +94,8 @@ int main(int argc, char **argv) {
     fflush(stdout);
   }
   printf("[====] Synthesis: Tested: %d | Passing: %d | Failing: %d | "
-         "Crashing: %d \n", tested, passing, failing, crashing);
+         "Crashing: %d \n",
+         tested, passing, failing, crashing);
   (void)skipped;
   return failing ? 1 : 0;
 }

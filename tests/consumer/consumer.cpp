@@ -16,8 +16,8 @@ struct release {
 };
 
 int fail(const char *what, int rc) {
-  std::fprintf(stderr, "consumer_cxx: %s: %s (%s)\n", what,
-               shmap_err_name(rc), shmap_last_message());
+  std::fprintf(stderr, "consumer_cxx: %s: %s (%s)\n", what, shmap_err_name(rc),
+               shmap_last_message());
   return 1;
 }
 
@@ -37,11 +37,13 @@ int main() {
     return fail("window_reserve", rc);
   std::unique_ptr<shmap_window, release> w(wp);
   if ((rc = shmap_window_map(w.get(), 0, m.get(), 0, g, SHMAP_PROT_RW)) != 0 ||
-      (rc = shmap_window_map(w.get(), 8 * g, m.get(), 0, g, SHMAP_PROT_READ)) != 0)
+      (rc = shmap_window_map(w.get(), 8 * g, m.get(), 0, g, SHMAP_PROT_READ)) !=
+          0)
     return fail("window_map", rc);
   if ((rc = shmap_window_write(w.get(), 0, text, sizeof text, nullptr)) != 0)
     return fail("window_write", rc);
-  auto *p = static_cast<const char *>(shmap_window_translate(w.get(), 8 * g, sizeof back));
+  auto *p = static_cast<const char *>(
+      shmap_window_translate(w.get(), 8 * g, sizeof back));
   if (p == nullptr)
     return fail("window_translate", SHMAP_ENOENT);
   std::memcpy(back, p, sizeof back);
