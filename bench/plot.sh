@@ -42,6 +42,9 @@ out = sys.argv[2]
 
 # Left: translate (and the --study stand-ins, when present) by mapping count.
 series = {}  # column name -> {n: ns}
+# The --study rows worth a line (the others are in docs/performance.md).
+STAND_INS = ("no lock", "eytzinger", "radix", "radix inline",
+             "radix inline, chained")
 for r in rows:
     m = re.fullmatch(r"translate, (\d+) mappings", r["name"])
     if m:
@@ -50,7 +53,7 @@ for r in rows:
         series.setdefault("loop without the lookup", {})[n] = r["baseline_ns"]
         continue
     m = re.fullmatch(r"study (.+), (\d+) mappings", r["name"])
-    if m and m.group(1) not in ("replica", "last hit, same", "last hit, random"):
+    if m and m.group(1) in STAND_INS:
         series.setdefault("stand-in: " + m.group(1), {})[int(m.group(2))] = r["ours_ns"]
 names = list(series)
 counts = sorted({n for s in series.values() for n in s})
@@ -84,13 +87,13 @@ xmax=$(cat "$tmp/ratios.max")
 gnuplot <<EOF
 set terminal pngcairo size 1600,760 font "DejaVu Sans,11" noenhanced
 set output "$out"
-set linetype 1 lc rgb "#6a3d9a" lw 3
-set linetype 2 lc rgb "#33a02c" lw 3
+set linetype 1 lc rgb "#6a3d9a" lw 3 dt 1
+set linetype 2 lc rgb "#33a02c" lw 3 dt 1
 set linetype 3 lc rgb "#1f78b4" lw 1.5 dt 2
 set linetype 4 lc rgb "#ff7f00" lw 1.5 dt 2
 set linetype 5 lc rgb "#e31a1c" lw 1.5 dt 2
-set linetype 6 lc rgb "#6a3d9a" lw 1.5 dt 3
-set linetype 7 lc rgb "#e31a1c" lw 1.5 dt 3
+set linetype 6 lc rgb "#000000" lw 1.5 dt 2
+set linetype 7 lc rgb "#000000" lw 1.5 dt 3
 set multiplot title "shmap-bench: median of rounds, ns per operation"
 
 set origin 0,0
