@@ -160,7 +160,8 @@ static void bench_create(uint64_t len, const char *name) {
   if (shmap_window_reserve(len, 0, &a.w) != 0)
     bench_fail("setup");
   double (*const fn[])(void *) = {
-      bare_create_map_unmap, lib_create_map_unmap,
+      bare_create_map_unmap,
+      lib_create_map_unmap,
 #ifdef SHMAP_BENCH_BOOST
       boost_create_map_unmap,
 #endif
@@ -235,8 +236,8 @@ static double lib_external(void *p) {
   memset(&map, 0, sizeof map);
   map.hdr.request = SHMAP_REQ_EXTERNAL_MAP;
   map.hdr.flags = SHMAP_WIRE_VERSION | SHMAP_WIRE_NEED_REPLY;
-  map.u.external = (shmap_wire_external){0, 0, 1 << 16,
-                                         (uint64_t)(uintptr_t)a->ext};
+  map.u.external =
+      (shmap_wire_external){0, 0, 1 << 16, (uint64_t)(uintptr_t)a->ext};
   memset(&unmap, 0, sizeof unmap);
   unmap.hdr.request = SHMAP_REQ_SHMEM_UNMAP;
   unmap.hdr.flags = SHMAP_WIRE_VERSION | SHMAP_WIRE_NEED_REPLY;
@@ -258,8 +259,8 @@ static double bare_bytes_rt(void *p) {
 }
 
 static void bench_round_trips(void) {
-  struct rt_arg a = {bench_quick ? 20 : 2000, NULL, NULL, NULL, NULL, NULL,
-                     NULL};
+  struct rt_arg a = {
+      bench_quick ? 20 : 2000, NULL, NULL, NULL, NULL, NULL, NULL};
   shmap_window *guest, *bar;
   if (shmap_channel_pair(SHMAP_CHANNEL_INPROCESS, &a.front, &a.back) != 0 ||
       shmap_window_reserve(1 << 24, 0, &guest) != 0 ||
@@ -271,7 +272,8 @@ static void bench_round_trips(void) {
     bench_fail("setup");
   a.ext = calloc(1, 1 << 16);
   double (*const fd_fn[])(void *) = {
-      bare_fd_rt, lib_add_rem,
+      bare_fd_rt,
+      lib_add_rem,
 #ifdef SHMAP_BENCH_GLIB
       glib_fd_rt,
 #endif
@@ -349,7 +351,8 @@ static void bench_translate(uint64_t n) {
     if (shmap_window_map_external(a.w, 2 * i * g, g, target) != 0)
       bench_fail("map_external");
   char name[64];
-  snprintf(name, sizeof name, "translate, %llu mappings", (unsigned long long)n);
+  snprintf(name, sizeof name, "translate, %llu mappings",
+           (unsigned long long)n);
   double (*const fn[])(void *) = {bare_lookup, lib_translate};
   double t[2];
   bench_medians(fn, 2, &a, rounds(), t);
@@ -394,9 +397,11 @@ static void bench_scale(void) {
   char name[64];
   snprintf(name, sizeof name, "%llu mappings: map each", (unsigned long long)n);
   bench_add(name, t_map / (double)n, "-", 0);
-  snprintf(name, sizeof name, "%llu mappings: verify each", (unsigned long long)n);
+  snprintf(name, sizeof name, "%llu mappings: verify each",
+           (unsigned long long)n);
   bench_add(name, t_verify / (double)n, "-", 0);
-  snprintf(name, sizeof name, "%llu mappings: unmap each", (unsigned long long)n);
+  snprintf(name, sizeof name, "%llu mappings: unmap each",
+           (unsigned long long)n);
   bench_add(name, t_unmap / (double)n, "-", 0);
   shmap_window_release(w);
   shmap_mappable_unref(m);
@@ -433,7 +438,8 @@ int main(int argc, char **argv) {
              "\"baseline_ns\":%.1f,\"ratio\":%.3f}",
              i ? "," : "", rows[i].name, rows[i].ours_ns, rows[i].baseline,
              rows[i].baseline_ns,
-             rows[i].baseline_ns > 0 ? rows[i].ours_ns / rows[i].baseline_ns : 0);
+             rows[i].baseline_ns > 0 ? rows[i].ours_ns / rows[i].baseline_ns
+                                     : 0);
     printf("\n]\n");
   } else {
     printf("%-46s %12s  %-36s %12s %7s\n", "benchmark", "ours ns", "baseline",

@@ -32,7 +32,7 @@ extern "C" double bench_peer_boost_create_map_unmap(uint64_t len, int iters) {
                                   static_cast<std::size_t>(len));
         static_cast<unsigned char *>(region.get_address())[0] =
             static_cast<unsigned char>(i); // touch one page, like the others
-      } // munmap, close
+      }                                    // munmap, close
       bip::shared_memory_object::remove(name.c_str());
     }
     return (bench_now_ns() - t0) / iters;

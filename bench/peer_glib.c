@@ -60,7 +60,8 @@ static int recv_fd(GSocket *s, void *buf, gsize len, int *fd) {
   for (gint i = 0; i < nmsgs; i++) {
     if (*fd < 0 && G_IS_UNIX_FD_MESSAGE(msgs[i])) {
       gint nfds = 0;
-      gint *fds = g_unix_fd_message_steal_fds(G_UNIX_FD_MESSAGE(msgs[i]), &nfds);
+      gint *fds =
+          g_unix_fd_message_steal_fds(G_UNIX_FD_MESSAGE(msgs[i]), &nfds);
       if (nfds > 0)
         *fd = fds[0];
       for (gint k = 1; k < nfds; k++)

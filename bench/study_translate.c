@@ -57,14 +57,14 @@ struct page {
 typedef struct table {
   size_t n;
   entry *v;
-  uint64_t *keys;       /* keys[i] == v[i].offset, sorted */
-  uint64_t *eytz;       /* keys in breadth-first order, 1-based */
-  uint32_t *eytz_rank;  /* eytz[k] == keys[eytz_rank[k]] */
-  uint32_t ***radix;    /* [top][mid][leaf] -> entry number + 1, 0 = none */
+  uint64_t *keys;      /* keys[i] == v[i].offset, sorted */
+  uint64_t *eytz;      /* keys in breadth-first order, 1-based */
+  uint32_t *eytz_rank; /* eytz[k] == keys[eytz_rank[k]] */
+  uint32_t ***radix;   /* [top][mid][leaf] -> entry number + 1, 0 = none */
   struct page **inl[1u << 12]; /* [top][mid] -> leaf of struct page */
-  unsigned shift;       /* log2 of the granularity */
+  unsigned shift;              /* log2 of the granularity */
   pthread_rwlock_t lock;
-  atomic_uint seq;      /* even: stable; odd: a writer is changing it */
+  atomic_uint seq; /* even: stable; odd: a writer is changing it */
   _Atomic(const entry *) last;
 } table;
 
@@ -106,8 +106,8 @@ static void inline_set(table *t, uint64_t page, const entry *e) {
     t->inl[a] = xcalloc(LEVEL_SIZE, sizeof *t->inl[a]);
   if (t->inl[a][b] == NULL)
     t->inl[a][b] = xcalloc(LEVEL_SIZE, sizeof *t->inl[a][b]);
-  t->inl[a][b][c] =
-      (struct page){(uintptr_t)e->ext - (uintptr_t)e->offset, e->offset + e->len};
+  t->inl[a][b][c] = (struct page){(uintptr_t)e->ext - (uintptr_t)e->offset,
+                                  e->offset + e->len};
 }
 
 static void build(table *t, uint64_t n, uint64_t g, void *target) {
@@ -239,7 +239,8 @@ static void *tr_radix_inline(table *t, uint64_t offset, uint64_t len) {
     p = NULL;
     if (!(page >> (3 * LEVEL_BITS))) {
       struct page **mid = t->inl[page >> (2 * LEVEL_BITS)];
-      struct page *leaf = mid ? mid[(page >> LEVEL_BITS) & (LEVEL_SIZE - 1)] : NULL;
+      struct page *leaf =
+          mid ? mid[(page >> LEVEL_BITS) & (LEVEL_SIZE - 1)] : NULL;
       if (leaf) {
         struct page pg = leaf[page & (LEVEL_SIZE - 1)];
         if (offset + len <= pg.end)
