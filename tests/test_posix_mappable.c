@@ -54,8 +54,17 @@ SHMAP_TEST(posix_mappable, access_modes) {
   int ro = open(path, O_RDONLY | O_CLOEXEC);
   unlink(path);
   shmap_mappable *m;
-  ASSERT_ERR(shmap_mappable_adopt(wo, &m), SHMAP_EBADF);
-  close(wo);
+  shmap_window *w;
+  /* A write-only fd is adopted (only its size is read) but no mapping of
+   * it can exist: mmap needs read access, and the access query says so. */
+  ASSERT_OK(shmap_mappable_adopt(wo, &m));
+  cr_assert_eq(shmap_mappable_access(m), SHMAP_PROT_NONE);
+  ASSERT_OK(shmap_window_reserve(4 * 4096, 0, &w));
+  ASSERT_ERR(shmap_window_map(w, 0, m, 0, 8192, SHMAP_PROT_READ), SHMAP_EACCES);
+  ASSERT_ERR(shmap_window_map(w, 0, m, 0, 8192, SHMAP_PROT_RW), SHMAP_EACCES);
+  cr_assert(test_range_reserved(shmap_window_base(w), 4 * 4096));
+  shmap_window_release(w);
+  shmap_mappable_unref(m);
   ASSERT_OK(shmap_mappable_adopt(ro, &m));
   cr_assert_eq(shmap_mappable_access(m), SHMAP_PROT_READ);
   cr_assert_eq(shmap_mappable_size(m), 8192);
@@ -63,7 +72,6 @@ SHMAP_TEST(posix_mappable, access_modes) {
   /* A regular file is a fine mappable; its size is checked when mapping. */
   ASSERT_OK(shmap_mappable_adopt(fd, &m));
   cr_assert_eq(shmap_mappable_access(m), SHMAP_PROT_RW);
-  shmap_window *w;
   ASSERT_OK(shmap_window_reserve(4 * 4096, 0, &w));
   ASSERT_OK(shmap_window_map(w, 0, m, 0, 8192, SHMAP_PROT_RW));
   /* The file shrinks behind the mappable's back: the range check sees it. */

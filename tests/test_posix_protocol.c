@@ -328,6 +328,24 @@ SHMAP_TEST(bad_input, peer_dies_mid_message) {
   }
 }
 
+SHMAP_TEST(bad_input, request_instead_of_the_reply) {
+  /* A back end waiting for its SHMEM_UNMAP reply reads the reply's 20
+   * bytes at once; a 12-byte GET_MAX_MEM_SLOTS request there instead means
+   * it read into the next message: a framing error, not a reply. */
+  int sv[2];
+  cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  shmap_channel *ch;
+  ASSERT_OK(shmap_channel_adopt(sv[1], BE, 0, &ch));
+  uint8_t f[32];
+  le32(f, 36), le32(f + 4, V | NR), le32(f + 8, 0);
+  le32(f + 12, 10), le32(f + 16, 0x5), le32(f + 20, 8), le64(f + 24, 0);
+  raw_send(sv[0], f, sizeof f, NULL, 0, 0);
+  ASSERT_ERR(shmap_backend_shmem_unmap(ch, 0, 0x10000, 0x10000), SHMAP_EPROTO);
+  cr_assert_eq(shmap_channel_in_sync(ch), 0);
+  shmap_channel_close(ch);
+  close(sv[0]);
+}
+
 SHMAP_TEST(bad_input, receiver_out_of_descriptors) {
   /* Eight regions arrive while the receiver may open only two more files:
    * the kernel installs what fits, sets MSG_CTRUNC, and the library closes

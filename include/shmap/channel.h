@@ -182,6 +182,31 @@ shmap_channel_last_header(const shmap_channel *ch);
 SHMAP_API int shmap_channel_in_sync(const shmap_channel *ch);
 
 /**
+ * @brief Wait for the reply to `request`, which this end sent with
+ * SHMAP_WIRE_NEED_REPLY, and report its result.
+ *
+ * For callers that send with shmap_channel_send() and run their own loop;
+ * the endpoint functions (shmap_frontend_add_region() & co.) do this
+ * themselves. The reply's fixed size lets a stream transport read it with
+ * one call.
+ *
+ * @param ch       The channel the request went out on.
+ * @param request  The request code the reply must carry.
+ * @param value    NULL to decode the reply as a result; else receives the
+ *                 raw u64 (GET_MAX_MEM_SLOTS's slot count) and 0 is returned.
+ * @return 0, the peer's error (a negative SHMAP_E* code it answered with),
+ *         SHMAP_EPROTO when the next message is not that reply (a message
+ *         read past its end is a framing error: see
+ *         shmap_channel_in_sync()), or any error of shmap_channel_recv().
+ * @par Thread safety
+ *   As shmap_channel_recv(): one receiver at a time per channel.
+ * @par Ownership
+ *   A reply carries no descriptors; any that arrive are closed.
+ */
+SHMAP_API int shmap_channel_recv_reply(shmap_channel *ch, uint32_t request,
+                                       uint64_t *value);
+
+/**
  * Send a reply (flags 0x5, size 8) for `request` carrying `result`: 0 for
  * success or a negative shmap error code (shmap_wire_reply_value()).
  * Thread safety and errors as shmap_channel_send().

@@ -209,29 +209,7 @@ int shmap__request(shmap_channel *ch, shmap_wire_msg *m,
                    const shmap_native_t *fds, size_t nfds, uint64_t *value) {
   m->hdr.flags |= SHMAP_WIRE_VERSION | SHMAP_WIRE_NEED_REPLY;
   int rc = shmap_channel_send(ch, m, fds, nfds);
-  if (rc != 0)
-    return rc;
-  shmap_wire_msg reply;
-  shmap_native_t rfds[SHMAP_WIRE_MAX_FDS];
-  size_t rn = 0;
-  rc = shmap_channel_recv(ch, &reply, rfds, &rn);
-  if (rc != 0)
-    return rc;
-  if (!(reply.hdr.flags & SHMAP_WIRE_REPLY) ||
-      reply.hdr.request != m->hdr.request)
-    return shmap__err(SHMAP_EPROTO, "expected the reply to %s, got %s",
-                      shmap_wire_request_name(m->hdr.request),
-                      shmap_wire_request_name(reply.hdr.request));
-  if (value != NULL) {
-    *value = reply.u.u64;
-    return 0;
-  }
-  rc = shmap_wire_reply_result(reply.u.u64);
-  if (rc != 0)
-    return shmap__err(rc, "peer refused %s: %s",
-                      shmap_wire_request_name(m->hdr.request),
-                      shmap_strerror(rc));
-  return 0;
+  return rc != 0 ? rc : shmap_channel_recv_reply(ch, m->hdr.request, value);
 }
 
 int shmap_backend_shmem_map(shmap_channel *ch, uint8_t shmid, shmap_mappable *m,

@@ -235,6 +235,35 @@ int shmap_channel_reply(shmap_channel *ch, uint32_t request, int result) {
   return shmap_channel_send(ch, &m, NULL, 0);
 }
 
+int shmap_channel_recv_reply(shmap_channel *ch, uint32_t request,
+                             uint64_t *value) {
+  if (ch == NULL)
+    return shmap__err(SHMAP_EINVAL, "channel recv_reply: NULL channel");
+  shmap_wire_msg reply;
+  shmap_native_t fds[SHMAP_WIRE_MAX_FDS];
+  size_t n = 0;
+  /* A reply is a header and one u64: a stream transport reads it whole. */
+  ch->expect = SHMAP_WIRE_HEADER_SIZE + 8;
+  int rc = shmap_channel_recv(ch, &reply, fds, &n);
+  ch->expect = 0;
+  if (rc != 0)
+    return rc;
+  if (!(reply.hdr.flags & SHMAP_WIRE_REPLY) || reply.hdr.request != request)
+    return shmap__err(SHMAP_EPROTO, "expected the reply to %s, got %s%s",
+                      shmap_wire_request_name(request),
+                      shmap_wire_request_name(reply.hdr.request),
+                      reply.hdr.flags & SHMAP_WIRE_REPLY ? " reply" : "");
+  if (value != NULL) {
+    *value = reply.u.u64;
+    return 0;
+  }
+  rc = shmap_wire_reply_result(reply.u.u64);
+  if (rc != 0)
+    return shmap__err(rc, "peer refused %s: %s",
+                      shmap_wire_request_name(request), shmap_strerror(rc));
+  return 0;
+}
+
 int shmap__serve_one(shmap_channel *ch, shmap_event *ev, shmap__apply_fn apply,
                      void *ctx) {
   shmap_event local;

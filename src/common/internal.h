@@ -46,9 +46,21 @@ int shmap__check_range(const char *what, uint64_t offset, uint64_t len,
 
 struct shmap_mappable {
   atomic_uint refs;
-  unsigned access;       /* SHMAP_PROT_READ or SHMAP_PROT_RW */
+  /* SHMAP_PROT_READ or SHMAP_PROT_RW; 0 until first asked for. Mapping does
+   * not need it: the OS refuses a writable view of a read-only grant, so
+   * adopting a peer's object costs one query (its size), as a bare
+   * receiver's fstat does. */
+  atomic_uint access;
   shmap_native_t native; /* owned */
-  uint64_t size;
+  uint64_t size;         /* as last queried */
+  /* The object cannot shrink below `size` (a sealed memfd we made; any
+   * section), so a map need not ask the OS again. */
+  int size_fixed;
+  int committed;
+  /* Set by adopt: the first map within QUERY_FRESH_NS of the query may use
+   * `size` as is (the receiver of a region adopts and maps at once). */
+  atomic_int fresh;
+  uint64_t queried_ns; /* shmap_time_ns() of the query behind `size` */
 };
 
 /* ---- mapping table (common/table.c) ---- */
@@ -100,6 +112,10 @@ struct shmap_channel {
   unsigned flags;
   shmap_wire_header last; /* header of the last message received */
   int in_sync;
+  /* Whole size of the next message when the caller knows it (a requester
+   * waiting for its reply), else 0. A stream transport may then read it
+   * with one call instead of header and payload apart. */
+  size_t expect;
 };
 
 struct shmap_listener {
@@ -154,7 +170,14 @@ void shmap__rwlock_wrunlock(shmap__rwlock *l);
 /* Create a fresh, zeroed, writable memory object of exactly `size` bytes
  * (already rounded to the granularity). */
 int shmap__os_mappable_create(uint64_t size, unsigned flags,
-                              shmap_native_t *out);
+                              shmap_native_t *out, int *size_fixed);
+/* check_range for a map about to happen: may use the size adopt just
+ * read instead of asking again (once). */
+int shmap__mappable_check_map(shmap_mappable *m, uint64_t offset, uint64_t len);
+/* The access recorded so far (0: not asked yet); never queries. */
+unsigned shmap__mappable_known_access(const shmap_mappable *m);
+/* 1 when no object of this platform's kind can shrink (sections). */
+int shmap__os_sizes_fixed(void);
 /* Validate that `native` is a mappable kind of object; report its current
  * size and, where the OS tells, whether every byte of it is committed
  * backing (`committed` 1) or not (0). With `access` not NULL also report

@@ -5,15 +5,25 @@
 
 #include "internal.h"
 
+/* A size seen by adopt's query this recent stands in for the first map's
+ * backing check: it is as fresh as any check can be (the object could
+ * change between a check and the mmap anyway), and it saves the receiver
+ * of a region a second fstat. */
+#define QUERY_FRESH_NS 1000000u
+
 static int wrap(shmap_native_t native, uint64_t size, unsigned access,
-                shmap_mappable **out) {
+                int size_fixed, int committed, shmap_mappable **out) {
   shmap_mappable *m = malloc(sizeof *m);
   if (m == NULL)
     return shmap__err(SHMAP_ENOMEM, "mappable: out of memory");
   atomic_init(&m->refs, 1);
-  m->access = access;
+  atomic_init(&m->access, access);
   m->native = native;
   m->size = size;
+  m->size_fixed = size_fixed;
+  m->committed = committed;
+  atomic_init(&m->fresh, 1);
+  m->queried_ns = shmap_time_ns();
   *out = m;
   return 0;
 }
@@ -34,10 +44,11 @@ int shmap_mappable_create(uint64_t size, unsigned flags, shmap_mappable **out) {
                       size, gran);
   size = (size + gran - 1) & ~(gran - 1);
   shmap_native_t native;
-  int rc = shmap__os_mappable_create(size, flags, &native);
+  int fixed = 0;
+  int rc = shmap__os_mappable_create(size, flags, &native, &fixed);
   if (rc != 0)
     return rc;
-  rc = wrap(native, size, SHMAP_PROT_RW, out);
+  rc = wrap(native, size, SHMAP_PROT_RW, fixed, 1, out);
   if (rc != 0)
     shmap_native_close(native);
   return rc;
@@ -47,28 +58,26 @@ int shmap_mappable_adopt(shmap_native_t native, shmap_mappable **out) {
   if (out == NULL)
     return shmap__err(SHMAP_EINVAL, "mappable adopt: NULL out");
   uint64_t size;
-  unsigned access;
   int committed;
-  int rc = shmap__os_mappable_query(native, &size, &access, &committed);
+  int rc = shmap__os_mappable_query(native, &size, NULL, &committed);
   if (rc != 0)
     return rc;
-  return wrap(native, size, access, out);
+  return wrap(native, size, 0, shmap__os_sizes_fixed(), committed, out);
 }
 
 int shmap_mappable_dup(shmap_native_t native, shmap_mappable **out) {
   if (out == NULL)
     return shmap__err(SHMAP_EINVAL, "mappable dup: NULL out");
   uint64_t size;
-  unsigned access;
   int committed;
-  int rc = shmap__os_mappable_query(native, &size, &access, &committed);
+  int rc = shmap__os_mappable_query(native, &size, NULL, &committed);
   if (rc != 0)
     return rc;
   shmap_native_t copy;
   rc = shmap__os_native_dup(native, &copy);
   if (rc != 0)
     return rc;
-  rc = wrap(copy, size, access, out);
+  rc = wrap(copy, size, 0, shmap__os_sizes_fixed(), committed, out);
   if (rc != 0)
     shmap_native_close(copy);
   return rc;
@@ -95,7 +104,24 @@ uint64_t shmap_mappable_size(const shmap_mappable *m) {
 }
 
 unsigned shmap_mappable_access(const shmap_mappable *m) {
-  return m != NULL ? m->access : SHMAP_PROT_NONE;
+  if (m == NULL)
+    return SHMAP_PROT_NONE;
+  unsigned access = atomic_load_explicit(&m->access, memory_order_relaxed);
+  if (access != 0)
+    return access;
+  /* Racing callers ask the OS the same question and store the same answer;
+   * the cast drops a const that only this cache ignores. */
+  uint64_t size;
+  int committed;
+  if (shmap__os_mappable_query(m->native, &size, &access, &committed) != 0)
+    return SHMAP_PROT_NONE;
+  atomic_store_explicit(&((shmap_mappable *)m)->access, access,
+                        memory_order_relaxed);
+  return access;
+}
+
+unsigned shmap__mappable_known_access(const shmap_mappable *m) {
+  return atomic_load_explicit(&m->access, memory_order_relaxed);
 }
 
 shmap_native_t shmap_mappable_native(const shmap_mappable *m) {
@@ -109,8 +135,8 @@ int shmap_mappable_share_readonly(const shmap_mappable *m,
   return shmap__os_share_readonly(m->native, out);
 }
 
-int shmap_mappable_check_range(const shmap_mappable *m, uint64_t offset,
-                               uint64_t len) {
+static int check_range(const shmap_mappable *m, uint64_t offset, uint64_t len,
+                       int fresh) {
   if (m == NULL)
     return shmap__err(SHMAP_EINVAL, "mappable check_range: NULL mappable");
   if (len == 0)
@@ -120,11 +146,13 @@ int shmap_mappable_check_range(const shmap_mappable *m, uint64_t offset,
                       "mappable check_range: 0x%" PRIx64 " + 0x%" PRIx64
                       " overflows",
                       offset, len);
-  uint64_t size;
-  int committed;
-  int rc = shmap__os_mappable_query(m->native, &size, NULL, &committed);
-  if (rc != 0)
-    return rc;
+  uint64_t size = m->size;
+  int committed = m->committed;
+  if (!m->size_fixed && !fresh) {
+    int rc = shmap__os_mappable_query(m->native, &size, NULL, &committed);
+    if (rc != 0)
+      return rc;
+  }
   if (!committed)
     return shmap__err(SHMAP_EBACKING,
                       "mappable check_range: object is not committed backing");
@@ -134,4 +162,17 @@ int shmap_mappable_check_range(const shmap_mappable *m, uint64_t offset,
                       " exceeds object size 0x%" PRIx64,
                       offset, len, size);
   return 0;
+}
+
+int shmap_mappable_check_range(const shmap_mappable *m, uint64_t offset,
+                               uint64_t len) {
+  return check_range(m, offset, len, 0);
+}
+
+int shmap__mappable_check_map(shmap_mappable *m, uint64_t offset,
+                              uint64_t len) {
+  int fresh = m != NULL && !m->size_fixed &&
+              atomic_exchange_explicit(&m->fresh, 0, memory_order_relaxed) &&
+              shmap_time_ns() - m->queried_ns <= QUERY_FRESH_NS;
+  return check_range(m, offset, len, fresh);
 }

@@ -124,14 +124,15 @@ int shmap_window_map(shmap_window *w, uint64_t offset, shmap_mappable *m,
     return shmap__err(SHMAP_EALIGN,
                       "%s: file offset 0x%" PRIx64 " not aligned to 0x%" PRIx64,
                       what, file_offset, shmap__os_granularity());
-  if ((prot & SHMAP_PROT_WRITE) && !(m->access & SHMAP_PROT_WRITE))
+  unsigned known = shmap__mappable_known_access(m);
+  if ((prot & SHMAP_PROT_WRITE) && known != 0 && !(known & SHMAP_PROT_WRITE))
     return shmap__err(SHMAP_EACCES,
                       "%s: read-write mapping of a read-only mappable", what);
   /* Check the window range first so its errors win over backing errors. */
   rc = shmap__check_range(what, offset, len, w->size, shmap__os_granularity());
   if (rc != 0)
     return rc;
-  rc = shmap_mappable_check_range(m, file_offset, len);
+  rc = shmap__mappable_check_map(m, file_offset, len);
   if (rc != 0)
     return rc;
   shmap__entry e = {offset, len, file_offset, NULL, m, SHMAP_MAPPING_MAPPABLE,
@@ -230,7 +231,7 @@ int shmap_window_protect(shmap_window *w, uint64_t offset, uint64_t len,
       rc = shmap__err(SHMAP_ENOTSUP,
                       "%s: external ranges belong to their producer", what);
     else if ((prot & SHMAP_PROT_WRITE) && e->m != NULL &&
-             !(e->m->access & SHMAP_PROT_WRITE))
+             !(shmap_mappable_access(e->m) & SHMAP_PROT_WRITE))
       rc = shmap__err(SHMAP_EACCES, "%s: write access to a read-only mappable",
                       what);
     else if ((rc = shmap__os_window_protect(w, e, prot)) == 0)

@@ -103,8 +103,11 @@ static void close_all_rights(struct msghdr *mh) {
   (void)take_rights(mh, NULL, &none, 0);
 }
 
-static int recv_bytes(shmap__chan_os *c, uint8_t *buf, size_t len,
-                      shmap_native_t *fds, size_t *nfds) {
+/* Receive at least `len` bytes into buf, asking for up to `max` (>= len);
+ * *got says how many arrived. Descriptors are taken only with the first
+ * byte (fds not NULL). */
+static int recv_bytes(shmap__chan_os *c, uint8_t *buf, size_t len, size_t max,
+                      size_t *got, shmap_native_t *fds, size_t *nfds) {
   union {
     char room[CMSG_ROOM];
     struct cmsghdr align;
@@ -112,7 +115,7 @@ static int recv_bytes(shmap__chan_os *c, uint8_t *buf, size_t len,
   size_t done = 0;
   int rc = 0;
   while (done < len) {
-    struct iovec iov = {buf + done, len - done};
+    struct iovec iov = {buf + done, max - done};
     struct msghdr mh = {0};
     mh.msg_iov = &iov;
     mh.msg_iovlen = 1;
@@ -161,14 +164,24 @@ static int recv_bytes(shmap__chan_os *c, uint8_t *buf, size_t len,
                                       : "the connection inside a message");
     done += (size_t)n;
   }
+  if (got != NULL)
+    *got = done;
   return rc;
 }
 
-/* Read one frame: the exact 12-byte header (descriptors allowed only with
- * it), validated before anything else is read, then the payload. */
+/* Read one frame: the 12-byte header (descriptors allowed only with it),
+ * validated before anything else is read, then the payload. Reading never
+ * goes past the header until the header says how long its message is;
+ * only when the caller expects a message of known size (its reply) is that
+ * many asked for at once, and then more than the header announces is a
+ * framing error (the peer sent something other than the reply). */
 int shmap__os_chan_recv_frame(shmap_channel *ch, uint8_t *buf, size_t cap,
                               size_t *len, shmap_native_t *fds, size_t *nfds) {
-  int rc = recv_bytes(&ch->os, buf, SHMAP_WIRE_HEADER_SIZE, fds, nfds);
+  size_t want = SHMAP_WIRE_HEADER_SIZE, got = 0;
+  if (ch->expect > want && ch->expect <= cap)
+    want = ch->expect;
+  int rc =
+      recv_bytes(&ch->os, buf, SHMAP_WIRE_HEADER_SIZE, want, &got, fds, nfds);
   if (rc != 0)
     return rc;
   size_t payload;
@@ -178,9 +191,19 @@ int shmap__os_chan_recv_frame(shmap_channel *ch, uint8_t *buf, size_t cap,
   if (payload > cap - SHMAP_WIRE_HEADER_SIZE)
     return shmap__err(SHMAP_ESIZE, "channel receive: payload of %zu bytes",
                       payload);
-  rc = recv_bytes(&ch->os, buf + SHMAP_WIRE_HEADER_SIZE, payload, NULL, NULL);
-  if (rc != 0)
-    return rc;
+  size_t have = got - SHMAP_WIRE_HEADER_SIZE;
+  if (have > payload)
+    return shmap__err(SHMAP_EPROTO,
+                      "channel receive: expected a %zu-byte reply, got a "
+                      "%zu-byte %s",
+                      want, SHMAP_WIRE_HEADER_SIZE + payload,
+                      shmap_wire_request_name(ch->last.request));
+  if (have < payload) {
+    rc = recv_bytes(&ch->os, buf + got, payload - have, payload - have, NULL,
+                    NULL, NULL);
+    if (rc != 0)
+      return rc;
+  }
   *len = SHMAP_WIRE_HEADER_SIZE + payload;
   return 0;
 }

@@ -70,14 +70,19 @@ static int create_shm(uint64_t size, int *out) {
   return shmap__err(SHMAP_EOS, "mappable create: no free shm name");
 }
 
-int shmap__os_mappable_create(uint64_t size, unsigned flags, int *out) {
+int shmap__os_mappable_create(uint64_t size, unsigned flags, int *out,
+                              int *size_fixed) {
   if (size > (uint64_t)INT64_MAX)
     return shmap__err(SHMAP_EOVERFLOW,
                       "mappable create: size 0x%" PRIx64 " exceeds off_t",
                       size);
   int rc = create_memfd(size, flags, out);
+  *size_fixed = rc == 0; /* sealed against shrinking and growing */
   return rc == SHMAP_ENOTSUP ? create_shm(size, out) : rc;
 }
+
+/* A peer's fd may be an unsealed file it can truncate at any time. */
+int shmap__os_sizes_fixed(void) { return 0; }
 
 int shmap__os_mappable_query(int fd, uint64_t *size, unsigned *access,
                              int *committed) {

@@ -60,9 +60,10 @@ int shmap__os_window_map(shmap_window *w, const shmap__entry *e) {
   /* A failed MAP_FIXED may already have removed what was there; make sure
    * the range is reserved again rather than a hole anyone could take. */
   (void)rereserve(addr, e->len);
-  return shmap__err_os(err == ENOMEM   ? SHMAP_ENOMEM
-                       : err == EACCES ? SHMAP_EACCES
-                                       : SHMAP_EOS,
+  /* EACCES: a read-only (or write-only) fd; EPERM: a write seal. */
+  return shmap__err_os(err == ENOMEM                   ? SHMAP_ENOMEM
+                       : err == EACCES || err == EPERM ? SHMAP_EACCES
+                                                       : SHMAP_EOS,
                        err, "window map: mmap at offset 0x%" PRIx64, e->offset);
 }
 

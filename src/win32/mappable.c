@@ -55,7 +55,12 @@ static void ntdll(void) {
   InitOnceExecuteOnce(&once, resolve, NULL, NULL);
 }
 
-int shmap__os_mappable_create(uint64_t size, unsigned flags, HANDLE *out) {
+/* A section's size is fixed when it is created. */
+int shmap__os_sizes_fixed(void) { return 1; }
+
+int shmap__os_mappable_create(uint64_t size, unsigned flags, HANDLE *out,
+                              int *size_fixed) {
+  *size_fixed = 1;
   (void)flags; /* sections cannot be resized: nothing to seal */
   if (size > (uint64_t)INT64_MAX)
     return shmap__err(SHMAP_EOVERFLOW,
