@@ -275,3 +275,51 @@ SHMAP_TEST(window, ten_thousand_mappings) {
   shmap_window_release(w);
   shmap_mappable_unref(m);
 }
+
+/* translate answers the same whether its index holds every mapping (dense
+ * or large ones) or was given up for the table's search (small mappings
+ * far apart, each of which would need an index leaf of its own): check
+ * every mapping, the gaps and the edges across that switch and back. */
+SHMAP_TEST(window, translate_dense_sparse_and_external) {
+  const uint64_t spacing = 512 * G, n = 64;
+  shmap_window *w;
+  ASSERT_OK(shmap_window_reserve(n * spacing, 0, &w));
+  static uint8_t ext[8192];
+  uint8_t *base = shmap_window_base(w);
+  for (int round = 0; round < 2; round++) {
+    for (uint64_t i = 0; i < n; i++)
+      ASSERT_OK(shmap_window_map_anon(w, i * spacing, G, SHMAP_PROT_RW));
+    ASSERT_OK(shmap_window_map_external(w, spacing - G, G, ext));
+    for (uint64_t i = 0; i < n; i++) {
+      cr_assert_eq(shmap_window_translate(w, i * spacing, G),
+                   base + i * spacing);
+      cr_assert_eq(shmap_window_translate(w, i * spacing + G - 8, 8),
+                   base + i * spacing + G - 8);
+      cr_assert_null(shmap_window_translate(w, i * spacing + G - 8, 16));
+      cr_assert_null(shmap_window_translate(w, i * spacing + G, 1));
+    }
+    cr_assert_eq(shmap_window_translate(w, spacing - G + 100, 8), ext + 100);
+    cr_assert_null(shmap_window_translate(w, n * spacing, 1));
+    /* Every other mapping goes; the survivors still translate. */
+    for (uint64_t i = 0; i < n; i += 2)
+      ASSERT_OK(shmap_window_unmap(w, i * spacing, G));
+    for (uint64_t i = 0; i < n; i++)
+      cr_assert_eq(shmap_window_translate(w, i * spacing, 1),
+                   i % 2 ? base + i * spacing : NULL);
+    for (uint64_t i = 1; i < n; i += 2)
+      ASSERT_OK(shmap_window_unmap(w, i * spacing, G));
+    ASSERT_OK(shmap_window_unmap(w, spacing - G, G));
+    cr_assert_eq(shmap_window_count(w), 0);
+    /* Empty again: the second round starts with a fresh index. Dense
+     * mappings keep it. */
+    for (uint64_t i = 0; i < n; i++)
+      ASSERT_OK(shmap_window_map_anon(w, i * G, G, SHMAP_PROT_RW));
+    for (uint64_t i = 0; i < n; i++)
+      cr_assert_eq(shmap_window_translate(w, i * G + 1, 1), base + i * G + 1);
+    cr_assert_eq(shmap_window_translate(w, 0, n * G), NULL,
+                 "a span across two mappings has no single host range");
+    for (uint64_t i = 0; i < n; i++)
+      ASSERT_OK(shmap_window_unmap(w, i * G, G));
+  }
+  shmap_window_release(w);
+}

@@ -14,6 +14,7 @@
 
 #include "os.h"
 #include "shmap.h"
+#include "xlat.h"
 
 #if defined(__MINGW32__)
 /* mingw's C99 stdio (__USE_MINGW_ANSI_STDIO) takes the GNU formats. */
@@ -101,6 +102,12 @@ struct shmap_window {
   uint64_t size;
   shmap__rwlock lock;
   shmap__table table;
+  /* translate's index (xlat.h), kept while it stays small for the number
+   * of mappings: dense or large mappings cost a few dozen bytes each and
+   * a lookup a few loads; sparse small ones would cost a whole leaf each,
+   * so past the budget translate falls back to the table's search. */
+  shmap__xlat xlat;
+  int xlat_on;
   void *os; /* backend state (Windows placeholders), NULL on POSIX */
 };
 

@@ -8,6 +8,54 @@
 
 #define NOT_FOUND ((size_t)-1)
 
+/* translate's index may use this much memory beyond what the table itself
+ * uses (see shmap_window.xlat): dense 4 KiB mappings need ~32 bytes each. */
+#define XLAT_BASE_BYTES ((size_t)256 << 10)
+#define XLAT_BYTES_PER_MAPPING ((size_t)512)
+
+static unsigned log2u(uint64_t v) {
+  unsigned n = 0;
+  while (v > 1) {
+    v >>= 1;
+    n++;
+  }
+  return n;
+}
+
+static void xlat_start(shmap_window *w) {
+  w->xlat_on =
+      shmap__xlat_init(&w->xlat, w->size, log2u(shmap__os_granularity())) == 0;
+}
+
+static void xlat_stop(shmap_window *w) {
+  if (w->xlat_on)
+    shmap__xlat_free(&w->xlat);
+  w->xlat_on = 0;
+}
+
+static uintptr_t host_start(const shmap_window *w, const shmap__entry *e) {
+  return e->kind == SHMAP_MAPPING_EXTERNAL ? (uintptr_t)e->ext
+                                           : (uintptr_t)(w->base + e->offset);
+}
+
+/* Record `e` in translate's index; an index that cannot take it (out of
+ * memory, over budget) is dropped rather than failing the map. */
+static void xlat_add(shmap_window *w, const shmap__entry *e) {
+  if (!w->xlat_on)
+    return;
+  if (shmap__xlat_set(&w->xlat, e->offset, e->len, host_start(w, e)) != 0 ||
+      shmap__xlat_bytes(&w->xlat) >
+          XLAT_BASE_BYTES + XLAT_BYTES_PER_MAPPING * (w->table.n + 1))
+    xlat_stop(w);
+}
+
+static void xlat_remove(shmap_window *w, const shmap__entry *e) {
+  if (w->xlat_on)
+    shmap__xlat_clear(&w->xlat, e->offset, e->len);
+  else if (w->table.n == 0)
+    xlat_start(w); /* empty again: a fresh index costs nothing */
+}
+
 int shmap_window_reserve(uint64_t size, uint64_t align, shmap_window **out) {
   if (out == NULL)
     return shmap__err(SHMAP_EINVAL, "window reserve: NULL out");
@@ -42,6 +90,7 @@ int shmap_window_reserve(uint64_t size, uint64_t align, shmap_window **out) {
     return rc;
   }
   shmap__rwlock_init(&w->lock);
+  xlat_start(w);
   *out = w;
   return 0;
 }
@@ -58,6 +107,7 @@ void shmap_window_release(shmap_window *w) {
     w->table.n--;
   }
   shmap__os_window_release(w);
+  xlat_stop(w);
   shmap__table_free(&w->table);
   shmap__rwlock_destroy(&w->lock);
   free(w);
@@ -98,8 +148,10 @@ static int add(shmap_window *w, const char *what, shmap__entry *e) {
   } else if ((rc = shmap__table_reserve(&w->table)) == 0) {
     if (e->kind != SHMAP_MAPPING_EXTERNAL)
       rc = shmap__os_window_map(w, e);
-    if (rc == 0)
+    if (rc == 0) {
+      xlat_add(w, e);
       shmap__table_insert(&w->table, pos, e);
+    }
   }
   shmap__rwlock_wrunlock(&w->lock);
   return rc;
@@ -205,7 +257,9 @@ int shmap_window_unmap(shmap_window *w, uint64_t offset, uint64_t len) {
       rc = shmap__os_window_unmap(w, e);
     if (rc == 0) {
       m = e->m;
+      shmap__entry gone = *e;
       shmap__table_remove(&w->table, pos);
+      xlat_remove(w, &gone);
     }
   }
   shmap__rwlock_wrunlock(&w->lock);
@@ -253,11 +307,15 @@ void *shmap_window_translate(shmap_window *w, uint64_t offset, uint64_t len) {
     return NULL;
   void *p = NULL;
   shmap__rwlock_rdlock(&w->lock);
-  size_t i = shmap__table_find(&w->table, offset);
-  if (i != NOT_FOUND) {
-    const shmap__entry *e = &w->table.v[i];
-    if (offset + len - e->offset <= e->len)
-      p = host_of(w, e, offset);
+  if (w->xlat_on) {
+    p = shmap__xlat_lookup(&w->xlat, offset, len);
+  } else {
+    size_t i = shmap__table_find(&w->table, offset);
+    if (i != NOT_FOUND) {
+      const shmap__entry *e = &w->table.v[i];
+      if (offset + len - e->offset <= e->len)
+        p = host_of(w, e, offset);
+    }
   }
   shmap__rwlock_rdunlock(&w->lock);
   return p;
