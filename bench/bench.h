@@ -33,6 +33,21 @@ double bench_bare_map_unmap(uint64_t len, int iters);
 double bench_bare_fd_round_trip(int iters);
 double bench_bare_bytes_round_trip(int iters);
 double bench_bare_create_map_unmap(uint64_t len, int iters);
+#ifdef _WIN32
+/* map+unmap of a range with one granule of the reservation on either side
+ * (on POSIX that is no different from the whole reservation). */
+double bench_bare_map_unmap_inside(uint64_t len, int iters);
+#endif
+
+/* What each baseline is called in the rows: the calls differ per platform
+ * and, on Windows, per window path. */
+enum bench_bare {
+  BENCH_BARE_MAP,
+  BENCH_BARE_CREATE,
+  BENCH_BARE_FD,
+  BENCH_BARE_BYTES
+};
+const char *bench_bare_name(enum bench_bare kind);
 
 /* --study: stand-in table layouts for translate (study_translate.c); adds
  * rows comparing each with shmap_window_translate at n mappings. */

@@ -18,6 +18,15 @@ double bench_now_ns(void) {
   return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
+const char *bench_bare_name(enum bench_bare kind) {
+  switch (kind) {
+  case BENCH_BARE_MAP: return "mmap MAP_FIXED + PROT_NONE remap";
+  case BENCH_BARE_CREATE: return "memfd+seals+mmap+remap+close";
+  case BENCH_BARE_FD: return "sendmsg/recvmsg+fstat+mmap+replies";
+  default: return "write/read of the same bytes";
+  }
+}
+
 /* mmap(MAP_SHARED|MAP_FIXED) of a memfd over a PROT_NONE reservation and
  * the PROT_NONE remap that undoes it: exactly what a window does, minus the
  * bookkeeping. */
