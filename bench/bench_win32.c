@@ -185,43 +185,53 @@ double bench_bare_map_unmap(uint64_t len, int iters) {
  * coalesce the three placeholders again, every time. Fallback: the first
  * map leaves three reservations behind, and from then on only the middle
  * one is released and re-reserved. */
+struct inside {
+  HANDLE sec;
+  uint8_t *res, *at;
+  uint64_t g, len;
+};
+
+static void inside_cycle(const struct inside *s, int i) {
+  if (placeholders && (!VirtualFree(s->res, (SIZE_T)s->g,
+                                    MEM_RELEASE | MEM_PRESERVE_PLACEHOLDER) ||
+                       !VirtualFree(s->at, (SIZE_T)s->len,
+                                    MEM_RELEASE | MEM_PRESERVE_PLACEHOLDER)))
+    fail("splitting the placeholder");
+  map_at(s->sec, s->at, s->len, i);
+  unmap_at(s->at, s->len);
+  if (placeholders && !VirtualFree(s->res, (SIZE_T)(s->len + 2 * s->g),
+                                   MEM_RELEASE | MEM_COALESCE_PLACEHOLDERS))
+    fail("coalescing the placeholders");
+}
+
 double bench_bare_map_unmap_inside(uint64_t len, int iters) {
   use_placeholders();
-  uint64_t g = shmap_map_granularity(), total = len + 2 * g;
-  HANDLE sec = section(len, NULL);
-  uint8_t *res = reserve(total), *at = res + g;
+  struct inside s;
+  s.g = shmap_map_granularity();
+  s.len = len;
+  s.sec = section(len, NULL);
+  s.res = reserve(len + 2 * s.g);
+  s.at = s.res + s.g;
   if (!placeholders) {
     /* Cut the reservation into three, as the library's first map does. */
-    if (!VirtualFree(res, 0, MEM_RELEASE) ||
-        VirtualAlloc(res, (SIZE_T)g, MEM_RESERVE, PAGE_NOACCESS) != res ||
-        VirtualAlloc(at, (SIZE_T)len, MEM_RESERVE, PAGE_NOACCESS) != at ||
-        VirtualAlloc(at + len, (SIZE_T)g, MEM_RESERVE, PAGE_NOACCESS) !=
-            at + len)
+    uint8_t *end = s.at + len;
+    if (!VirtualFree(s.res, 0, MEM_RELEASE) ||
+        VirtualAlloc(s.res, (SIZE_T)s.g, MEM_RESERVE, PAGE_NOACCESS) != s.res ||
+        VirtualAlloc(s.at, (SIZE_T)len, MEM_RESERVE, PAGE_NOACCESS) != s.at ||
+        VirtualAlloc(end, (SIZE_T)s.g, MEM_RESERVE, PAGE_NOACCESS) != end)
       fail("cutting the reservation");
   }
-  map_at(sec, at, len, 0); /* first view outside the clock, as above */
-  unmap_at(at, len);
+  inside_cycle(&s, 0); /* the first view outside the clock, as above */
   double t0 = bench_now_ns();
-  for (int i = 0; i < iters; i++) {
-    if (placeholders &&
-        (!VirtualFree(res, (SIZE_T)g, MEM_RELEASE | MEM_PRESERVE_PLACEHOLDER) ||
-         !VirtualFree(at, (SIZE_T)len, MEM_RELEASE | MEM_PRESERVE_PLACEHOLDER)))
-      fail("splitting the placeholder");
-    map_at(sec, at, len, i);
-    unmap_at(at, len);
-    if (placeholders && !VirtualFree(res, (SIZE_T)total,
-                                     MEM_RELEASE | MEM_COALESCE_PLACEHOLDERS))
-      fail("coalescing the placeholders");
-  }
+  for (int i = 0; i < iters; i++)
+    inside_cycle(&s, i);
   double ns = (bench_now_ns() - t0) / iters;
-  if (placeholders) {
-    VirtualFree(res, 0, MEM_RELEASE);
-  } else {
-    VirtualFree(res, 0, MEM_RELEASE);
-    VirtualFree(at, 0, MEM_RELEASE);
-    VirtualFree(at + len, 0, MEM_RELEASE);
+  VirtualFree(s.res, 0, MEM_RELEASE);
+  if (!placeholders) {
+    VirtualFree(s.at, 0, MEM_RELEASE);
+    VirtualFree(s.at + len, 0, MEM_RELEASE);
   }
-  CloseHandle(sec);
+  CloseHandle(s.sec);
   return ns;
 }
 
