@@ -7,7 +7,8 @@
  * inside it and removed again; the reservation is never given back in
  * between, so no other thread or library can be handed those addresses.
  * The window keeps an ordered table of its mappings: overlaps are rejected,
- * offsets translate to host pointers in O(log n).
+ * offsets translate to host pointers through a page-indexed radix table
+ * (a few loads whatever the number of mappings; docs/guide.md).
  *
  * Thread safety: every function but shmap_window_release() may be called
  * from any thread at any time; changes are serialised and lookups run in
@@ -165,7 +166,8 @@ SHMAP_API int shmap_window_protect(shmap_window *w, uint64_t offset,
 /**
  * Host pointer for window range [offset, offset+len), or NULL when that
  * range is not entirely inside one mapping (or len is 0, or it overflows,
- * or `w` is NULL). O(log n) in the number of mappings.
+ * or `w` is NULL). A few loads under a read lock, whatever the number of
+ * mappings (O(log n) in windows whose small mappings are very sparse).
  *
  * The pointer is borrowed and valid until that mapping is unmapped; it does
  * not check the mapping's protection (writing through a READ mapping
