@@ -33,6 +33,14 @@ double bench_bare_map_unmap(uint64_t len, int iters);
 double bench_bare_fd_round_trip(int iters);
 double bench_bare_bytes_round_trip(int iters);
 double bench_bare_create_map_unmap(uint64_t len, int iters);
+#ifndef _WIN32
+/* The fd round trip doing the back end's whole job with bare calls: the
+ * region is placed at its guest address inside a reservation (mmap
+ * MAP_FIXED) and the removal puts the reservation back (PROT_NONE remap),
+ * as a window does, instead of mmap(NULL)/munmap anywhere. */
+double bench_bare_fd_round_trip_placed(int iters);
+#endif
+
 #ifdef _WIN32
 /* map+unmap of a range with one granule of the reservation on either side
  * (on POSIX that is no different from the whole reservation). */

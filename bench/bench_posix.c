@@ -92,7 +92,7 @@ double bench_bare_create_map_unmap(uint64_t len, int iters) {
 /* ADD_MEM_REG + REM_MEM_REG with bare calls: sendmsg 52 bytes with an fd,
  * recvmsg header and payload, fstat, mmap, a 20-byte reply; then a second
  * 52-byte request and reply, munmap, close. */
-double bench_bare_fd_round_trip(int iters) {
+static double fd_round_trip(int iters, uint8_t *window) {
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
     bench_fail("socketpair");
@@ -134,7 +134,10 @@ double bench_bare_fd_round_trip(int iters) {
     struct stat st;
     if (fstat(got, &st) != 0)
       bench_fail("fstat");
-    void *p = mmap(NULL, 1 << 16, PROT_READ | PROT_WRITE, MAP_SHARED, got, 0);
+    void *p = window == NULL ? mmap(NULL, 1 << 16, PROT_READ | PROT_WRITE,
+                                    MAP_SHARED, got, 0)
+                             : mmap(window, 1 << 16, PROT_READ | PROT_WRITE,
+                                    MAP_SHARED | MAP_FIXED, got, 0);
     if (p == MAP_FAILED)
       bench_fail("mmap");
     if (write(sv[1], reply, sizeof reply) != sizeof reply ||
@@ -146,13 +149,33 @@ double bench_bare_fd_round_trip(int iters) {
         write(sv[1], reply, sizeof reply) != sizeof reply ||
         read(sv[0], buf, sizeof reply) != sizeof reply)
       bench_fail("removal");
-    munmap(p, 1 << 16);
+    if (window == NULL)
+      munmap(p, 1 << 16);
+    else if (mmap(window, 1 << 16, PROT_NONE,
+                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1,
+                  0) == MAP_FAILED)
+      bench_fail("re-reserve");
     close(got);
   }
   double ns = (bench_now_ns() - t0) / iters;
   close(sv[0]);
   close(sv[1]);
   close(fd);
+  return ns;
+}
+
+double bench_bare_fd_round_trip(int iters) {
+  return fd_round_trip(iters, NULL);
+}
+
+double bench_bare_fd_round_trip_placed(int iters) {
+  size_t size = (size_t)1 << 24;
+  uint8_t *res = mmap(NULL, size, PROT_NONE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (res == MAP_FAILED)
+    bench_fail("reserve");
+  double ns = fd_round_trip(iters, res);
+  munmap(res, size);
   return ns;
 }
 
