@@ -31,6 +31,9 @@ static void *ptr(uintptr_t v) { return (void *)v; }
  * `budget` more calls have succeeded (budget < 0: never fails). */
 static long budget = -1;
 static long calls;
+/* One node below the root: 512 slots of 16 bytes and a count. */
+#define NODE_BYTES (512 * 16 + sizeof(size_t))
+
 static long live;
 
 static void *counting_calloc(size_t count, size_t size) {
@@ -299,8 +302,8 @@ static void model_check(unsigned shift, uint64_t seed, int steps) {
     size_t want = model_nodes(&x, &m);
     cr_assert_eq(x.nodes, want, "step %d: %zu nodes, want %zu", step, x.nodes,
                  want);
-    cr_assert_eq(live, (long)x.nodes + 1, "step %d: %ld allocations live", step,
-                 live);
+    cr_assert_eq(live, (long)(x.nodes + x.spares) + 1,
+                 "step %d: %ld allocations live", step, live);
     check_lookups(&x, &m, &w);
   }
   cr_assert(sets > (size_t)steps / 3 && refused > 0 && clears > 0,
@@ -317,7 +320,8 @@ static void model_check(unsigned shift, uint64_t seed, int steps) {
   }
   cr_assert_eq(x.nodes, 0, "%zu nodes left", x.nodes);
   cr_assert_eq(x.root_used, 0);
-  cr_assert_eq(shmap__xlat_bytes(&x), x.root_slots * 16);
+  cr_assert_eq(shmap__xlat_bytes(&x),
+               x.root_slots * 16 + x.spares * NODE_BYTES);
   shmap__xlat_free(&x);
   cr_assert_eq(live, 0);
 }
@@ -436,26 +440,40 @@ Test(xlat, set_is_all_or_nothing) {
   calls = 0;
   cr_assert_eq(shmap__xlat_set(&x, at + len, U, 0x50000), 0);
   cr_assert_eq(calls, 0);
-  /* Clearing never allocates. */
+  /* Clearing never allocates; it keeps up to SHMAP__XLAT_SPARES of the
+   * nodes it empties for the next set. */
   shmap__xlat_clear(&x, at + len, U);
   shmap__xlat_clear(&x, at, len);
   cr_assert_eq(calls, 0);
   cr_assert_eq(x.nodes, nodes);
-  cr_assert_eq(shmap__xlat_bytes(&x), bytes);
-
-  cr_assert_eq(live, before);
+  cr_assert_eq(x.spares, SHMAP__XLAT_SPARES);
+  cr_assert_eq(shmap__xlat_bytes(&x), bytes + SHMAP__XLAT_SPARES * NODE_BYTES);
+  cr_assert_eq(live, before + SHMAP__XLAT_SPARES);
+  /* A set needing no more nodes than are spare allocates nothing, and a
+   * failing one returns the spares it took. */
+  budget = 0;
+  cr_assert_eq(shmap__xlat_set(&x, at, U, 0x60000), 0);
+  cr_assert_eq(calls, 0);
+  cr_assert_eq(x.spares, SHMAP__XLAT_SPARES - 3);
+  cr_assert_eq(shmap__xlat_lookup(&x, at, U), ptr(0x60000));
+  shmap__xlat_clear(&x, at, U);
+  cr_assert_eq(x.spares, SHMAP__XLAT_SPARES);
+  cr_assert_eq(shmap__xlat_set(&x, at, len, 0x40000), SHMAP__XLAT_ENOMEM);
+  cr_assert_eq(x.spares, SHMAP__XLAT_SPARES);
+  cr_assert_eq(live, before + SHMAP__XLAT_SPARES);
+  cr_assert_eq(x.nodes, nodes);
 
   /* init too. */
   shmap__xlat y;
   budget = 0;
   cr_assert_eq(shmap__xlat_init(&y, 1ull << 40, 12), SHMAP__XLAT_ENOMEM);
   shmap__xlat_free(&y);
-  cr_assert_eq(live, before);
+  cr_assert_eq(live, before + SHMAP__XLAT_SPARES);
   budget = -1;
   shmap__xlat_clear(&x, 7 * U, U);
   shmap__xlat_clear(&x, (1ull << 41) + 3 * U, 9 * U);
   cr_assert_eq(x.nodes, 0);
-  cr_assert_eq(live, 1, "the root");
+  cr_assert_eq(live, 1 + (long)x.spares, "the root and the spares");
   shmap__xlat_free(&x);
   cr_assert_eq(live, 0);
 }

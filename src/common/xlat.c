@@ -176,7 +176,11 @@ static void drop(shmap__xlat *x, slot *slots, size_t n, size_t *used,
     drop(x, c->s, FANOUT, &c->used, level - 1, start, s, t);
     if (c->used == 0) {
       slots[i] = empty;
-      release(c);
+      /* Every slot of an unused node is empty again: as good as new. */
+      if (x->spares < SHMAP__XLAT_SPARES)
+        x->spare[x->spares++] = c;
+      else
+        release(c);
       --*used;
       x->nodes--;
     }
@@ -222,6 +226,8 @@ int shmap__xlat_init(shmap__xlat *x, uint64_t window_size,
 }
 
 void shmap__xlat_free(shmap__xlat *x) {
+  while (x->spares > 0)
+    release(x->spare[--x->spares]);
   if (x->root != NULL) {
     free_below(x->root, x->root_slots, x->top / BITS);
     release(x->root);
@@ -255,11 +261,20 @@ int shmap__xlat_set(shmap__xlat *x, uint64_t offset, uint64_t len,
   if (need > POOL_MAX) /* cannot happen: see POOL_MAX */
     return SHMAP__XLAT_EINVAL;
   pool p = {{NULL}, 0, 0};
+  unsigned reused = 0; /* the first `reused` nodes of the pool were spares */
   for (; p.n < need; p.n++) {
+    if (x->spares > 0) {
+      p.v[p.n] = x->spare[--x->spares];
+      reused++;
+      continue;
+    }
     p.v[p.n] = zalloc(1, sizeof(node));
     if (p.v[p.n] == NULL) {
-      while (p.n > 0)
+      /* Back exactly as it was: new nodes freed, spares returned. */
+      while (p.n > reused)
         release(p.v[--p.n]);
+      while (p.n > 0)
+        x->spare[x->spares++] = p.v[--p.n];
       return SHMAP__XLAT_ENOMEM;
     }
   }
@@ -313,5 +328,5 @@ void *shmap__xlat_lookup(const shmap__xlat *x, uint64_t offset, uint64_t len) {
 }
 
 size_t shmap__xlat_bytes(const shmap__xlat *x) {
-  return x->root_slots * sizeof(slot) + x->nodes * sizeof(node);
+  return x->root_slots * sizeof(slot) + (x->nodes + x->spares) * sizeof(node);
 }

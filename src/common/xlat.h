@@ -41,6 +41,12 @@
 #define SHMAP__XLAT_EINVAL (-2)
 
 struct shmap__xlat_slot;
+struct shmap__xlat_node;
+
+/* Empty nodes kept for the next set: a window whose mappings come and go in
+ * one place (a back end's regions) would otherwise allocate and zero a
+ * whole node on every map and free it on every unmap. */
+#define SHMAP__XLAT_SPARES 4
 
 typedef struct shmap__xlat {
   struct shmap__xlat_slot *root; /* root_slots slots, allocated by init */
@@ -50,6 +56,8 @@ typedef struct shmap__xlat {
   unsigned top;     /* unit number >> top is the root slot: 9 * (levels - 1) */
   size_t root_used; /* root slots holding a translation or a child */
   size_t nodes;     /* nodes below the root; 0 when nothing is recorded */
+  struct shmap__xlat_node *spare[SHMAP__XLAT_SPARES]; /* empty, all zero */
+  unsigned spares;
 } shmap__xlat;
 
 /* Prepare `x` for a window of `window_size` bytes whose offsets and lengths
