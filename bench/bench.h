@@ -11,7 +11,7 @@
 typedef struct bench_row {
   char name[64];
   double ours_ns;
-  char baseline[48];
+  char baseline[64];
   double baseline_ns;
 } bench_row;
 
@@ -33,13 +33,12 @@ double bench_bare_map_unmap(uint64_t len, int iters);
 double bench_bare_fd_round_trip(int iters);
 double bench_bare_bytes_round_trip(int iters);
 double bench_bare_create_map_unmap(uint64_t len, int iters);
-#ifndef _WIN32
 /* The fd round trip doing the back end's whole job with bare calls: the
  * region is placed at its guest address inside a reservation (mmap
- * MAP_FIXED) and the removal puts the reservation back (PROT_NONE remap),
- * as a window does, instead of mmap(NULL)/munmap anywhere. */
+ * MAP_FIXED; on Windows the calls of the library's window path) and the
+ * removal puts the reservation back (PROT_NONE remap), as a window does,
+ * instead of mmap(NULL)/munmap anywhere. */
 double bench_bare_fd_round_trip_placed(int iters);
-#endif
 
 #ifdef _WIN32
 /* map+unmap of a range with one granule of the reservation on either side
@@ -53,6 +52,7 @@ enum bench_bare {
   BENCH_BARE_MAP,
   BENCH_BARE_CREATE,
   BENCH_BARE_FD,
+  BENCH_BARE_FD_PLACED,
   BENCH_BARE_BYTES
 };
 const char *bench_bare_name(enum bench_bare kind);

@@ -23,6 +23,8 @@ const char *bench_bare_name(enum bench_bare kind) {
   case BENCH_BARE_MAP: return "mmap MAP_FIXED + PROT_NONE remap";
   case BENCH_BARE_CREATE: return "memfd+seals+mmap+remap+close";
   case BENCH_BARE_FD: return "sendmsg/recvmsg+fstat+mmap+replies";
+  case BENCH_BARE_FD_PLACED:
+    return "the same, placed: mmap MAP_FIXED + PROT_NONE remap";
   default: return "write/read of the same bytes";
   }
 }

@@ -101,6 +101,9 @@ const char *bench_bare_name(enum bench_bare kind) {
     return ph ? "CreateFileMapping+MapViewOfFile3+unmap+close"
               : "CreateFileMapping+MapViewOfFileEx+unmap+close";
   case BENCH_BARE_FD: return "DuplicateHandle+pipe+NtQuerySection+map+replies";
+  case BENCH_BARE_FD_PLACED:
+    return ph ? "the same, placed: split+MapViewOfFile3+coalesce"
+              : "the same, placed: MapViewOfFileEx+re-reserve";
   default: return "WriteFile/ReadFile of the same bytes";
   }
 }
@@ -120,7 +123,7 @@ static uint8_t *reserve(uint64_t size) {
 }
 
 /* Map [0, len) of `sec` at `at`, which is the whole of one placeholder or
- * of one reservation, and touch its first page. */
+ * of one reservation, and touch its first page unless `i` < 0. */
 static void map_at(HANDLE sec, uint8_t *at, uint64_t len, int i) {
   if (placeholders) {
     if (view3(sec, GetCurrentProcess(), at, 0, (SIZE_T)len,
@@ -132,7 +135,8 @@ static void map_at(HANDLE sec, uint8_t *at, uint64_t len, int i) {
     if (MapViewOfFileEx(sec, FILE_MAP_WRITE, 0, 0, (SIZE_T)len, at) != at)
       fail("MapViewOfFileEx");
   }
-  at[0] = (uint8_t)i;
+  if (i >= 0)
+    at[0] = (uint8_t)i;
 }
 
 /* Undo map_at: the range is reserved again. */
@@ -318,9 +322,16 @@ enum {
  * receiving process (this one, through a real process handle as a channel
  * holds), the request written and read as one pipe message, NtQuerySection
  * (the counterpart of fstat), MapViewOfFile, the reply; then the removal
- * request and its reply, UnmapViewOfFile, CloseHandle. */
-double bench_bare_fd_round_trip(int iters) {
-  use_placeholders();
+ * request and its reply, UnmapViewOfFile, CloseHandle.
+ *
+ * `guest` != NULL: the view goes to the start of that 16 MiB reservation
+ * and back, as the back end's window does it: with placeholders, split
+ * the range off, MapViewOfFile3, and on removal UnmapViewOfFile2 and
+ * coalesce; on the fallback path, release the range's own reservation,
+ * MapViewOfFileEx there, and on removal UnmapViewOfFile and reserve again. */
+enum { GUEST = 1 << 24 };
+
+static double fd_round_trip(int iters, uint8_t *guest) {
   struct pipe_pair p = pipe_pair();
   HANDLE peer = OpenProcess(PROCESS_DUP_HANDLE, FALSE, GetCurrentProcessId());
   if (peer == NULL)
@@ -344,10 +355,19 @@ double bench_bare_fd_round_trip(int iters) {
     section_info si;
     if (query_section(got, 0, &si, sizeof si, NULL) < 0)
       fail("NtQuerySection");
-    void *view =
-        MapViewOfFile(got, FILE_MAP_WRITE, 0, 0, (SIZE_T)si.size.QuadPart);
-    if (view == NULL)
-      fail("MapViewOfFile");
+    uint64_t len = (uint64_t)si.size.QuadPart;
+    void *view;
+    if (guest == NULL) {
+      view = MapViewOfFile(got, FILE_MAP_WRITE, 0, 0, (SIZE_T)len);
+      if (view == NULL)
+        fail("MapViewOfFile");
+    } else {
+      if (placeholders && !VirtualFree(guest, (SIZE_T)len,
+                                       MEM_RELEASE | MEM_PRESERVE_PLACEHOLDER))
+        fail("splitting the placeholder");
+      map_at(got, guest, len, -1);
+      view = guest;
+    }
     send_msg(p.b, reply, sizeof reply);
     recv_msg(p.a, buf, sizeof buf, sizeof reply);
     /* The removal: a second request and its reply, then unmap and close. */
@@ -355,7 +375,14 @@ double bench_bare_fd_round_trip(int iters) {
     recv_msg(p.b, buf, sizeof buf, sizeof rem);
     send_msg(p.b, reply, sizeof reply);
     recv_msg(p.a, buf, sizeof buf, sizeof reply);
-    UnmapViewOfFile(view);
+    if (guest == NULL) {
+      UnmapViewOfFile(view);
+    } else {
+      unmap_at(guest, len);
+      if (placeholders &&
+          !VirtualFree(guest, GUEST, MEM_RELEASE | MEM_COALESCE_PLACEHOLDERS))
+        fail("coalescing the placeholders");
+    }
     CloseHandle(got);
   }
   double ns = (bench_now_ns() - t0) / iters;
@@ -363,6 +390,29 @@ double bench_bare_fd_round_trip(int iters) {
   CloseHandle(peer);
   CloseHandle(p.a);
   CloseHandle(p.b);
+  return ns;
+}
+
+double bench_bare_fd_round_trip(int iters) {
+  use_placeholders();
+  return fd_round_trip(iters, NULL);
+}
+
+double bench_bare_fd_round_trip_placed(int iters) {
+  use_placeholders();
+  uint8_t *guest = reserve(GUEST);
+  if (!placeholders) {
+    /* Two reservations, as the window's first map leaves them. */
+    if (!VirtualFree(guest, 0, MEM_RELEASE) ||
+        VirtualAlloc(guest, 1 << 16, MEM_RESERVE, PAGE_NOACCESS) != guest ||
+        VirtualAlloc(guest + (1 << 16), GUEST - (1 << 16), MEM_RESERVE,
+                     PAGE_NOACCESS) != guest + (1 << 16))
+      fail("cutting the reservation");
+  }
+  double ns = fd_round_trip(iters, guest);
+  VirtualFree(guest, 0, MEM_RELEASE);
+  if (!placeholders)
+    VirtualFree(guest + (1 << 16), 0, MEM_RELEASE);
   return ns;
 }
 
