@@ -68,8 +68,11 @@ int shmap__os_chan_send(shmap__chan_os *c, const uint8_t *buf, size_t len,
                         const shmap_native_t *fds, size_t nfds) {
   uint8_t msg[ENVELOPE_MAX + SHMAP_WIRE_MAX_MESSAGE];
   HANDLE remote[SHMAP_WIRE_MAX_FDS];
-  if (nfds > SHMAP_WIRE_MAX_FDS || len > SHMAP_WIRE_MAX_MESSAGE)
-    return shmap__err(SHMAP_EFDCOUNT, "channel send: %zu handles", nfds);
+  if (nfds > SHMAP_WIRE_MAX_FDS)
+    return shmap__err(SHMAP_EFDCOUNT, "channel send: %zu handles, at most %d",
+                      nfds, SHMAP_WIRE_MAX_FDS);
+  if (len > SHMAP_WIRE_MAX_MESSAGE)
+    return shmap__err(SHMAP_ESIZE, "channel send: a %zu-byte frame", len);
   for (size_t i = 0; i < nfds; i++) {
     if (!DuplicateHandle(GetCurrentProcess(), fds[i], c->peer, &remote[i], 0,
                          FALSE, DUPLICATE_SAME_ACCESS)) {
