@@ -129,14 +129,14 @@ int shmap_wire_header_decode(const uint8_t *buf, int inbound,
     return shmap__err(SHMAP_EINVAL, "header decode: bad arguments");
   shmap_wire_header h = {get32(buf + HDR_REQUEST), get32(buf + HDR_FLAGS),
                          get32(buf + HDR_SIZE)};
-  const char *name = shmap_wire_request_name(h.request);
   if ((h.flags & SHMAP_WIRE_VERSION_MASK) != SHMAP_WIRE_VERSION)
-    return shmap__err(SHMAP_EVERSION, "header: %s with version %u, not 1", name,
+    return shmap__err(SHMAP_EVERSION, "header: %s with version %u, not 1",
+                      shmap_wire_request_name(h.request),
                       h.flags & SHMAP_WIRE_VERSION_MASK);
   if (h.flags & ~(uint32_t)(SHMAP_WIRE_VERSION_MASK | SHMAP_WIRE_REPLY |
                             SHMAP_WIRE_NEED_REPLY))
     return shmap__err(SHMAP_EFLAGS, "header: %s with reserved flag bits 0x%x",
-                      name, h.flags & ~0xfu);
+                      shmap_wire_request_name(h.request), h.flags & ~0xfu);
   int dir = shmap_wire_direction(h.request);
   if (h.flags & SHMAP_WIRE_REPLY) {
     /* A reply answers a request this receiver sent: the other space. */
@@ -149,12 +149,12 @@ int shmap_wire_header_decode(const uint8_t *buf, int inbound,
       return shmap__err(SHMAP_EFLAGS,
                         "header: reply to %s with flags 0x%x, "
                         "not 0x5",
-                        name, h.flags);
+                        shmap_wire_request_name(h.request), h.flags);
     if (h.size != REPLY_SIZE)
       return shmap__err(SHMAP_ESIZE,
                         "header: reply to %s with %" PRIu32
                         " payload bytes, not 8",
-                        name, h.size);
+                        shmap_wire_request_name(h.request), h.size);
   } else {
     if (dir != inbound)
       return shmap__err(
@@ -162,23 +162,25 @@ int shmap_wire_header_decode(const uint8_t *buf, int inbound,
           "header: request %" PRIu32 " is not one this end serves", h.request);
     if (!size_allowed(h.request, h.size))
       return shmap__err(SHMAP_ESIZE,
-                        "header: %s with %" PRIu32 " payload bytes", name,
-                        h.size);
+                        "header: %s with %" PRIu32 " payload bytes",
+                        shmap_wire_request_name(h.request), h.size);
   }
   *out = h;
   return 0;
 }
 
-static int check_span(const char *what, const char *a, uint64_t base,
+/* Validators take the request code and name it only when they fail: the
+ * name lookup is not free and almost every message is valid. */
+static int check_span(uint32_t code, const char *a, uint64_t base,
                       uint64_t len) {
   if (base > UINT64_MAX - len)
     return shmap__err(SHMAP_EOVERFLOW,
-                      "%s: %s 0x%" PRIx64 " + 0x%" PRIx64 " overflows", what, a,
-                      base, len);
+                      "%s: %s 0x%" PRIx64 " + 0x%" PRIx64 " overflows",
+                      shmap_wire_request_name(code), a, base, len);
   return 0;
 }
 
-static int decode_region(const char *what, const uint8_t *p,
+static int decode_region(uint32_t code, const uint8_t *p,
                          shmap_wire_region *r) {
   r->guest_phys_addr = get64(p + REG_GPA);
   r->memory_size = get64(p + REG_SIZE);
@@ -186,13 +188,13 @@ static int decode_region(const char *what, const uint8_t *p,
   r->mmap_offset = get64(p + REG_MMAP_OFFSET);
   if (r->memory_size == 0)
     return shmap__err(SHMAP_EEMPTY,
-                      "%s: region at 0x%" PRIx64 " with memory_size 0", what,
-                      r->guest_phys_addr);
+                      "%s: region at 0x%" PRIx64 " with memory_size 0",
+                      shmap_wire_request_name(code), r->guest_phys_addr);
   int rc =
-      check_span(what, "guest_phys_addr", r->guest_phys_addr, r->memory_size);
+      check_span(code, "guest_phys_addr", r->guest_phys_addr, r->memory_size);
   return rc != 0
              ? rc
-             : check_span(what, "mmap_offset", r->mmap_offset, r->memory_size);
+             : check_span(code, "mmap_offset", r->mmap_offset, r->memory_size);
 }
 
 static int decode_table(const uint8_t *p, size_t len, shmap_wire_msg *m) {
@@ -208,7 +210,8 @@ static int decode_table(const uint8_t *p, size_t len, shmap_wire_msg *m) {
   shmap_wire_region *r = m->u.mem_table.regions;
   for (uint32_t i = 0; i < n; i++) {
     int rc = decode_region(
-        what, p + TABLE_REGIONS + (size_t)i * SHMAP_WIRE_REGION_SIZE, &r[i]);
+        SHMAP_REQ_SET_MEM_TABLE,
+        p + TABLE_REGIONS + (size_t)i * SHMAP_WIRE_REGION_SIZE, &r[i]);
     if (rc != 0)
       return rc;
     for (uint32_t j = 0; j < i; j++)
@@ -222,8 +225,9 @@ static int decode_table(const uint8_t *p, size_t len, shmap_wire_msg *m) {
   return 0;
 }
 
-static int decode_mmap(const char *what, uint32_t code, const uint8_t *p,
-                       shmap_wire_mmap *m) {
+static int decode_mmap(uint32_t code, const uint8_t *p, shmap_wire_mmap *m) {
+  const char *what =
+      code == SHMAP_REQ_SHMEM_UNMAP ? "SHMEM_UNMAP" : "SHMEM_MAP";
   if (!all_zero(p + MMAP_PAD, MMAP_FD_OFFSET - MMAP_PAD))
     return shmap__err(SHMAP_EPADDING, "%s: non-zero padding", what);
   m->shmid = p[MMAP_SHMID];
@@ -244,8 +248,8 @@ static int decode_mmap(const char *what, uint32_t code, const uint8_t *p,
   }
   if (m->len == 0)
     return shmap__err(SHMAP_EEMPTY, "%s: len 0", what);
-  int rc = check_span(what, "fd_offset", m->fd_offset, m->len);
-  return rc != 0 ? rc : check_span(what, "shm_offset", m->shm_offset, m->len);
+  int rc = check_span(code, "fd_offset", m->fd_offset, m->len);
+  return rc != 0 ? rc : check_span(code, "shm_offset", m->shm_offset, m->len);
 }
 
 static int decode_external(const uint8_t *p, shmap_wire_external *e) {
@@ -258,8 +262,10 @@ static int decode_external(const uint8_t *p, shmap_wire_external *e) {
   e->ptr = get64(p + EXT_PTR);
   if (e->len == 0)
     return shmap__err(SHMAP_EEMPTY, "%s: len 0", what);
-  int rc = check_span(what, "shm_offset", e->shm_offset, e->len);
-  return rc != 0 ? rc : check_span(what, "ptr", e->ptr, e->len);
+  int rc =
+      check_span(SHMAP_REQ_EXTERNAL_MAP, "shm_offset", e->shm_offset, e->len);
+  return rc != 0 ? rc
+                 : check_span(SHMAP_REQ_EXTERNAL_MAP, "ptr", e->ptr, e->len);
 }
 
 int shmap_wire_decode(const shmap_wire_header *h, const uint8_t *payload,
@@ -272,10 +278,10 @@ int shmap_wire_decode(const shmap_wire_header *h, const uint8_t *payload,
                       h->size);
   memset(out, 0, sizeof *out);
   out->hdr = *h;
-  const char *name = shmap_wire_request_name(h->request);
   if (h->flags & SHMAP_WIRE_REPLY) {
     if (len != REPLY_SIZE)
-      return shmap__err(SHMAP_ESIZE, "reply to %s: %zu bytes", name, len);
+      return shmap__err(SHMAP_ESIZE, "reply to %s: %zu bytes",
+                        shmap_wire_request_name(h->request), len);
     out->u.u64 = get64(payload);
     return 0;
   }
@@ -283,19 +289,20 @@ int shmap_wire_decode(const shmap_wire_header *h, const uint8_t *payload,
     return shmap__err(SHMAP_EREQUEST, "decode: unknown request %" PRIu32,
                       h->request);
   if (!size_allowed(h->request, h->size))
-    return shmap__err(SHMAP_ESIZE, "decode: %s with %zu payload bytes", name,
-                      len);
+    return shmap__err(SHMAP_ESIZE, "decode: %s with %zu payload bytes",
+                      shmap_wire_request_name(h->request), len);
   switch (h->request) {
   case SHMAP_REQ_SET_MEM_TABLE: return decode_table(payload, len, out);
   case SHMAP_REQ_GET_MAX_MEM_SLOTS: return 0;
   case SHMAP_REQ_ADD_MEM_REG:
   case SHMAP_REQ_REM_MEM_REG:
     if (get64(payload + ADD_PAD) != 0)
-      return shmap__err(SHMAP_EPADDING, "%s: non-zero padding", name);
-    return decode_region(name, payload + ADD_REGION, &out->u.region);
+      return shmap__err(SHMAP_EPADDING, "%s: non-zero padding",
+                        shmap_wire_request_name(h->request));
+    return decode_region(h->request, payload + ADD_REGION, &out->u.region);
   case SHMAP_REQ_SHMEM_MAP:
   case SHMAP_REQ_SHMEM_UNMAP:
-    return decode_mmap(name, h->request, payload, &out->u.mmap);
+    return decode_mmap(h->request, payload, &out->u.mmap);
   default: return decode_external(payload, &out->u.external);
   }
 }
@@ -333,16 +340,16 @@ int shmap_wire_encode(const shmap_wire_msg *msg, uint8_t *buf, size_t cap,
                       size_t *out_len) {
   if (msg == NULL || buf == NULL || out_len == NULL)
     return shmap__err(SHMAP_EINVAL, "encode: NULL argument");
-  const char *name = shmap_wire_request_name(msg->hdr.request);
   uint32_t size = payload_size(msg);
   if (size == UINT32_MAX)
-    return shmap__err(shmap_wire_direction(msg->hdr.request) ? SHMAP_ESIZE
-                                                             : SHMAP_EREQUEST,
-                      "encode: cannot encode %s (request %" PRIu32 ")", name,
-                      msg->hdr.request);
+    return shmap__err(
+        shmap_wire_direction(msg->hdr.request) ? SHMAP_ESIZE : SHMAP_EREQUEST,
+        "encode: cannot encode %s (request %" PRIu32 ")",
+        shmap_wire_request_name(msg->hdr.request), msg->hdr.request);
   if (cap < SHMAP_WIRE_HEADER_SIZE + (size_t)size)
     return shmap__err(SHMAP_ESIZE, "encode: %s needs %u bytes, buffer has %zu",
-                      name, SHMAP_WIRE_HEADER_SIZE + size, cap);
+                      shmap_wire_request_name(msg->hdr.request),
+                      SHMAP_WIRE_HEADER_SIZE + size, cap);
   memset(buf, 0, SHMAP_WIRE_HEADER_SIZE + (size_t)size);
   put32(buf + HDR_REQUEST, msg->hdr.request);
   put32(buf + HDR_FLAGS, msg->hdr.flags);
