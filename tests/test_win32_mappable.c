@@ -129,3 +129,37 @@ SHMAP_TEST(win32, one_placeholder_per_gap) {
   shmap_window_release(w);
   shmap_mappable_unref(m);
 }
+
+/* External records map nothing, so a gap runs on past any number of them;
+ * with hundreds of entries its ends lie in other chunks of the table. */
+SHMAP_TEST(win32, placeholder_gaps_run_past_external_records) {
+  shmap_platform_info p;
+  shmap_platform(&p);
+  if (strcmp(p.window_path, "placeholder") != 0) {
+    printf("window path %s: no placeholders to count\n", p.window_path);
+    return;
+  }
+  /* Slot i is 4 granules: a mapping, then two external records. */
+  const uint64_t n = 200, slot = 4 * G;
+  static uint8_t producer[2 << 16];
+  shmap_window *w;
+  ASSERT_OK(shmap_window_reserve(n * slot, 0, &w));
+  uint8_t *b = shmap_window_base(w);
+  for (uint64_t i = 0; i < n; i++) {
+    ASSERT_OK(shmap_window_map_external(w, i * slot + G, G, producer));
+    ASSERT_OK(shmap_window_map_external(w, i * slot + 2 * G, G, producer));
+    ASSERT_OK(shmap_window_map_anon(w, i * slot, G, SHMAP_PROT_RW));
+  }
+  for (uint64_t i = 0; i < n; i++)
+    expect_one_placeholder(b + i * slot + G, b + (i + 1) * slot);
+  /* Every other mapping goes: each gap now spans two slots' records. */
+  for (uint64_t i = 1; i < n; i += 2)
+    ASSERT_OK(shmap_window_unmap(w, i * slot, G));
+  for (uint64_t i = 0; i + 2 < n; i += 2)
+    expect_one_placeholder(b + i * slot + G, b + (i + 2) * slot);
+  expect_one_placeholder(b + (n - 2) * slot + G, b + n * slot);
+  for (uint64_t i = 0; i < n; i += 2)
+    ASSERT_OK(shmap_window_unmap(w, i * slot, G));
+  expect_one_placeholder(b, b + n * slot);
+  shmap_window_release(w);
+}

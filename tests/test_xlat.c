@@ -1,8 +1,10 @@
 /* The window's translation table (src/common/xlat.c), compiled into this
  * program on its own: a randomized check against a brute-force list of
- * ranges, all-or-nothing set under allocation failure, node accounting,
- * huge-page storage of large ranges, and the edges of tiny and very large
- * windows. */
+ * ranges (both lookups, locked and lock-free), all-or-nothing set under
+ * allocation failure, node accounting (emptied nodes are kept, never
+ * freed before free), suspend and resume, huge-page storage of large
+ * ranges, and the edges of tiny and very large windows. Lookups racing
+ * with writers are tests/stress_threads.c's job. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,8 +33,8 @@ static void *ptr(uintptr_t v) { return (void *)v; }
  * `budget` more calls have succeeded (budget < 0: never fails). */
 static long budget = -1;
 static long calls;
-/* One node below the root: 512 slots of 16 bytes and a count. */
-#define NODE_BYTES (512 * 16 + sizeof(size_t))
+/* One node below the root: 512 slots of 16 bytes, a count and a link. */
+#define NODE_BYTES (512 * 16 + sizeof(size_t) + sizeof(void *))
 
 static long live;
 
@@ -102,6 +104,17 @@ static void check_one(const shmap__xlat *x, const model *m, uint64_t offset,
   cr_assert_eq(got, want, "lookup 0x%llx+0x%llx: got %p, want %p (%zu ranges)",
                (unsigned long long)offset, (unsigned long long)len, got, want,
                m->n);
+  /* With no writer at work the lock-free walk answers at once, alike. */
+  void *free_got = ptr(1);
+  cr_assert_eq(shmap__xlat_lookup_unlocked(x, offset, len, &free_got), 1);
+  cr_assert_eq(free_got, want, "unlocked lookup 0x%llx+0x%llx: got %p, want %p",
+               (unsigned long long)offset, (unsigned long long)len, free_got,
+               want);
+}
+
+/* The sequence counter is even whenever no writer is inside. */
+static size_t seq_of(const shmap__xlat *x) {
+  return atomic_load_explicit(&x->seq, memory_order_relaxed);
 }
 
 static int cmp_u64(const void *a, const void *b) {
@@ -299,6 +312,7 @@ static void model_check(unsigned shift, uint64_t seed, int steps) {
       m.v[i] = m.v[--m.n];
       clears++;
     }
+    cr_assert_eq(seq_of(&x) & 1, 0, "step %d: counter left odd", step);
     size_t want = model_nodes(&x, &m);
     cr_assert_eq(x.nodes, want, "step %d: %zu nodes, want %zu", step, x.nodes,
                  want);
@@ -440,27 +454,38 @@ Test(xlat, set_is_all_or_nothing) {
   calls = 0;
   cr_assert_eq(shmap__xlat_set(&x, at + len, U, 0x50000), 0);
   cr_assert_eq(calls, 0);
-  /* Clearing never allocates; it keeps up to SHMAP__XLAT_SPARES of the
-   * nodes it empties for the next set. */
+  /* Clearing never allocates, and frees nothing either: a lock-free
+   * reader may still be in the nodes it empties, so they become spares
+   * for the next set. */
   shmap__xlat_clear(&x, at + len, U);
   shmap__xlat_clear(&x, at, len);
   cr_assert_eq(calls, 0);
   cr_assert_eq(x.nodes, nodes);
-  cr_assert_eq(x.spares, SHMAP__XLAT_SPARES);
-  cr_assert_eq(shmap__xlat_bytes(&x), bytes + SHMAP__XLAT_SPARES * NODE_BYTES);
-  cr_assert_eq(live, before + SHMAP__XLAT_SPARES);
+  cr_assert_eq(x.spares, 6);
+  cr_assert_eq(shmap__xlat_bytes(&x), bytes + 6 * NODE_BYTES);
+  cr_assert_eq(shmap__xlat_bytes_used(&x), bytes);
+  cr_assert_eq(live, before + 6);
   /* A set needing no more nodes than are spare allocates nothing, and a
    * failing one returns the spares it took. */
   budget = 0;
   cr_assert_eq(shmap__xlat_set(&x, at, U, 0x60000), 0);
   cr_assert_eq(calls, 0);
-  cr_assert_eq(x.spares, SHMAP__XLAT_SPARES - 3);
+  cr_assert_eq(x.spares, 3);
   cr_assert_eq(shmap__xlat_lookup(&x, at, U), ptr(0x60000));
+  /* Across the next root boundary: six nodes, three of them spares. */
+  uint64_t at2 = (5ull << 39) - 5 * U;
+  cr_assert_eq(shmap__xlat_set(&x, at2, len, 0x40000), SHMAP__XLAT_ENOMEM);
+  cr_assert_eq(calls, 1);
+  cr_assert_eq(x.spares, 3);
+  cr_assert_null(shmap__xlat_lookup(&x, at2, U));
   shmap__xlat_clear(&x, at, U);
-  cr_assert_eq(x.spares, SHMAP__XLAT_SPARES);
-  cr_assert_eq(shmap__xlat_set(&x, at, len, 0x40000), SHMAP__XLAT_ENOMEM);
-  cr_assert_eq(x.spares, SHMAP__XLAT_SPARES);
-  cr_assert_eq(live, before + SHMAP__XLAT_SPARES);
+  cr_assert_eq(x.spares, 6);
+  cr_assert_eq(shmap__xlat_set(&x, at, len, 0x40000), 0,
+               "six spares make the range that needs six nodes");
+  cr_assert_eq(x.spares, 0);
+  shmap__xlat_clear(&x, at, len);
+  cr_assert_eq(x.spares, 6);
+  cr_assert_eq(live, before + 6);
   cr_assert_eq(x.nodes, nodes);
 
   /* init too. */
@@ -468,13 +493,245 @@ Test(xlat, set_is_all_or_nothing) {
   budget = 0;
   cr_assert_eq(shmap__xlat_init(&y, 1ull << 40, 12), SHMAP__XLAT_ENOMEM);
   shmap__xlat_free(&y);
-  cr_assert_eq(live, before + SHMAP__XLAT_SPARES);
+  cr_assert_eq(live, before + 6);
   budget = -1;
   shmap__xlat_clear(&x, 7 * U, U);
   shmap__xlat_clear(&x, (1ull << 41) + 3 * U, 9 * U);
   cr_assert_eq(x.nodes, 0);
   cr_assert_eq(live, 1 + (long)x.spares, "the root and the spares");
   shmap__xlat_free(&x);
+  cr_assert_eq(live, 0);
+}
+
+Test(xlat, suspend_keeps_nodes_and_resume_starts_empty) {
+  track();
+  shmap__xlat x;
+  const uint64_t U = 4096;
+  cr_assert_eq(shmap__xlat_init(&x, 1ull << 40, 12), 0);
+  void *h = NULL;
+  cr_assert_eq(shmap__xlat_lookup_unlocked(&x, 0, 1, &h), 1);
+  cr_assert_null(h);
+  /* Three ranges far apart: nodes of their own. */
+  for (uint64_t i = 0; i < 3; i++)
+    cr_assert_eq(
+        shmap__xlat_set(&x, (i << 35) + 5 * U, 2 * U, 0x1000 * (i + 1)), 0);
+  cr_assert_eq(shmap__xlat_lookup_unlocked(&x, (1ull << 35) + 6 * U, 8, &h), 1);
+  cr_assert_eq(h, ptr(0x2000 + U));
+  size_t nodes = x.nodes, used = shmap__xlat_bytes_used(&x);
+  cr_assert_eq(nodes, 6);
+  long held = live;
+  size_t seq = seq_of(&x);
+
+  shmap__xlat_suspend(&x);
+  cr_assert_eq(seq_of(&x) & 1, 1, "readers go to the lock");
+  cr_assert_eq(x.nodes, 0);
+  cr_assert_eq(x.root_used, 0);
+  cr_assert_eq(x.spares, nodes, "every node kept");
+  cr_assert_eq(live, held, "nothing freed under a reader");
+  cr_assert_eq(shmap__xlat_bytes_used(&x), used - nodes * NODE_BYTES);
+  cr_assert_eq(shmap__xlat_bytes(&x), used);
+  h = ptr(7);
+  cr_assert_eq(shmap__xlat_lookup_unlocked(&x, 5 * U, 1, &h), 0);
+  cr_assert_eq(h, ptr(7), "untouched when it does not answer");
+  cr_assert_null(shmap__xlat_lookup(&x, 5 * U, 1));
+  cr_assert_eq(shmap__xlat_set(&x, 100 * U, U, 0x9000), SHMAP__XLAT_EINVAL);
+  shmap__xlat_clear(&x, 5 * U, 2 * U);
+  shmap__xlat_suspend(&x);
+  cr_assert_eq(x.spares, nodes);
+
+  /* Resumed: empty, and the spares serve the next sets. */
+  cr_assert_eq(shmap__xlat_resume(&x), 0);
+  cr_assert_eq(seq_of(&x) & 1, 0);
+  cr_assert(seq_of(&x) > seq, "the counter never goes back");
+  cr_assert_eq(shmap__xlat_resume(&x), 0, "resuming a running table");
+  for (uint64_t i = 0; i < 3; i++) {
+    cr_assert_eq(shmap__xlat_lookup_unlocked(&x, (i << 35) + 5 * U, 1, &h), 1);
+    cr_assert_null(h);
+  }
+  budget = 0;
+  calls = 0;
+  cr_assert_eq(shmap__xlat_set(&x, (3ull << 35) + 9 * U, U, 0x5000), 0);
+  cr_assert_eq(calls, 0);
+  cr_assert_eq(shmap__xlat_lookup(&x, (3ull << 35) + 9 * U, U), ptr(0x5000));
+  cr_assert_eq(x.spares, nodes - 2);
+  budget = -1;
+  shmap__xlat_free(&x);
+  cr_assert_eq(live, 0);
+
+  /* An init that cannot allocate its root leaves the table suspended, and
+   * resume tries again. */
+  budget = 0;
+  cr_assert_eq(shmap__xlat_init(&x, 1ull << 30, 12), SHMAP__XLAT_ENOMEM);
+  cr_assert_eq(shmap__xlat_lookup_unlocked(&x, 0, 1, &h), 0);
+  cr_assert_null(shmap__xlat_lookup(&x, 0, 1));
+  cr_assert_eq(shmap__xlat_set(&x, 0, U, 0x1000), SHMAP__XLAT_EINVAL);
+  cr_assert_eq(shmap__xlat_bytes(&x), 0);
+  budget = 0;
+  cr_assert_eq(shmap__xlat_resume(&x), SHMAP__XLAT_ENOMEM);
+  budget = -1;
+  cr_assert_eq(shmap__xlat_resume(&x), 0);
+  cr_assert_eq(shmap__xlat_set(&x, 0, U, 0x1000), 0);
+  cr_assert_eq(shmap__xlat_lookup_unlocked(&x, 8, 8, &h), 1);
+  cr_assert_eq(h, ptr(0x1008));
+  shmap__xlat_free(&x);
+  cr_assert_eq(live, 0);
+  /* A refused unit: suspended for good. */
+  cr_assert_eq(shmap__xlat_init(&x, 1ull << 30, 64), SHMAP__XLAT_EINVAL);
+  cr_assert_eq(shmap__xlat_resume(&x), SHMAP__XLAT_EINVAL);
+  cr_assert_eq(shmap__xlat_lookup_unlocked(&x, 0, 1, &h), 0);
+  shmap__xlat_free(&x);
+  cr_assert_eq(live, 0);
+}
+
+Test(xlat, unlocked_lookup_leaves_a_writer_alone) {
+  track();
+  shmap__xlat x;
+  const uint64_t U = 65536;
+  cr_assert_eq(shmap__xlat_init(&x, 1ull << 36, 16), 0);
+  cr_assert_eq(shmap__xlat_set(&x, 3 * U, U, 0x30000), 0);
+  /* What a reader sees while a writer is inside: an odd counter sends it
+   * to the lock at once, whatever the slots say. */
+  size_t seq = seq_of(&x);
+  atomic_store(&x.seq, seq + 1);
+  void *h = ptr(7);
+  cr_assert_eq(shmap__xlat_lookup_unlocked(&x, 3 * U, 1, &h), 0);
+  cr_assert_eq(h, ptr(7));
+  cr_assert_eq(shmap__xlat_lookup(&x, 3 * U, 1), ptr(0x30000));
+  atomic_store(&x.seq, seq + 2);
+  cr_assert_eq(shmap__xlat_lookup_unlocked(&x, 3 * U + 5, 1, &h), 1);
+  cr_assert_eq(h, ptr(0x30005));
+  /* Every write moves the counter by two; a refused one not at all. */
+  seq = seq_of(&x);
+  cr_assert_eq(shmap__xlat_set(&x, 3 * U, U, 1), SHMAP__XLAT_EINVAL);
+  shmap__xlat_clear(&x, 4 * U, U);
+  cr_assert_eq(seq_of(&x), seq);
+  cr_assert_eq(shmap__xlat_set(&x, 9 * U, U, 0x90000), 0);
+  cr_assert_eq(seq_of(&x), seq + 2);
+  shmap__xlat_clear(&x, 9 * U, U);
+  cr_assert_eq(seq_of(&x), seq + 4);
+  shmap__xlat_free(&x);
+  cr_assert_eq(live, 0);
+}
+
+/* ---- a writer between a lock-free reader's loads ----
+ *
+ * This build of xlat.c calls shmap__xlat_test_step before every slot load
+ * of a lock-free walk. Playing the writer there, at each of those moments
+ * in turn, checks what the reader makes of every interleaving at slot
+ * granularity: a torn slot (the end of one state, the value of the next),
+ * a child pointer that becomes a translation, a node emptied and reused at
+ * another place while the reader is in it, suspend. The answer must be the
+ * one before the change or the one after, or 0 (ask under the lock). */
+
+typedef struct change {
+  uint64_t window;
+  range before[2];
+  size_t nb;
+  range after[2]; /* set once every range of `before` is cleared */
+  size_t na;
+  int suspend; /* then suspend as well */
+} change;
+
+static shmap__xlat *step_x;
+static const change *step_c;
+static int steps, fire_at;
+
+static void writer_step(void) {
+  if (++steps != fire_at)
+    return;
+  for (size_t i = 0; i < step_c->nb; i++)
+    shmap__xlat_clear(step_x, step_c->before[i].off, step_c->before[i].len);
+  for (size_t i = 0; i < step_c->na; i++)
+    cr_assert_eq(shmap__xlat_set(step_x, step_c->after[i].off,
+                                 step_c->after[i].len, step_c->after[i].host),
+                 0);
+  if (step_c->suspend)
+    shmap__xlat_suspend(step_x);
+}
+
+/* Counts over every change: how often the writer came in the middle of a
+ * walk, and how often the reader then still answered. */
+static long fired, answered;
+
+static void race_one(const change *c, uint64_t o, uint64_t l) {
+  static model m0, m1;
+  m0.n = m1.n = 0;
+  for (size_t i = 0; i < c->nb; i++)
+    m0.v[m0.n++] = c->before[i];
+  for (size_t i = 0; i < c->na && !c->suspend; i++)
+    m1.v[m1.n++] = c->after[i];
+  void *want0 = model_lookup(&m0, o, l), *want1 = model_lookup(&m1, o, l);
+  for (fire_at = 1; fire_at <= 12; fire_at++) {
+    shmap__xlat x;
+    cr_assert_eq(shmap__xlat_init(&x, c->window, 12), 0);
+    for (size_t i = 0; i < c->nb; i++)
+      cr_assert_eq(shmap__xlat_set(&x, c->before[i].off, c->before[i].len,
+                                   c->before[i].host),
+                   0);
+    step_x = &x;
+    step_c = c;
+    steps = 0;
+    shmap__xlat_test_step = writer_step;
+    void *got = ptr(1);
+    int rc = shmap__xlat_lookup_unlocked(&x, o, l, &got);
+    shmap__xlat_test_step = NULL;
+    if (steps < fire_at) { /* the walk ended before the writer came */
+      cr_assert_eq(rc, 1);
+      cr_assert_eq(got, want0);
+    } else {
+      fired++;
+      answered += rc;
+      cr_assert(rc == 0 || got == want0 || got == want1,
+                "0x%llx+0x%llx with the writer at load %d: got %p, want %p "
+                "or %p",
+                (unsigned long long)o, (unsigned long long)l, fire_at, got,
+                want0, want1);
+      if (rc == 0)
+        cr_assert_eq(got, ptr(1));
+      /* Under the lock, after the writer: the new state exactly. */
+      cr_assert_eq(shmap__xlat_lookup(&x, o, l), want1);
+    }
+    shmap__xlat_free(&x);
+  }
+}
+
+Test(xlat, unlocked_lookup_between_writer_steps) {
+  track();
+  const uint64_t U = 4096, S = 512 * U, G = 1ull << 30;
+  const uint64_t W2 = 1ull << 30, W3 = 1ull << 40; /* two and three levels */
+  static const uintptr_t H = 0x10000000;
+  const change changes[] = {
+      /* A child becomes a translation, and back. */
+      {W2, {{5 * U, U, H}}, 1, {{0, S, 2 * H}}, 1, 0},
+      {W2, {{0, S, 2 * H}}, 1, {{5 * U, U, H}}, 1, 0},
+      /* A leaf emptied and taken for another root slot. */
+      {W2, {{3 * S + 5 * U, U, 3 * H}}, 1, {{9 * S + 5 * U, U, 4 * H}}, 1, 0},
+      /* A translation cleared (end first, then the value), or replaced by
+       * a longer one. */
+      {W2, {{2 * S, S, 5 * H}}, 1, {{0, 0, 0}}, 0, 0},
+      {W2, {{4 * S, S, 6 * H}}, 1, {{4 * S, 2 * S, 7 * H}}, 1, 0},
+      {W2, {{5 * U, U, H}, {2 * S, S, 5 * H}}, 2, {{0, 0, 0}}, 0, 1},
+      /* Three levels: a level-1 node and its leaf reused elsewhere. */
+      {W3,
+       {{3 * G + 7 * S + 5 * U, U, 8 * H}},
+       1,
+       {{5 * G + 7 * S + 5 * U, U, 9 * H}, {3 * G + 7 * S + 6 * U, U, 10 * H}},
+       2,
+       0},
+  };
+  for (size_t k = 0; k < sizeof changes / sizeof changes[0]; k++) {
+    const change *c = &changes[k];
+    for (size_t i = 0; i < c->nb + c->na; i++) {
+      const range *r = i < c->nb ? &c->before[i] : &c->after[i - c->nb];
+      race_one(c, r->off, 1);
+      race_one(c, r->off, r->len);
+      race_one(c, r->off + r->len - 1, 1);
+      race_one(c, r->off + r->len - 8, 16);
+      race_one(c, r->off + r->len, 1);
+    }
+  }
+  cr_assert(fired > 100 && answered > 0 && answered < fired,
+            "writer in %ld walks, %ld answered", fired, answered);
   cr_assert_eq(live, 0);
 }
 

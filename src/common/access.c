@@ -41,11 +41,10 @@ static int locate(shmap_window *w, const char *what, uint64_t offset,
     return shmap__err(SHMAP_EOVERFLOW,
                       "%s: 0x%" PRIx64 " + 0x%" PRIx64 " overflows", what,
                       offset, len);
-  size_t i = shmap__table_find(&w->table, offset);
-  if (i == (size_t)-1)
+  const shmap__entry *e = shmap__table_find(&w->table, offset);
+  if (e == NULL)
     return shmap__err(SHMAP_ENOENT, "%s: nothing mapped at 0x%" PRIx64, what,
                       offset);
-  const shmap__entry *e = &w->table.v[i];
   if (offset + len - e->offset > e->len)
     return shmap__err(SHMAP_EPARTIAL,
                       "%s: 0x%" PRIx64 "+0x%" PRIx64 " runs past its mapping",

@@ -6,10 +6,12 @@
 
 #include "internal.h"
 
-#define NOT_FOUND ((size_t)-1)
-
 /* translate's index may use this much memory beyond what the table itself
- * uses (see shmap_window.xlat): dense 4 KiB mappings need ~32 bytes each. */
+ * uses (see shmap_window.xlat): dense 4 KiB mappings need ~32 bytes each.
+ * The budget is on the nodes in use. Emptied nodes stay allocated until the
+ * window is released, since a lock-free translate may still be in them
+ * (xlat.h), but later maps reuse them first: the index never holds more
+ * than the budget allowed at its largest, plus one map's nodes. */
 #define XLAT_BASE_BYTES ((size_t)256 << 10)
 #define XLAT_BYTES_PER_MAPPING ((size_t)512)
 
@@ -22,14 +24,19 @@ static unsigned log2u(uint64_t v) {
   return n;
 }
 
+/* At reserve. An index whose root cannot be allocated now is tried again
+ * when the window is next empty (xlat_restart). */
 static void xlat_start(shmap_window *w) {
   w->xlat_on =
       shmap__xlat_init(&w->xlat, w->size, log2u(shmap__os_granularity())) == 0;
 }
 
+/* Drop the index: translate takes the read lock and searches the table
+ * until the window is empty again. Suspended, not freed: lock-free readers
+ * may still be walking it (shmap_window_release frees it). */
 static void xlat_stop(shmap_window *w) {
   if (w->xlat_on)
-    shmap__xlat_free(&w->xlat);
+    shmap__xlat_suspend(&w->xlat);
   w->xlat_on = 0;
 }
 
@@ -44,7 +51,7 @@ static void xlat_add(shmap_window *w, const shmap__entry *e) {
   if (!w->xlat_on)
     return;
   if (shmap__xlat_set(&w->xlat, e->offset, e->len, host_start(w, e)) != 0 ||
-      shmap__xlat_bytes(&w->xlat) >
+      shmap__xlat_bytes_used(&w->xlat) >
           XLAT_BASE_BYTES + XLAT_BYTES_PER_MAPPING * (w->table.n + 1))
     xlat_stop(w);
 }
@@ -52,8 +59,12 @@ static void xlat_add(shmap_window *w, const shmap__entry *e) {
 static void xlat_remove(shmap_window *w, const shmap__entry *e) {
   if (w->xlat_on)
     shmap__xlat_clear(&w->xlat, e->offset, e->len);
-  else if (w->table.n == 0)
-    xlat_start(w); /* empty again: a fresh index costs nothing */
+}
+
+/* After a removal from the table: an empty window starts its index over. */
+static void xlat_restart(shmap_window *w) {
+  if (!w->xlat_on && w->table.n == 0)
+    w->xlat_on = shmap__xlat_resume(&w->xlat) == 0;
 }
 
 int shmap_window_reserve(uint64_t size, uint64_t align, shmap_window **out) {
@@ -98,16 +109,17 @@ int shmap_window_reserve(uint64_t size, uint64_t align, shmap_window **out) {
 void shmap_window_release(shmap_window *w) {
   if (w == NULL)
     return;
-  /* Unmap last-to-first so the table shrinks from its end (no moves). */
-  while (w->table.n > 0) {
-    shmap__entry *e = &w->table.v[w->table.n - 1];
+  /* Unmap last-to-first so the table shrinks from its end (no moves), and
+   * remove each entry as it goes: the backend may look at the table. */
+  shmap__entry *e;
+  while ((e = shmap__table_last(&w->table)) != NULL) {
     if (e->kind != SHMAP_MAPPING_EXTERNAL)
       (void)shmap__os_window_unmap(w, e);
     shmap_mappable_unref(e->m);
-    w->table.n--;
+    shmap__table_remove(&w->table, e);
   }
   shmap__os_window_release(w);
-  xlat_stop(w);
+  shmap__xlat_free(&w->xlat);
   shmap__table_free(&w->table);
   shmap__rwlock_destroy(&w->lock);
   free(w);
@@ -139,8 +151,7 @@ static int add(shmap_window *w, const char *what, shmap__entry *e) {
   if (rc != 0)
     return rc;
   shmap__rwlock_wrlock(&w->lock);
-  size_t pos = shmap__table_slot(&w->table, e->offset, e->len);
-  if (pos == NOT_FOUND) {
+  if (shmap__table_overlap(&w->table, e->offset, e->len) != NULL) {
     rc = shmap__err(SHMAP_EOVERLAP,
                     "%s: range 0x%" PRIx64 "+0x%" PRIx64
                     " overlaps an existing mapping",
@@ -150,7 +161,7 @@ static int add(shmap_window *w, const char *what, shmap__entry *e) {
       rc = shmap__os_window_map(w, e);
     if (rc == 0) {
       xlat_add(w, e);
-      shmap__table_insert(&w->table, pos, e);
+      (void)shmap__table_insert(&w->table, e);
     }
   }
   shmap__rwlock_wrunlock(&w->lock);
@@ -223,43 +234,48 @@ int shmap_window_map_external(shmap_window *w, uint64_t offset, uint64_t len,
   return add(w, what, &e);
 }
 
-/* Index of the mapping that is exactly [offset, offset+len), or an error. */
-static int find_exact(shmap_window *w, const char *what, uint64_t offset,
-                      uint64_t len, size_t *pos) {
-  int rc = shmap__check_range(what, offset, len, w->size, 1);
-  if (rc != 0)
-    return rc;
-  size_t i = shmap__table_find(&w->table, offset);
-  if (i == NOT_FOUND)
-    return shmap__err(SHMAP_ENOENT, "%s: nothing mapped at 0x%" PRIx64, what,
-                      offset);
-  const shmap__entry *e = &w->table.v[i];
-  if (e->offset != offset || e->len != len)
-    return shmap__err(SHMAP_EPARTIAL,
-                      "%s: 0x%" PRIx64 "+0x%" PRIx64
-                      " is not the whole mapping 0x%" PRIx64 "+0x%" PRIx64,
-                      what, offset, len, e->offset, e->len);
-  *pos = i;
-  return 0;
+/* The mapping that is exactly [offset, offset+len) (valid until the table
+ * next changes), or NULL with the error in *rc. */
+static shmap__entry *find_exact(shmap_window *w, const char *what,
+                                uint64_t offset, uint64_t len, int *rc) {
+  *rc = shmap__check_range(what, offset, len, w->size, 1);
+  if (*rc != 0)
+    return NULL;
+  shmap__entry *e = shmap__table_find(&w->table, offset);
+  if (e == NULL) {
+    *rc = shmap__err(SHMAP_ENOENT, "%s: nothing mapped at 0x%" PRIx64, what,
+                     offset);
+  } else if (e->offset != offset || e->len != len) {
+    *rc = shmap__err(SHMAP_EPARTIAL,
+                     "%s: 0x%" PRIx64 "+0x%" PRIx64
+                     " is not the whole mapping 0x%" PRIx64 "+0x%" PRIx64,
+                     what, offset, len, e->offset, e->len);
+    e = NULL;
+  }
+  return e;
 }
 
 int shmap_window_unmap(shmap_window *w, uint64_t offset, uint64_t len) {
   static const char what[] = "window unmap";
   if (w == NULL)
     return shmap__err(SHMAP_EINVAL, "%s: NULL window", what);
-  size_t pos = 0;
+  int rc;
   shmap__rwlock_wrlock(&w->lock);
-  int rc = find_exact(w, what, offset, len, &pos);
+  shmap__entry *e = find_exact(w, what, offset, len, &rc);
   shmap_mappable *m = NULL;
-  if (rc == 0) {
-    shmap__entry *e = &w->table.v[pos];
+  if (e != NULL) {
+    /* Out of translate's index before the OS takes the pages away: a
+     * lock-free translate that starts after this cannot return the range
+     * (one that started before may, as it could just before the call). */
+    xlat_remove(w, e);
     if (e->kind != SHMAP_MAPPING_EXTERNAL)
       rc = shmap__os_window_unmap(w, e);
     if (rc == 0) {
       m = e->m;
-      shmap__entry gone = *e;
-      shmap__table_remove(&w->table, pos);
-      xlat_remove(w, &gone);
+      shmap__table_remove(&w->table, e);
+      xlat_restart(w);
+    } else {
+      xlat_add(w, e); /* still mapped */
     }
   }
   shmap__rwlock_wrunlock(&w->lock);
@@ -276,11 +292,9 @@ int shmap_window_protect(shmap_window *w, uint64_t offset, uint64_t len,
   int rc = check_prot(what, prot, 1);
   if (rc != 0)
     return rc;
-  size_t pos = 0;
   shmap__rwlock_wrlock(&w->lock);
-  rc = find_exact(w, what, offset, len, &pos);
-  if (rc == 0) {
-    shmap__entry *e = &w->table.v[pos];
+  shmap__entry *e = find_exact(w, what, offset, len, &rc);
+  if (e != NULL) {
     if (e->kind == SHMAP_MAPPING_EXTERNAL)
       rc = shmap__err(SHMAP_ENOTSUP,
                       "%s: external ranges belong to their producer", what);
@@ -306,16 +320,18 @@ void *shmap_window_translate(shmap_window *w, uint64_t offset, uint64_t len) {
   if (w == NULL || len == 0 || offset > UINT64_MAX - len)
     return NULL;
   void *p = NULL;
+  /* No lock first: a read lock costs more than the index's walk and makes
+   * every translating thread write the lock's cache line (xlat.h). The lock
+   * when a writer is at work, or when the window has no index. */
+  if (shmap__xlat_lookup_unlocked(&w->xlat, offset, len, &p))
+    return p;
   shmap__rwlock_rdlock(&w->lock);
   if (w->xlat_on) {
     p = shmap__xlat_lookup(&w->xlat, offset, len);
   } else {
-    size_t i = shmap__table_find(&w->table, offset);
-    if (i != NOT_FOUND) {
-      const shmap__entry *e = &w->table.v[i];
-      if (offset + len - e->offset <= e->len)
-        p = host_of(w, e, offset);
-    }
+    const shmap__entry *e = shmap__table_find(&w->table, offset);
+    if (e != NULL && offset + len - e->offset <= e->len)
+      p = host_of(w, e, offset);
   }
   shmap__rwlock_rdunlock(&w->lock);
   return p;
@@ -338,12 +354,12 @@ int shmap_window_lookup(shmap_window *w, uint64_t offset,
     return shmap__err(SHMAP_EINVAL, "window lookup: NULL argument");
   int rc = 0;
   shmap__rwlock_rdlock(&w->lock);
-  size_t i = shmap__table_find(&w->table, offset);
-  if (i == NOT_FOUND)
+  const shmap__entry *e = shmap__table_find(&w->table, offset);
+  if (e == NULL)
     rc = shmap__err(SHMAP_ENOENT, "window lookup: nothing mapped at 0x%" PRIx64,
                     offset);
   else
-    describe(w, &w->table.v[i], info);
+    describe(w, e, info);
   shmap__rwlock_rdunlock(&w->lock);
   return rc;
 }
@@ -353,9 +369,11 @@ int shmap_window_foreach(shmap_window *w, shmap_mapping_cb cb, void *arg) {
     return shmap__err(SHMAP_EINVAL, "window foreach: NULL argument");
   int rc = 0;
   shmap__rwlock_rdlock(&w->lock);
-  for (size_t i = 0; i < w->table.n && rc == 0; i++) {
+  /* The read lock keeps the table still, so `e` stays valid across cb. */
+  for (const shmap__entry *e = shmap__table_first(&w->table);
+       e != NULL && rc == 0; e = shmap__table_next(&w->table, e)) {
     shmap_mapping_info info;
-    describe(w, &w->table.v[i], &info);
+    describe(w, e, &info);
     rc = cb(&info, arg);
   }
   shmap__rwlock_rdunlock(&w->lock);

@@ -7,13 +7,21 @@
  * other node has 512 slots.
  *
  * A slot is one of
- *   empty        end == 0, child == NULL;
- *   a child      end == 0, child != NULL (never in a leaf);
+ *   empty        end == 0, val == 0;
+ *   a child      end == 0, val is the node (never in a leaf);
  *   translation  end != 0: the whole span of the slot lies in a range that
- *                ends at window offset `end`, and host = delta + offset.
+ *                ends at window offset `end`, and host = val + offset.
  * A translation needs no start: the slot's own span starts inside the
  * range, so offset + len <= end is all a lookup must check. end is never 0
- * for a range, since a range is at least one unit long. */
+ * for a range, since a range is at least one unit long.
+ *
+ * Memory order (xlat.h, Concurrency): writers store slots with release and
+ * readers load them with acquire, so that a reader that sees anything a
+ * writer stored after making the counter odd also sees the odd counter
+ * when it reads the counter next. Both are plain moves on x86, and this
+ * way ThreadSanitizer, which does not model fences, checks the real
+ * ordering. */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,21 +33,35 @@
 /* A set creates at most two nodes a level below the root (the paths to its
  * two ends), and there are at most 7 levels (64-bit unit numbers). */
 #define POOL_MAX 16u
+/* Walks a lock-free lookup tries before it sends its caller to the lock:
+ * one that has seen the table change under it this often is competing
+ * with a stream of writers, and the lock makes it wait its turn. */
+#define TRIES 4
 
 typedef struct shmap__xlat_node node;
 
+#ifdef SHMAP__XLAT_TEST_STEP
+void (*shmap__xlat_test_step)(void) = NULL;
+#  define TEST_STEP()                                                          \
+    do {                                                                       \
+      if (shmap__xlat_test_step != NULL)                                       \
+        shmap__xlat_test_step();                                               \
+    } while (0)
+#else
+#  define TEST_STEP() ((void)0)
+#endif
+
 typedef struct shmap__xlat_slot {
-  uint64_t end;
-  union {
-    uintptr_t delta; /* translation: host - offset, modulo 2^N */
-    node *child;
-  } u;
+  _Atomic uint64_t end;
+  _Atomic uintptr_t val; /* translation: host - offset, modulo 2^N; child:
+                            the node */
 } slot;
 
 struct shmap__xlat_node {
   slot s[FANOUT]; /* first, so that every slot is 16-byte aligned and never
                      straddles a cache line */
-  size_t used;    /* slots holding a translation or a child: 0 frees it */
+  size_t used;    /* slots holding a translation or a child: 0 empties it */
+  node *next;     /* on the spare list */
 };
 
 /* Nodes that set allocated before writing anything. */
@@ -67,12 +89,47 @@ static void release(void *p) {
     free(p);
 }
 
-static int is_empty(const slot *sl) {
-  return sl->end == 0 && sl->u.child == NULL;
+static uint64_t end_of(const slot *sl) {
+  return atomic_load_explicit(&sl->end, memory_order_acquire);
 }
 
+static uintptr_t val_of(const slot *sl) {
+  return atomic_load_explicit(&sl->val, memory_order_acquire);
+}
+
+static void put(slot *sl, uint64_t end, uintptr_t val) {
+  atomic_store_explicit(&sl->end, end, memory_order_release);
+  atomic_store_explicit(&sl->val, val, memory_order_release);
+}
+
+static int is_empty(const slot *sl) {
+  return end_of(sl) == 0 && val_of(sl) == 0;
+}
+
+/* For writers and locked readers, who see no torn slot. */
 static node *child_of(const slot *sl) {
-  return sl->end == 0 ? sl->u.child : NULL;
+  return end_of(sl) == 0 ? (node *)val_of(sl) : NULL;
+}
+
+/* Writers run between begin and end. The counter is odd in between, and
+ * stays odd after end while the table is suspended. */
+static void write_begin(shmap__xlat *x) {
+  size_t s = atomic_load_explicit(&x->seq, memory_order_relaxed);
+  atomic_store_explicit(&x->seq, s | 1, memory_order_relaxed);
+}
+
+static void write_end(shmap__xlat *x) {
+  if (x->off)
+    return;
+  size_t s = atomic_load_explicit(&x->seq, memory_order_relaxed);
+  atomic_store_explicit(&x->seq, s + 1, memory_order_release);
+}
+
+/* An emptied node: kept, not freed (xlat.h, Concurrency). */
+static void keep_spare(shmap__xlat *x, node *c) {
+  c->next = x->spare;
+  x->spare = c;
+  x->spares++;
 }
 
 /* The slots [*first, *last] of a node of `n` slots at `level`, starting at
@@ -93,97 +150,161 @@ static int covers(unsigned level, uint64_t start, uint64_t s, uint64_t t) {
   return s <= start && t - start >= span_1;
 }
 
+/* The slots [first, last] overlap [s, t]; those it covers wholly are one
+ * run [*a, *b), and only `first` and `last` can be partly covered (a leaf
+ * slot, one unit, never is). A large range is mostly run: set, clear and
+ * plan treat the run in a plain loop, since a 1 GiB mapping in a 1 GiB
+ * window is 512 root slots and a 2 MiB one in a 2 MiB window 512 leaves. */
+static void covered_run(unsigned level, uint64_t base, size_t first,
+                        size_t last, uint64_t s, uint64_t t, size_t *a,
+                        size_t *b) {
+  unsigned sh = BITS * level;
+  *a = first + !covers(level, base + ((uint64_t)first << sh), s, t);
+  *b = last + 1;
+  if (last >= *a && !covers(level, base + ((uint64_t)last << sh), s, t))
+    *b = last;
+}
+
+static int plan(const slot *slots, size_t n, size_t used, unsigned level,
+                uint64_t base, uint64_t s, uint64_t t, unsigned *need);
+
+/* plan for a partly covered slot: it must not hold a translation, and the
+ * node below it (perhaps still to be made) must take the rest. */
+static int plan_part(const slot *sl, unsigned level, uint64_t start, uint64_t s,
+                     uint64_t t, unsigned *need) {
+  if (sl != NULL && end_of(sl) != 0)
+    return SHMAP__XLAT_EINVAL;
+  const node *c = sl != NULL ? child_of(sl) : NULL;
+  if (c == NULL)
+    ++*need;
+  return c != NULL ? plan(c->s, FANOUT, c->used, level - 1, start, s, t, need)
+                   : plan(NULL, FANOUT, 0, level - 1, start, s, t, need);
+}
+
 /* Walk what set of [s, t] would do without writing: count the nodes it
  * must create in *need, and refuse a range that meets a recorded one (a
  * covered slot in use, or a partly covered one holding a translation).
- * slots NULL stands for a node that does not exist yet. */
-static int plan(const slot *slots, size_t n, unsigned level, uint64_t base,
-                uint64_t s, uint64_t t, unsigned *need) {
-  size_t first, last;
+ * slots NULL stands for a node that does not exist yet; `used` is how many
+ * of the node's slots are in use, and a node with none needs no look at
+ * its run (the common case of a large range in an empty part). */
+static int plan(const slot *slots, size_t n, size_t used, unsigned level,
+                uint64_t base, uint64_t s, uint64_t t, unsigned *need) {
+  size_t first, last, a, b;
   overlap(level, base, n, s, t, &first, &last);
-  for (size_t i = first; i <= last; i++) {
-    uint64_t start = base + ((uint64_t)i << (BITS * level));
-    if (!covers(level, start, s, t)) {
-      /* Only the first and last slots can be partly covered, and a leaf
-       * slot (one unit) never is. */
-      if (slots != NULL && slots[i].end != 0)
+  covered_run(level, base, first, last, s, t, &a, &b);
+  if (slots != NULL && used > 0)
+    for (size_t i = a; i < b; i++)
+      if (!is_empty(&slots[i]))
         return SHMAP__XLAT_EINVAL;
-      const node *c = slots != NULL ? slots[i].u.child : NULL;
-      if (c == NULL)
-        ++*need;
-      int rc =
-          plan(c != NULL ? c->s : NULL, FANOUT, level - 1, start, s, t, need);
-      if (rc != 0)
-        return rc;
-    } else if (slots != NULL && !is_empty(&slots[i])) {
-      return SHMAP__XLAT_EINVAL;
-    }
-    /* A node not yet created is empty between the two ends. */
-    if (slots == NULL && i + 1 < last)
-      i = last - 1;
-  }
-  return 0;
+  unsigned sh = BITS * level;
+  int rc = 0;
+  if (first < a)
+    rc = plan_part(slots != NULL ? &slots[first] : NULL, level,
+                   base + ((uint64_t)first << sh), s, t, need);
+  if (rc == 0 && last >= b)
+    rc = plan_part(slots != NULL ? &slots[last] : NULL, level,
+                   base + ((uint64_t)last << sh), s, t, need);
+  return rc;
 }
 
-/* Write `rec` into every slot [s, t] covers wholly, creating the missing
- * nodes from `p` (plan counted them). A new node is filled before it is
- * linked, so the tree never holds a node that is still being built. */
 static void fill(shmap__xlat *x, slot *slots, size_t n, size_t *used,
                  unsigned level, uint64_t base, uint64_t s, uint64_t t,
-                 const slot *rec, pool *p) {
-  size_t first, last;
+                 uint64_t end, uintptr_t val, pool *p);
+
+/* fill for a partly covered slot: into its node, or a new one from the
+ * pool, filled before it is linked. */
+static void fill_part(shmap__xlat *x, slot *sl, size_t *used, unsigned level,
+                      uint64_t start, uint64_t s, uint64_t t, uint64_t end,
+                      uintptr_t val, pool *p) {
+  node *c = child_of(sl);
+  if (c != NULL) {
+    fill(x, c->s, FANOUT, &c->used, level - 1, start, s, t, end, val, p);
+    return;
+  }
+  if (p->taken == p->n) /* plan counted every node: cannot happen */
+    return;
+  c = p->v[p->taken++];
+  fill(x, c->s, FANOUT, &c->used, level - 1, start, s, t, end, val, p);
+  put(sl, 0, (uintptr_t)c);
+  ++*used;
+  x->nodes++;
+}
+
+/* Write the translation (end, val) into every slot [s, t] covers wholly,
+ * creating the missing nodes from `p` (plan counted them). A new node is
+ * filled before it is linked, so the tree never holds a node that is still
+ * being built (a lock-free reader still in a reused spare sees the counter
+ * move). */
+static void fill(shmap__xlat *x, slot *slots, size_t n, size_t *used,
+                 unsigned level, uint64_t base, uint64_t s, uint64_t t,
+                 uint64_t end, uintptr_t val, pool *p) {
+  size_t first, last, a, b;
   overlap(level, base, n, s, t, &first, &last);
-  for (size_t i = first; i <= last; i++) {
-    uint64_t start = base + ((uint64_t)i << (BITS * level));
-    if (covers(level, start, s, t)) {
-      slots[i] = *rec;
-      ++*used;
-      continue;
-    }
-    node *c = slots[i].u.child;
-    if (c != NULL) {
-      fill(x, c->s, FANOUT, &c->used, level - 1, start, s, t, rec, p);
-      continue;
-    }
-    if (p->taken == p->n) /* plan counted every node: cannot happen */
-      continue;
-    c = p->v[p->taken++];
-    fill(x, c->s, FANOUT, &c->used, level - 1, start, s, t, rec, p);
-    slots[i].u.child = c;
-    ++*used;
-    x->nodes++;
+  covered_run(level, base, first, last, s, t, &a, &b);
+  for (size_t i = a; i < b; i++)
+    put(&slots[i], end, val);
+  *used += b - a;
+  unsigned sh = BITS * level;
+  if (first < a)
+    fill_part(x, &slots[first], used, level, base + ((uint64_t)first << sh), s,
+              t, end, val, p);
+  if (last >= b)
+    fill_part(x, &slots[last], used, level, base + ((uint64_t)last << sh), s, t,
+              end, val, p);
+}
+
+static void drop(shmap__xlat *x, slot *slots, size_t n, size_t *used,
+                 unsigned level, uint64_t base, uint64_t s, uint64_t t);
+
+/* drop for a partly covered slot: into its node, which becomes a spare
+ * when nothing is left in it. */
+static void drop_part(shmap__xlat *x, slot *sl, size_t *used, unsigned level,
+                      uint64_t start, uint64_t s, uint64_t t) {
+  node *c = child_of(sl);
+  if (c == NULL)
+    return;
+  drop(x, c->s, FANOUT, &c->used, level - 1, start, s, t);
+  if (c->used == 0) {
+    /* Every slot of an unused node is empty again: as good as new. */
+    put(sl, 0, 0);
+    keep_spare(x, c);
+    --*used;
+    x->nodes--;
   }
 }
 
-/* Undo fill for [s, t], freeing the nodes it leaves empty. */
+/* Undo fill for [s, t]; the nodes it leaves empty become spares. */
 static void drop(shmap__xlat *x, slot *slots, size_t n, size_t *used,
                  unsigned level, uint64_t base, uint64_t s, uint64_t t) {
-  static const slot empty;
-  size_t first, last;
+  size_t first, last, a, b;
   overlap(level, base, n, s, t, &first, &last);
-  for (size_t i = first; i <= last; i++) {
-    uint64_t start = base + ((uint64_t)i << (BITS * level));
-    if (covers(level, start, s, t)) {
-      if (slots[i].end != 0) {
-        slots[i] = empty;
-        --*used;
-      }
-      continue;
+  covered_run(level, base, first, last, s, t, &a, &b);
+  /* clear checked that [s, t] is one recorded range: every slot it covers
+   * wholly holds its translation. */
+  for (size_t i = a; i < b; i++)
+    put(&slots[i], 0, 0);
+  *used -= b - a;
+  unsigned sh = BITS * level;
+  if (first < a)
+    drop_part(x, &slots[first], used, level, base + ((uint64_t)first << sh), s,
+              t);
+  if (last >= b)
+    drop_part(x, &slots[last], used, level, base + ((uint64_t)last << sh), s,
+              t);
+}
+
+/* Empty every slot below and including `slots`, keeping the nodes as
+ * spares (suspend). */
+static void empty_below(shmap__xlat *x, slot *slots, size_t n, unsigned level) {
+  for (size_t i = 0; i < n; i++) {
+    node *c = level > 0 ? child_of(&slots[i]) : NULL;
+    if (c != NULL) {
+      empty_below(x, c->s, FANOUT, level - 1);
+      c->used = 0;
+      keep_spare(x, c);
     }
-    node *c = child_of(&slots[i]);
-    if (c == NULL)
-      continue;
-    drop(x, c->s, FANOUT, &c->used, level - 1, start, s, t);
-    if (c->used == 0) {
-      slots[i] = empty;
-      /* Every slot of an unused node is empty again: as good as new. */
-      if (x->spares < SHMAP__XLAT_SPARES)
-        x->spare[x->spares++] = c;
-      else
-        release(c);
-      --*used;
-      x->nodes--;
-    }
+    if (!is_empty(&slots[i]))
+      put(&slots[i], 0, 0);
   }
 }
 
@@ -202,6 +323,9 @@ static void free_below(slot *slots, size_t n, unsigned level) {
 int shmap__xlat_init(shmap__xlat *x, uint64_t window_size,
                      unsigned unit_shift) {
   memset(x, 0, sizeof *x);
+  /* Suspended until the root exists: readers go to the lock. */
+  atomic_init(&x->seq, 1);
+  x->off = 1;
   if (unit_shift > 63)
     return SHMAP__XLAT_EINVAL;
   /* A window shorter than a unit still has one unit. */
@@ -213,26 +337,53 @@ int shmap__xlat_init(shmap__xlat *x, uint64_t window_size,
   while (bits > ROOT_BITS_MAX + BITS * (levels - 1))
     levels++;
   unsigned top = BITS * (levels - 1);
-  size_t root_slots = (size_t)1 << (bits > top ? bits - top : 0);
-  slot *root = zalloc(root_slots, sizeof *root);
-  if (root == NULL)
-    return SHMAP__XLAT_ENOMEM;
-  x->root = root;
-  x->root_slots = root_slots;
+  x->root_slots = (size_t)1 << (bits > top ? bits - top : 0);
   x->units = last + 1;
   x->shift = unit_shift;
   x->top = top;
-  return 0;
+  return shmap__xlat_resume(x);
 }
 
 void shmap__xlat_free(shmap__xlat *x) {
-  while (x->spares > 0)
-    release(x->spare[--x->spares]);
+  while (x->spare != NULL) {
+    node *c = x->spare;
+    x->spare = c->next;
+    release(c);
+  }
   if (x->root != NULL) {
     free_below(x->root, x->root_slots, x->top / BITS);
     release(x->root);
   }
   memset(x, 0, sizeof *x);
+}
+
+void shmap__xlat_suspend(shmap__xlat *x) {
+  if (x->off)
+    return;
+  write_begin(x);
+  x->off = 1; /* write_end now leaves the counter odd */
+  empty_below(x, x->root, x->root_slots, x->top / BITS);
+  x->root_used = 0;
+  x->nodes = 0;
+}
+
+int shmap__xlat_resume(shmap__xlat *x) {
+  if (!x->off)
+    return 0;
+  if (x->units == 0)
+    return SHMAP__XLAT_EINVAL;
+  if (x->root == NULL) {
+    /* Allocated once: a reader may be in the root at any time after. */
+    x->root = zalloc(x->root_slots, sizeof(slot));
+    if (x->root == NULL)
+      return SHMAP__XLAT_ENOMEM;
+  }
+  x->off = 0;
+  /* Even again, one higher: suspend left the table empty, and the release
+   * publishes the root to readers who see the new value. */
+  size_t s = atomic_load_explicit(&x->seq, memory_order_relaxed);
+  atomic_store_explicit(&x->seq, s + 1, memory_order_release);
+  return 0;
 }
 
 /* Units [*s, *t] of a range set may record, or EINVAL. */
@@ -250,50 +401,57 @@ int shmap__xlat_set(shmap__xlat *x, uint64_t offset, uint64_t len,
                     uintptr_t host) {
   if (len == 0)
     return 0;
+  if (x->off)
+    return SHMAP__XLAT_EINVAL;
   uint64_t s, t;
   int rc = units_of(x, offset, len, &s, &t);
   if (rc != 0)
     return rc;
   unsigned level = x->top / BITS, need = 0;
-  rc = plan(x->root, x->root_slots, level, 0, s, t, &need);
+  rc = plan(x->root, x->root_slots, x->root_used, level, 0, s, t, &need);
   if (rc != 0)
     return rc;
   if (need > POOL_MAX) /* cannot happen: see POOL_MAX */
     return SHMAP__XLAT_EINVAL;
+  /* Every node before the first write, so that readers never wait on an
+   * allocation and a failure leaves nothing to undo. */
   pool p = {{NULL}, 0, 0};
   unsigned reused = 0; /* the first `reused` nodes of the pool were spares */
   for (; p.n < need; p.n++) {
-    if (x->spares > 0) {
-      p.v[p.n] = x->spare[--x->spares];
+    if (x->spare != NULL) {
+      p.v[p.n] = x->spare;
+      x->spare = x->spare->next;
+      x->spares--;
       reused++;
       continue;
     }
     p.v[p.n] = zalloc(1, sizeof(node));
     if (p.v[p.n] == NULL) {
-      /* Back exactly as it was: new nodes freed, spares returned. */
+      /* Back exactly as it was: new nodes freed (no reader has seen
+       * them), spares returned. */
       while (p.n > reused)
         release(p.v[--p.n]);
       while (p.n > 0)
-        x->spare[x->spares++] = p.v[--p.n];
+        keep_spare(x, p.v[--p.n]);
       return SHMAP__XLAT_ENOMEM;
     }
   }
-  slot rec;
-  rec.end = offset + len;
-  rec.u.delta = host - (uintptr_t)offset;
-  fill(x, x->root, x->root_slots, &x->root_used, level, 0, s, t, &rec, &p);
+  write_begin(x);
+  fill(x, x->root, x->root_slots, &x->root_used, level, 0, s, t, offset + len,
+       host - (uintptr_t)offset, &p);
+  write_end(x);
   return 0;
 }
 
-/* The slot holding the translation of `unit`, or NULL: the lookup itself,
- * a dependent load a level. */
+/* The slot holding the translation of `unit`, or NULL, for writers and
+ * locked readers: a dependent load a level. */
 static inline const slot *record_of(const shmap__xlat *x, uint64_t unit) {
   if (unit >= x->units)
     return NULL;
   unsigned sh = x->top;
   const slot *sl = &x->root[unit >> sh];
-  while (sl->end == 0) {
-    const node *c = sl->u.child;
+  while (end_of(sl) == 0) {
+    const node *c = (const node *)val_of(sl);
     if (c == NULL)
       return NULL;
     sh -= BITS;
@@ -304,29 +462,88 @@ static inline const slot *record_of(const shmap__xlat *x, uint64_t unit) {
 
 void shmap__xlat_clear(shmap__xlat *x, uint64_t offset, uint64_t len) {
   uint64_t s, t;
-  if (len == 0 || units_of(x, offset, len, &s, &t) != 0)
+  if (len == 0 || x->off || units_of(x, offset, len, &s, &t) != 0)
     return;
   /* Disjoint ranges never share an end, so `end` names a range: clear only
    * when the range at `offset` ends at offset + len and does not go on
    * below `offset`. Anything else was not set like this and must not cost
    * another range its slots. */
   const slot *r = record_of(x, s);
-  if (r == NULL || r->end != offset + len)
+  if (r == NULL || end_of(r) != offset + len)
     return;
   const slot *below = s > 0 ? record_of(x, s - 1) : NULL;
-  if (below != NULL && below->end == r->end)
+  if (below != NULL && end_of(below) == offset + len)
     return;
+  write_begin(x);
   drop(x, x->root, x->root_slots, &x->root_used, x->top / BITS, 0, s, t);
+  write_end(x);
 }
 
-/* The hot path: one slot read a level, nothing else touched. */
 void *shmap__xlat_lookup(const shmap__xlat *x, uint64_t offset, uint64_t len) {
-  const slot *sl = record_of(x, offset >> x->shift);
-  if (sl == NULL || offset + len > sl->end)
+  if (x->off)
     return NULL;
-  return (void *)(sl->u.delta + (uintptr_t)offset);
+  const slot *sl = record_of(x, offset >> x->shift);
+  if (sl == NULL || offset + len > end_of(sl))
+    return NULL;
+  return (void *)(val_of(sl) + (uintptr_t)offset);
+}
+
+/* One lock-free walk in the state the counter had when it read `seq`: 1
+ * with *host when the counter is still `seq` at the end (nothing the walk
+ * read changed), 0 when it moved. The hot path: one slot read a level, and
+ * the counter (a line no one writes but writers) read again before each
+ * step down, because a torn slot may hold anything in `val`. */
+static int walk(const shmap__xlat *x, size_t seq, uint64_t offset, uint64_t len,
+                void **host) {
+  uint64_t unit = offset >> x->shift;
+  void *found = NULL;
+  if (unit < x->units) {
+    unsigned sh = x->top;
+    const slot *sl = &x->root[unit >> sh];
+    for (;;) {
+      TEST_STEP();
+      uint64_t end = end_of(sl);
+      TEST_STEP();
+      uintptr_t val = val_of(sl);
+      if (end != 0) {
+        if (offset + len <= end)
+          found = (void *)(val + (uintptr_t)offset);
+        break;
+      }
+      /* A leaf holds no child: a torn read, which the last check sees. */
+      if (val == 0 || sh == 0)
+        break;
+      if (atomic_load_explicit(&x->seq, memory_order_relaxed) != seq)
+        return 0;
+      sh -= BITS;
+      sl = &((const node *)val)->s[(unit >> sh) & (FANOUT - 1)];
+    }
+  }
+  if (atomic_load_explicit(&x->seq, memory_order_relaxed) != seq)
+    return 0;
+  *host = found;
+  return 1;
+}
+
+int shmap__xlat_lookup_unlocked(const shmap__xlat *x, uint64_t offset,
+                                uint64_t len, void **host) {
+  for (int i = 0; i < TRIES; i++) {
+    size_t seq = atomic_load_explicit(&x->seq, memory_order_acquire);
+    /* Odd: a writer holds the caller's lock (waiting for it is what the
+     * caller should do) or the table is suspended. */
+    if (seq & 1)
+      return 0;
+    if (walk(x, seq, offset, len, host))
+      return 1;
+  }
+  return 0;
 }
 
 size_t shmap__xlat_bytes(const shmap__xlat *x) {
-  return x->root_slots * sizeof(slot) + (x->nodes + x->spares) * sizeof(node);
+  return shmap__xlat_bytes_used(x) + x->spares * sizeof(node);
+}
+
+size_t shmap__xlat_bytes_used(const shmap__xlat *x) {
+  return (x->root != NULL ? x->root_slots * sizeof(slot) : 0) +
+         x->nodes * sizeof(node);
 }

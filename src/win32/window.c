@@ -180,20 +180,19 @@ void shmap__os_window_release(shmap_window *w) {
 /* ------------------------------------------------------ placeholder path */
 
 /* The unmapped gap around [off, off+len): from the end of the previous
- * mapping to the start of the next (the table has no entry for `off`). */
+ * mapping to the start of the next. An entry for the range itself (unmap
+ * asks while it is still in the table) is neither neighbour. */
 static void gap_of(const shmap_window *w, uint64_t off, uint64_t len,
                    uint64_t *lo, uint64_t *hi) {
-  *lo = 0;
-  *hi = w->size;
-  for (size_t i = 0; i < w->table.n; i++) {
-    const shmap__entry *e = &w->table.v[i];
-    if (e->kind == SHMAP_MAPPING_EXTERNAL)
-      continue; /* external records map nothing */
-    if (e->offset + e->len <= off && e->offset + e->len > *lo)
-      *lo = e->offset + e->len;
-    if (e->offset >= off + len && e->offset < *hi)
-      *hi = e->offset;
-  }
+  shmap__entry *prev, *next;
+  shmap__table_neighbors(&w->table, off, len, &prev, &next);
+  /* External records map nothing: the gap runs on past them. */
+  while (prev != NULL && prev->kind == SHMAP_MAPPING_EXTERNAL)
+    prev = shmap__table_prev(&w->table, prev);
+  while (next != NULL && next->kind == SHMAP_MAPPING_EXTERNAL)
+    next = shmap__table_next(&w->table, next);
+  *lo = prev != NULL ? prev->offset + prev->len : 0;
+  *hi = next != NULL ? next->offset : w->size;
 }
 
 /* Make [off, off+len) a placeholder of its own inside its gap's. */
@@ -249,12 +248,8 @@ static int ph_unmap(shmap_window *w, const shmap__entry *e) {
           : unmap_view2(GetCurrentProcess(), addr, MEM_PRESERVE_PLACEHOLDER);
   if (!ok)
     return os_err("unmap", e->offset);
-  /* The entry is still in the table: the gap must skip it. */
-  shmap__entry saved = *e;
-  shmap__entry *mut = (shmap__entry *)e;
-  mut->kind = SHMAP_MAPPING_EXTERNAL;
-  coalesce(w, saved.offset, saved.len);
-  *mut = saved;
+  /* The entry is still in the table; gap_of looks past it. */
+  coalesce(w, e->offset, e->len);
   return 0;
 }
 
