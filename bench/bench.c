@@ -4,12 +4,14 @@
  *
  * Rows: map+unmap and create+map+unmap of 4 KiB / 2 MiB / 1 GiB, the
  * ADD_MEM_REG(+REM) and EXTERNAL_MAP(+SHMEM_UNMAP) round trips, translate
- * at 10 to 100,000 mappings, and 60,000 live mappings. Where the build found
- * them, peer libraries do the same jobs in the same run: GLib/GIO passes the
- * descriptor of the ADD_MEM_REG exchange, Boost.Interprocess creates and maps
- * shared memory (peers.h). --study adds stand-in table layouts for translate
- * (study_translate.c). Benchmarks are not tests: the suite runs them with
- * --quick only to prove they work. */
+ * at 10 to 100,000 mappings (at 1,000 and 100,000 also from 1, 2 and, with
+ * more processors, one thread a processor at once), and 60,000 live
+ * mappings. Where the build found them, peer libraries do the same jobs in
+ * the same run: GLib/GIO passes the descriptor of the ADD_MEM_REG exchange,
+ * Boost.Interprocess creates and maps shared memory (peers.h). --study adds
+ * stand-in table layouts for translate (study_translate.c). Benchmarks are
+ * not tests: the suite runs them with --quick only to prove they work. */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -340,9 +342,13 @@ struct tr_arg {
   int iters;
 };
 
-static double lib_translate(void *p) {
-  struct tr_arg *a = p;
-  uint64_t g = shmap_map_granularity(), x = 88172645463325252ull;
+/* A VMM translates from every vCPU thread at once: the rows with threads
+ * run each loop on that many threads together, seeded apart so that they
+ * ask for different mappings. */
+#define TR_SEED 88172645463325252ull
+
+static double translate_loop(const struct tr_arg *a, uint64_t x) {
+  uint64_t g = shmap_map_granularity();
   uintptr_t sink = 0;
   double t0 = bench_now_ns();
   for (int i = 0; i < a->iters; i++) {
@@ -355,10 +361,9 @@ static double lib_translate(void *p) {
   return ns;
 }
 
-static double bare_lookup(void *p) {
+static double bare_loop(const struct tr_arg *a, uint64_t x) {
   /* The floor: the same random-number loop with no lookup in it. */
-  struct tr_arg *a = p;
-  uint64_t x = 88172645463325252ull, sink = 0;
+  uint64_t sink = 0;
   double t0 = bench_now_ns();
   for (int i = 0; i < a->iters; i++) {
     x ^= x << 13, x ^= x >> 7, x ^= x << 17;
@@ -368,6 +373,84 @@ static double bare_lookup(void *p) {
   if (sink == 1)
     puts("");
   return ns;
+}
+
+static double lib_translate(void *p) { return translate_loop(p, TR_SEED); }
+
+static double bare_lookup(void *p) { return bare_loop(p, TR_SEED); }
+
+enum { TR_THREADS_MAX = 64 };
+
+struct tr_par;
+
+struct tr_worker {
+  struct tr_par *par;
+  uint64_t seed;
+  double ns; /* per lookup, this thread's own clock */
+};
+
+struct tr_par {
+  const struct tr_arg *a;
+  int threads;
+  int lookup; /* 0: the baseline loop */
+  atomic_int go;
+  struct tr_worker k[TR_THREADS_MAX];
+};
+
+static void tr_worker_main(void *p) {
+  struct tr_worker *k = p;
+  /* Every thread exists before any starts its clock, so that the loops
+   * overlap instead of running one after the other. */
+  while (!atomic_load_explicit(&k->par->go, memory_order_acquire))
+    ;
+  k->ns = k->par->lookup ? translate_loop(k->par->a, k->seed)
+                         : bare_loop(k->par->a, k->seed);
+}
+
+/* The mean over the threads of each one's ns per lookup. */
+static double run_threads(struct tr_par *par) {
+  bench_thread *t[TR_THREADS_MAX];
+  atomic_store(&par->go, 0);
+  for (int i = 0; i < par->threads; i++) {
+    par->k[i].par = par;
+    par->k[i].seed = TR_SEED ^ ((uint64_t)i + 1) * 0x9E3779B97F4A7C15ull;
+    par->k[i].ns = 0;
+    t[i] = bench_thread_start(tr_worker_main, &par->k[i]);
+    if (t[i] == NULL)
+      bench_fail("thread start");
+  }
+  atomic_store_explicit(&par->go, 1, memory_order_release);
+  double sum = 0;
+  for (int i = 0; i < par->threads; i++) {
+    bench_thread_join(t[i]);
+    sum += par->k[i].ns;
+  }
+  return sum / par->threads;
+}
+
+static double lib_translate_par(void *p) {
+  struct tr_par *par = p;
+  par->lookup = 1;
+  return run_threads(par);
+}
+
+static double bare_lookup_par(void *p) {
+  struct tr_par *par = p;
+  par->lookup = 0;
+  return run_threads(par);
+}
+
+static void bench_translate_threads(const struct tr_arg *a, int threads) {
+  static struct tr_par par; /* too big for some threads' stacks */
+  par.a = a;
+  par.threads = threads;
+  char name[64];
+  snprintf(name, sizeof name, "translate, %llu mappings, %d thread%s at once",
+           (unsigned long long)a->n, threads, threads > 1 ? "s" : "");
+  double (*const fn[])(void *) = {bare_lookup_par, lib_translate_par};
+  double t[2];
+  bench_medians(fn, 2, &par, rounds(), t);
+  bench_add(name, t[1], "loop without the lookup, as many threads", t[0]);
 }
 
 static int study;
@@ -391,6 +474,15 @@ static void bench_translate(uint64_t n) {
   bench_medians(fn, 2, &a, rounds(), t);
   double ours = t[1];
   bench_add(name, ours, "loop without the lookup", t[0]);
+  if (n == 1000 || n == 100000) {
+    int cpus = bench_cpus();
+    if (cpus > TR_THREADS_MAX)
+      cpus = TR_THREADS_MAX;
+    bench_translate_threads(&a, 1);
+    bench_translate_threads(&a, 2);
+    if (cpus > 2)
+      bench_translate_threads(&a, cpus);
+  }
   shmap_window_release(a.w);
 #ifdef SHMAP_BENCH_STUDY
   if (study)
@@ -406,14 +498,18 @@ static void bench_scale(void) {
   shmap_window *w;
   /* Back to back, with file offsets running backwards so the kernel cannot
    * merge neighbours: n real mappings, close to vm.max_map_count. */
-  if (shmap_mappable_create(n * g, 0, &m) != 0 ||
-      shmap_window_reserve(n * g, 0, &w) != 0)
+  if (shmap_mappable_create(n * g, 0, &m) != 0)
+    bench_fail("setup");
+  /* The window's own memory: its table and translation index. */
+  double heap0 = bench_heap_bytes();
+  if (shmap_window_reserve(n * g, 0, &w) != 0)
     bench_fail("setup");
   double t0 = bench_now_ns();
   for (uint64_t i = 0; i < n; i++)
     if (shmap_window_map(w, i * g, m, (n - 1 - i) * g, g, SHMAP_PROT_RW) != 0)
       bench_fail("scale map");
   double t_map = bench_now_ns() - t0;
+  double heap1 = bench_heap_bytes();
   t0 = bench_now_ns();
   for (uint64_t i = 0; i < n; i++) {
     uint64_t *p = shmap_window_translate(w, i * g, 8);
@@ -436,6 +532,12 @@ static void bench_scale(void) {
   snprintf(name, sizeof name, "%llu mappings: unmap each",
            (unsigned long long)n);
   bench_add(name, t_unmap / (double)n, "-", 0);
+  if (heap0 >= 0 && heap1 >= 0) {
+    /* Not a time: the row's number is bytes (docs/performance.md). */
+    snprintf(name, sizeof name, "%llu mappings: heap bytes per mapping",
+             (unsigned long long)n);
+    bench_add(name, (heap1 - heap0) / (double)n, "-", 0);
+  }
   shmap_window_release(w);
   shmap_mappable_unref(m);
 }

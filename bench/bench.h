@@ -57,6 +57,19 @@ enum bench_bare {
 };
 const char *bench_bare_name(enum bench_bare kind);
 
+/* Threads for the contended rows, one implementation per platform:
+ * bench_thread_start runs fn(arg) on a new thread (NULL when it cannot);
+ * bench_thread_join waits for it and frees it. */
+typedef struct bench_thread bench_thread;
+bench_thread *bench_thread_start(void (*fn)(void *), void *arg);
+void bench_thread_join(bench_thread *t);
+/* Processors online (at least 1). */
+int bench_cpus(void);
+/* Bytes the C heap holds in use now (malloc's own count), or -1 where the
+ * platform cannot say: the 60000-mapping row reports the library's
+ * memory per mapping from two of these. */
+double bench_heap_bytes(void);
+
 /* --study: stand-in table layouts for translate (study_translate.c); adds
  * rows comparing each with shmap_window_translate at n mappings. */
 void bench_study_translate(uint64_t n, double shmap_ns);

@@ -2,6 +2,8 @@
  * POSIX calls, measured in the same run. */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -11,6 +13,49 @@
 #include <unistd.h>
 
 #include "bench.h"
+
+struct bench_thread {
+  pthread_t id;
+  void (*fn)(void *);
+  void *arg;
+};
+
+static void *thread_main(void *p) {
+  bench_thread *t = p;
+  t->fn(t->arg);
+  return NULL;
+}
+
+bench_thread *bench_thread_start(void (*fn)(void *), void *arg) {
+  bench_thread *t = malloc(sizeof *t);
+  if (t == NULL)
+    return NULL;
+  t->fn = fn;
+  t->arg = arg;
+  if (pthread_create(&t->id, NULL, thread_main, t) != 0) {
+    free(t);
+    return NULL;
+  }
+  return t;
+}
+
+void bench_thread_join(bench_thread *t) {
+  pthread_join(t->id, NULL);
+  free(t);
+}
+
+double bench_heap_bytes(void) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 33)
+  return (double)mallinfo2().uordblks;
+#else
+  return -1;
+#endif
+}
+
+int bench_cpus(void) {
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? (int)n : 1;
+}
 
 double bench_now_ns(void) {
   struct timespec ts;

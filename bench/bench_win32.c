@@ -8,6 +8,8 @@
 #endif
 #include <windows.h>
 
+#include <malloc.h>
+
 #include <sddl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +55,56 @@ _Noreturn static void fail(const char *what) {
   fprintf(stderr, "shmap-bench: %s failed: Windows error %lu\n", what,
           (unsigned long)GetLastError());
   exit(1);
+}
+
+struct bench_thread {
+  HANDLE h;
+  void (*fn)(void *);
+  void *arg;
+};
+
+static DWORD WINAPI thread_main(void *p) {
+  bench_thread *t = p;
+  t->fn(t->arg);
+  return 0;
+}
+
+bench_thread *bench_thread_start(void (*fn)(void *), void *arg) {
+  bench_thread *t = malloc(sizeof *t);
+  if (t == NULL)
+    return NULL;
+  t->fn = fn;
+  t->arg = arg;
+  t->h = CreateThread(NULL, 0, thread_main, t, 0, NULL);
+  if (t->h == NULL) {
+    free(t);
+    return NULL;
+  }
+  return t;
+}
+
+void bench_thread_join(bench_thread *t) {
+  WaitForSingleObject(t->h, INFINITE);
+  CloseHandle(t->h);
+  free(t);
+}
+
+/* The C runtime's heap, block by block: mingw's malloc is msvcrt's. */
+double bench_heap_bytes(void) {
+  _HEAPINFO h;
+  h._pentry = NULL;
+  double used = 0;
+  int rc;
+  while ((rc = _heapwalk(&h)) == _HEAPOK)
+    if (h._useflag == _USEDENTRY)
+      used += (double)h._size;
+  return rc == _HEAPEND ? used : -1;
+}
+
+int bench_cpus(void) {
+  SYSTEM_INFO si;
+  GetSystemInfo(&si);
+  return si.dwNumberOfProcessors > 0 ? (int)si.dwNumberOfProcessors : 1;
 }
 
 double bench_now_ns(void) {
