@@ -542,6 +542,14 @@ static void bench_scale(void) {
   shmap_mappable_unref(m);
 }
 
+/* --only GROUP: one group of rows (map, create, rt, translate, scale), for
+ * looking at one thing on a noisy machine without the whole run. */
+static const char *only;
+
+static int want(const char *group) {
+  return only == NULL || strcmp(only, group) == 0;
+}
+
 int main(int argc, char **argv) {
   int json = 0;
   for (int i = 1; i < argc; i++) {
@@ -551,31 +559,42 @@ int main(int argc, char **argv) {
       bench_quick = 1;
     else if (strcmp(argv[i], "--study") == 0)
       study = 1;
+    else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
+      only = argv[++i];
     else {
-      fputs("usage: shmap-bench [--json] [--quick] [--study]\n", stderr);
+      fputs("usage: shmap-bench [--json] [--quick] [--study] "
+            "[--only map|create|rt|translate|scale]\n",
+            stderr);
       return 2;
     }
   }
+  if (want("map")) {
 #ifdef _WIN32
-  /* Windows maps in 64 KiB granules: the smallest size is one granule. */
-  bench_map(64u << 10, 0, "map+unmap 64 KiB");
-  bench_map(64u << 10, 64u << 10, "map+unmap 64 KiB mid-window");
+    /* Windows maps in 64 KiB granules: the smallest size is one granule. */
+    bench_map(64u << 10, 0, "map+unmap 64 KiB");
+    bench_map(64u << 10, 64u << 10, "map+unmap 64 KiB mid-window");
 #else
-  bench_map(4096, 0, "map+unmap 4 KiB");
+    bench_map(4096, 0, "map+unmap 4 KiB");
 #endif
-  bench_map(2u << 20, 0, "map+unmap 2 MiB");
-  bench_map(1u << 30, 0, "map+unmap 1 GiB");
+    bench_map(2u << 20, 0, "map+unmap 2 MiB");
+    bench_map(1u << 30, 0, "map+unmap 1 GiB");
+  }
+  if (want("create")) {
 #ifdef _WIN32
-  bench_create(64u << 10, "create+map+unmap 64 KiB");
+    bench_create(64u << 10, "create+map+unmap 64 KiB");
 #else
-  bench_create(4096, "create+map+unmap 4 KiB");
+    bench_create(4096, "create+map+unmap 4 KiB");
 #endif
-  bench_create(2u << 20, "create+map+unmap 2 MiB");
-  bench_create(1u << 30, "create+map+unmap 1 GiB");
-  bench_round_trips();
-  for (uint64_t n = 10; n <= 100000; n *= 10)
-    bench_translate(n);
-  bench_scale();
+    bench_create(2u << 20, "create+map+unmap 2 MiB");
+    bench_create(1u << 30, "create+map+unmap 1 GiB");
+  }
+  if (want("rt"))
+    bench_round_trips();
+  if (want("translate"))
+    for (uint64_t n = 10; n <= 100000; n *= 10)
+      bench_translate(n);
+  if (want("scale"))
+    bench_scale();
   if (json) {
     printf("[");
     for (int i = 0; i < nrows; i++)
