@@ -166,8 +166,12 @@ SHMAP_API int shmap_window_protect(shmap_window *w, uint64_t offset,
 /**
  * Host pointer for window range [offset, offset+len), or NULL when that
  * range is not entirely inside one mapping (or len is 0, or it overflows,
- * or `w` is NULL). A few loads under a read lock, whatever the number of
- * mappings (O(log n) in windows whose small mappings are very sparse).
+ * or `w` is NULL). A few loads and no lock, whatever the number of
+ * mappings: a translate only reads, so any number run at once without
+ * slowing each other; it waits only while a map or unmap of the same window
+ * is changing the index (then it takes the window's read lock). In windows
+ * whose small mappings are very sparse it searches the ordered table under
+ * the read lock instead (O(log n)).
  *
  * The pointer is borrowed and valid until that mapping is unmapped; it does
  * not check the mapping's protection (writing through a READ mapping
