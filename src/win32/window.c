@@ -110,8 +110,15 @@ typedef struct fb_state {
 static int fb_track(fb_state *f, uint8_t *lo, uint8_t *hi);
 
 /* Over-reserve to find an aligned hole, give it back and take exactly the
- * aligned part; another thread can win the hole in between, so retry. */
+ * aligned part; another thread can win the hole in between, so retry. The
+ * system aligns every reservation to the granularity already, so that much
+ * alignment needs one call. */
 static uint8_t *reserve_aligned(uint64_t size, uint64_t align, int ph) {
+  if (align <= shmap__os_granularity())
+    return ph ? virtual_alloc2(NULL, NULL, (SIZE_T)size,
+                               MEM_RESERVE | MEM_RESERVE_PLACEHOLDER,
+                               PAGE_NOACCESS, NULL, 0)
+              : VirtualAlloc(NULL, (SIZE_T)size, MEM_RESERVE, PAGE_NOACCESS);
   for (int attempt = 0; attempt < 64; attempt++) {
     SIZE_T total = (SIZE_T)(size + align);
     uint8_t *p = VirtualAlloc(NULL, total, MEM_RESERVE, PAGE_NOACCESS);
