@@ -3,15 +3,18 @@
 
 int shmap__os_last_error(void) { return (int)GetLastError(); }
 
-static SYSTEM_INFO *sysinfo(void) {
-  /* GetSystemInfo is cheap and its answer never changes; a benign race on
-   * first use writes the same values twice. */
+static BOOL CALLBACK read_sysinfo(INIT_ONCE *once, void *si, void **ctx) {
+  (void)once, (void)ctx;
+  GetSystemInfo(si);
+  return TRUE;
+}
+
+/* Once: the answer never changes, and every later caller reads it after
+ * InitOnce has published it (no two threads write it). */
+static const SYSTEM_INFO *sysinfo(void) {
   static SYSTEM_INFO si;
-  static volatile LONG done;
-  if (!done) {
-    GetSystemInfo(&si);
-    InterlockedExchange(&done, 1);
-  }
+  static INIT_ONCE once = INIT_ONCE_STATIC_INIT;
+  InitOnceExecuteOnce(&once, read_sysinfo, &si, NULL);
   return &si;
 }
 
@@ -44,9 +47,10 @@ void shmap__os_platform(shmap_platform_info *out) {
 }
 
 uint64_t shmap_time_ns(void) {
-  static LARGE_INTEGER freq;
-  if (freq.QuadPart == 0)
-    QueryPerformanceFrequency(&freq);
+  /* Fixed at boot and read from memory the system shares with every
+   * process: asking each time costs less than keeping a copy safely. */
+  LARGE_INTEGER freq;
+  QueryPerformanceFrequency(&freq);
   LARGE_INTEGER now;
   QueryPerformanceCounter(&now);
   /* Split to avoid overflowing 64 bits at high counter frequencies. */
