@@ -55,6 +55,30 @@ static void ntdll(void) {
   InitOnceExecuteOnce(&once, resolve, NULL, NULL);
 }
 
+/* The sections' security descriptor: the same for every section, so it is
+ * built once and kept for the life of the process. P: protected (no
+ * inherited ACEs); OW: OWNER RIGHTS, so the owner gets no implicit
+ * WRITE_DAC to undo this; WD: everyone. 0x5 is SECTION_QUERY |
+ * SECTION_MAP_READ. A failure is not remembered: the next create tries
+ * again. */
+static BOOL CALLBACK build_sd(INIT_ONCE *once, void *err, void **sd) {
+  (void)once;
+  if (ConvertStringSecurityDescriptorToSecurityDescriptorW(
+          L"D:P(A;;0x5;;;OW)(A;;0x5;;;WD)", SDDL_REVISION_1, sd, NULL))
+    return TRUE;
+  *(DWORD *)err = GetLastError();
+  return FALSE;
+}
+
+static PSECURITY_DESCRIPTOR section_sd(DWORD *err) {
+  static INIT_ONCE once = INIT_ONCE_STATIC_INIT;
+  void *sd = NULL;
+  *err = ERROR_SUCCESS;
+  if (!InitOnceExecuteOnce(&once, build_sd, err, &sd))
+    return NULL;
+  return sd;
+}
+
 /* A section's size is fixed when it is created. */
 int shmap__os_sizes_fixed(void) { return 1; }
 
@@ -67,20 +91,15 @@ int shmap__os_mappable_create(uint64_t size, unsigned flags, HANDLE *out,
                       "mappable create: size 0x%" PRIx64
                       " exceeds a section's signed 64-bit size",
                       size);
-  SECURITY_ATTRIBUTES sa = {sizeof sa, NULL, FALSE};
-  /* P: protected (no inherited ACEs); OW: OWNER RIGHTS, so the owner gets
-   * no implicit WRITE_DAC to undo this; WD: everyone. 0x5 is
-   * SECTION_QUERY | SECTION_MAP_READ. */
-  if (!ConvertStringSecurityDescriptorToSecurityDescriptorW(
-          L"D:P(A;;0x5;;;OW)(A;;0x5;;;WD)", SDDL_REVISION_1,
-          &sa.lpSecurityDescriptor, NULL))
-    return shmap__err_os(SHMAP_EOS, (int)GetLastError(),
+  DWORD err;
+  SECURITY_ATTRIBUTES sa = {sizeof sa, section_sd(&err), FALSE};
+  if (sa.lpSecurityDescriptor == NULL)
+    return shmap__err_os(SHMAP_EOS, (int)err,
                          "mappable create: building the section DACL");
   HANDLE h =
       CreateFileMappingW(INVALID_HANDLE_VALUE, &sa, PAGE_READWRITE | SEC_COMMIT,
                          (DWORD)(size >> 32), (DWORD)size, NULL);
-  DWORD err = GetLastError();
-  LocalFree(sa.lpSecurityDescriptor);
+  err = GetLastError();
   if (h == NULL)
     return shmap__err_os(
         err == ERROR_NOT_ENOUGH_MEMORY || err == ERROR_COMMITMENT_LIMIT
