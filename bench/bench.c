@@ -546,6 +546,15 @@ static void bench_scale(void) {
  * looking at one thing on a noisy machine without the whole run. */
 static const char *only;
 
+static int is_group(const char *name) {
+  static const char *const groups[] = {"map", "create", "rt", "translate",
+                                       "scale"};
+  for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++)
+    if (strcmp(name, groups[i]) == 0)
+      return 1;
+  return 0;
+}
+
 static int want(const char *group) {
   return only == NULL || strcmp(only, group) == 0;
 }
@@ -559,7 +568,8 @@ int main(int argc, char **argv) {
       bench_quick = 1;
     else if (strcmp(argv[i], "--study") == 0)
       study = 1;
-    else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
+    else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc &&
+             is_group(argv[i + 1]))
       only = argv[++i];
     else {
       fputs("usage: shmap-bench [--json] [--quick] [--study] "
