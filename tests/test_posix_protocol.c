@@ -328,6 +328,56 @@ SHMAP_TEST(bad_input, peer_dies_mid_message) {
   }
 }
 
+SHMAP_TEST(bad_input, event_message_is_decoded_whole_or_zero) {
+  /* The event's message is filled whole from a good request, whatever the
+   * event held, and is all zero after one that did not decode. */
+  int sv[2];
+  cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  shmap_channel *ch;
+  ASSERT_OK(shmap_channel_adopt(sv[1], BE, 0, &ch));
+  shmap_window *w;
+  ASSERT_OK(shmap_window_reserve(0x100000, 0, &w));
+  shmap_backend *be;
+  ASSERT_OK(shmap_backend_create(w, 0, &be));
+  uint8_t f[12 + 512]; /* payload() writes up to the largest message */
+  le32(f, 37), le32(f + 4, V | NR), le32(f + 8, 40);
+  payload(37, 0, f + 12);
+  le64(f + 12 + 8, 0x10000);  /* guest_phys_addr */
+  le64(f + 12 + 16, 0x10000); /* memory_size */
+  le64(f + 12 + 24, 0x1234);  /* userspace_addr */
+  int fd = make_fd(MEMFD, NULL);
+  raw_send(sv[0], f, 12 + 40, &fd, 1, 0);
+  close(fd);
+  shmap_event ev;
+  memset(&ev, 0xa5, sizeof ev);
+  ASSERT_OK(shmap_backend_serve_one(be, ch, &ev));
+  cr_assert_eq(ev.result, 0, "%s", shmap_err_name(ev.result));
+  cr_assert_eq(ev.request, 37);
+  cr_assert_eq(ev.msg.hdr.size, 40);
+  shmap_wire_region want = {0x10000, 0x10000, 0x1234, 0};
+  cr_assert_eq(memcmp(&ev.msg.u.region, &want, sizeof want), 0);
+  cr_assert_eq(ev.head, shmap_window_translate(w, 0x10000, 16));
+  uint8_t reply[20];
+  cr_assert_eq(recv(sv[0], reply, sizeof reply, 0), 20);
+
+  le64(f + 12, 1); /* non-zero padding: refused by the decoder */
+  raw_send(sv[0], f, 12 + 40, NULL, 0, 0);
+  memset(&ev, 0xa5, sizeof ev);
+  ASSERT_OK(shmap_backend_serve_one(be, ch, &ev));
+  cr_assert_eq(ev.result, SHMAP_EPADDING);
+  cr_assert_eq(ev.request, 37);
+  cr_assert_null(ev.head);
+  shmap_wire_msg zero;
+  memset(&zero, 0, sizeof zero);
+  cr_assert_eq(memcmp(&ev.msg, &zero, sizeof zero), 0);
+  cr_assert_eq(recv(sv[0], reply, sizeof reply, 0), 20);
+  cr_assert_eq(shmap_wire_reply_result(get64(reply + 12)), SHMAP_EPADDING);
+  shmap_backend_destroy(be);
+  shmap_window_release(w);
+  shmap_channel_close(ch);
+  close(sv[0]);
+}
+
 SHMAP_TEST(bad_input, request_instead_of_the_reply) {
   /* A back end waiting for its SHMEM_UNMAP reply reads the reply's 20
    * bytes at once; a 12-byte GET_MAX_MEM_SLOTS request there instead means

@@ -265,3 +265,24 @@ SHMAP_TEST(protocol, peer_close_is_eclosed) {
   cr_assert_eq(n, 0);
   shmap_channel_close(back);
 }
+
+/* shmap_channel_reply() writes a reply's bytes itself: the peer reads back
+ * exactly the value given, and a request no end sends is refused before
+ * anything is written (the next reply still arrives whole). */
+SHMAP_TEST(protocol, channel_reply_round_trips) {
+  shmap_channel *front, *back;
+  ASSERT_OK(shmap_channel_pair(0, &front, &back));
+  ASSERT_ERR(shmap_channel_reply(back, 999, 0), SHMAP_EREQUEST);
+  ASSERT_OK(shmap_channel_reply(back, SHMAP_REQ_ADD_MEM_REG, SHMAP_ENOENT));
+  uint64_t value = 0;
+  ASSERT_OK(shmap_channel_recv_reply(front, SHMAP_REQ_ADD_MEM_REG, &value));
+  cr_assert_eq(value, shmap_wire_reply_value(SHMAP_ENOENT));
+  ASSERT_OK(shmap_channel_reply(back, SHMAP_REQ_REM_MEM_REG, 0));
+  ASSERT_OK(shmap_channel_recv_reply(front, SHMAP_REQ_REM_MEM_REG, NULL));
+  /* The other direction: the back end's requests, answered by the front. */
+  ASSERT_OK(shmap_channel_reply(front, SHMAP_REQ_SHMEM_MAP, SHMAP_EOVERLAP));
+  ASSERT_ERR(shmap_channel_recv_reply(back, SHMAP_REQ_SHMEM_MAP, NULL),
+             SHMAP_EOVERLAP);
+  shmap_channel_close(front);
+  shmap_channel_close(back);
+}

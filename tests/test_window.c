@@ -2,6 +2,11 @@
  * translation, protection, iteration and argument checks. */
 #include <stdlib.h>
 #include <string.h>
+#ifndef _WIN32
+#  include <errno.h>
+#  include <sys/mman.h>
+#  include <unistd.h>
+#endif
 
 #include "support.h"
 
@@ -19,6 +24,38 @@ SHMAP_TEST(window, reserve_one_tib_is_cheap) {
   cr_assert_eq(shmap_window_count(w), 0);
   shmap_window_release(w);
 }
+
+#ifndef _WIN32
+/* 1 when no mapping of this process covers the page at `p`. */
+static int page_unmapped(const uint8_t *p) {
+  long page = sysconf(_SC_PAGESIZE);
+  uintptr_t a = (uintptr_t)p & ~(uintptr_t)(page - 1);
+  return msync((void *)a, (size_t)page, MS_ASYNC) != 0 && errno == ENOMEM;
+}
+
+SHMAP_TEST(window, posix_windows_keep_a_hole_on_either_side) {
+  /* Two windows reserved one after the other are not merged into one
+   * kernel area: each has unmapped address space just below and above,
+   * also after a mapping at its very first offset comes and goes. */
+  shmap_mappable *m;
+  ASSERT_OK(shmap_mappable_create(G, 0, &m));
+  shmap_window *w[2];
+  ASSERT_OK(shmap_window_reserve(16 * G, 0, &w[0]));
+  ASSERT_OK(shmap_window_reserve(16 * G, 0, &w[1]));
+  for (int i = 0; i < 2; i++) {
+    uint8_t *base = shmap_window_base(w[i]);
+    ASSERT_OK(shmap_window_map(w[i], 0, m, 0, G, SHMAP_PROT_RW));
+    base[0] = 1;
+    ASSERT_OK(shmap_window_unmap(w[i], 0, G));
+    cr_assert(test_range_reserved(base, (size_t)(16 * G)));
+    cr_assert(page_unmapped(base - 1), "window %d: no hole below", i);
+    cr_assert(page_unmapped(base + 16 * G), "window %d: no hole above", i);
+  }
+  shmap_window_release(w[0]);
+  shmap_window_release(w[1]);
+  shmap_mappable_unref(m);
+}
+#endif
 
 SHMAP_TEST(window, two_mappings_share_data) {
   shmap_mappable *m;

@@ -314,3 +314,37 @@ SHMAP_TEST(wire, descriptor_counts) {
   shmap_wire_reply_init(&m, SHMAP_REQ_ADD_MEM_REG, 0);
   ASSERT_ERR(shmap_wire_check_fds(&m, 1), SHMAP_EFDCOUNT);
 }
+
+SHMAP_TEST(wire, decode_fills_the_member_or_zeroes_the_union) {
+  /* Whatever the output held before: a good message sets hdr and its
+   * union member whole; a bad one leaves hdr set and the union zero. */
+  shmap_wire_msg m;
+  memset(&m, 0, sizeof m);
+  m.hdr.request = SHMAP_REQ_EXTERNAL_MAP;
+  m.hdr.flags = SHMAP_WIRE_VERSION;
+  m.u.external = (shmap_wire_external){2, 0x3000, 0x1000, 0x7f0000004000};
+  uint8_t buf[SHMAP_WIRE_MAX_MESSAGE];
+  size_t len;
+  ASSERT_OK(shmap_wire_encode(&m, buf, sizeof buf, &len));
+  shmap_wire_msg back;
+  memset(&back, 0xa5, sizeof back);
+  ASSERT_OK(decode(buf, len, SHMAP_WIRE_TO_FRONTEND, &back));
+  cr_assert_eq(back.hdr.request, SHMAP_REQ_EXTERNAL_MAP);
+  cr_assert_eq(back.u.external.shmid, 2);
+  cr_assert_eq(back.u.external.shm_offset, 0x3000);
+  cr_assert_eq(back.u.external.len, 0x1000);
+  cr_assert_eq(back.u.external.ptr, 0x7f0000004000);
+  le64(buf + 12 + 16, 0); /* len 0 */
+  memset(&back, 0xa5, sizeof back);
+  ASSERT_ERR(decode(buf, len, SHMAP_WIRE_TO_FRONTEND, &back), SHMAP_EEMPTY);
+  cr_assert_eq(back.hdr.request, SHMAP_REQ_EXTERNAL_MAP);
+  const uint8_t *u = (const uint8_t *)&back.u;
+  for (size_t i = 0; i < sizeof back.u; i++)
+    cr_assert_eq(u[i], 0, "union byte %zu", i);
+  /* GET_MAX_MEM_SLOTS has no payload; its u64 reads as 0. */
+  uint8_t get[12];
+  build_hdr(get, SHMAP_REQ_GET_MAX_MEM_SLOTS, SHMAP_WIRE_VERSION, 0);
+  memset(&back, 0xa5, sizeof back);
+  ASSERT_OK(decode(get, sizeof get, SHMAP_WIRE_TO_BACKEND, &back));
+  cr_assert_eq(back.u.u64, 0);
+}

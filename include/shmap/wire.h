@@ -149,7 +149,9 @@ SHMAP_API int shmap_wire_header_decode(const uint8_t *buf, int inbound,
 
 /**
  * Decode the payload of a message whose header passed
- * shmap_wire_header_decode(); `out->hdr` is set from `h`.
+ * shmap_wire_header_decode(); `out->hdr` is set from `h` and the union
+ * member the request uses is filled in whole (the rest of the union is left
+ * as it was). On failure the union is zeroed.
  *
  * Errors: SHMAP_ESIZE, SHMAP_EPADDING, SHMAP_EFLAGS, SHMAP_EEMPTY,
  * SHMAP_EOVERFLOW, SHMAP_EOVERLAP, SHMAP_EINVAL.

@@ -227,12 +227,18 @@ int shmap_channel_recv(shmap_channel *ch, shmap_wire_msg *msg,
   return rc;
 }
 
+/* A reply straight to bytes: replies are the most frequent message and
+ * have one form, so the generic encoder and its check would only copy. */
+static int send_reply(shmap_channel *ch, uint32_t request, uint64_t value) {
+  uint8_t buf[SHMAP__REPLY_BYTES];
+  int rc = shmap__wire_reply_bytes(buf, request, value);
+  return rc != 0 ? rc : shmap__os_chan_send(&ch->os, buf, sizeof buf, NULL, 0);
+}
+
 int shmap_channel_reply(shmap_channel *ch, uint32_t request, int result) {
   if (ch == NULL)
     return shmap__err(SHMAP_EINVAL, "channel reply: NULL channel");
-  shmap_wire_msg m;
-  shmap_wire_reply_init(&m, request, shmap_wire_reply_value(result));
-  return shmap_channel_send(ch, &m, NULL, 0);
+  return send_reply(ch, request, shmap_wire_reply_value(result));
 }
 
 int shmap_channel_recv_reply(shmap_channel *ch, uint32_t request,
@@ -269,12 +275,17 @@ int shmap__serve_one(shmap_channel *ch, shmap_event *ev, shmap__apply_fn apply,
   shmap_event local;
   if (ev == NULL)
     ev = &local;
-  memset(ev, 0, sizeof *ev);
+  /* Field by field: a decoded message fills ev->msg itself, and clearing
+   * the whole event cost more than the rest of a small request's checks. */
+  ev->result = 0;
+  ev->head = NULL;
   shmap_native_t fds[SHMAP_WIRE_MAX_FDS];
   size_t nfds = 0;
   int rc = shmap_channel_recv(ch, &ev->msg, fds, &nfds);
   const shmap_wire_header *h = shmap_channel_last_header(ch);
   ev->request = h->request;
+  if (rc != 0)
+    memset(&ev->msg, 0, sizeof ev->msg); /* undecodable: documented zero */
   if (rc != 0 && !shmap_channel_in_sync(ch))
     return rc; /* framing or transport: the connection is done */
   if (rc == 0 && (h->flags & SHMAP_WIRE_REPLY)) {
@@ -293,8 +304,6 @@ int shmap__serve_one(shmap_channel *ch, shmap_event *ev, shmap__apply_fn apply,
       h->request != SHMAP_REQ_GET_MAX_MEM_SLOTS &&
       h->request != SHMAP_REQ_EXTERNAL_MAP)
     return 0;
-  shmap_wire_msg reply;
-  shmap_wire_reply_init(&reply, h->request,
-                        rc != 0 ? shmap_wire_reply_value(rc) : out.value);
-  return shmap_channel_send(ch, &reply, NULL, 0);
+  return send_reply(ch, h->request,
+                    rc != 0 ? shmap_wire_reply_value(rc) : out.value);
 }

@@ -25,12 +25,22 @@
 #  define SHMAP__PRINTF(a, b)
 #endif
 
+/* Errors are the rare path: a branch that reports one is laid out away from
+ * the code around it, so the valid path stays dense. That matters more than
+ * usual here, since most of the library runs right after a system call,
+ * when its code is no longer in the instruction cache. */
+#if defined(__GNUC__)
+#  define SHMAP__COLD __attribute__((cold))
+#else
+#  define SHMAP__COLD
+#endif
+
 /* ---- errors (common/error.c) ---- */
 
 /* Record `code` with a formatted message and no OS cause; returns `code`. */
-int shmap__err(int code, const char *fmt, ...) SHMAP__PRINTF(2, 3);
+SHMAP__COLD int shmap__err(int code, const char *fmt, ...) SHMAP__PRINTF(2, 3);
 /* Record `code` with the OS error `os_error` appended to the message. */
-int shmap__err_os(int code, int os_error, const char *fmt, ...)
+SHMAP__COLD int shmap__err_os(int code, int os_error, const char *fmt, ...)
     SHMAP__PRINTF(3, 4);
 
 /* ---- ranges (common/range.c) ---- */
@@ -197,6 +207,12 @@ typedef int (*shmap__apply_fn)(void *ctx, shmap_channel *ch,
  * when asked: the loop shared by both endpoints. */
 int shmap__serve_one(shmap_channel *ch, shmap_event *ev, shmap__apply_fn apply,
                      void *ctx);
+
+/* The 20 bytes of a reply to `request` carrying `value`: what
+ * shmap_wire_encode() makes of shmap_wire_reply_init()'s message, without
+ * building one. SHMAP_EREQUEST for a request no end sends. */
+#define SHMAP__REPLY_BYTES (SHMAP_WIRE_HEADER_SIZE + 8)
+int shmap__wire_reply_bytes(uint8_t *buf, uint32_t request, uint64_t value);
 
 static inline uint32_t shmap__le32(const uint8_t *p) {
   return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |

@@ -268,16 +268,11 @@ static int decode_external(const uint8_t *p, shmap_wire_external *e) {
                  : check_span(SHMAP_REQ_EXTERNAL_MAP, "ptr", e->ptr, e->len);
 }
 
-int shmap_wire_decode(const shmap_wire_header *h, const uint8_t *payload,
-                      size_t len, shmap_wire_msg *out) {
-  if (h == NULL || out == NULL || (len > 0 && payload == NULL))
-    return shmap__err(SHMAP_EINVAL, "decode: NULL argument");
-  if (len != h->size)
-    return shmap__err(SHMAP_ESIZE,
-                      "decode: %zu payload bytes, header says %" PRIu32, len,
-                      h->size);
-  memset(out, 0, sizeof *out);
-  out->hdr = *h;
+/* Fill the union member `h` names, all of it (so a message decodes the
+ * same into any memory, without clearing the whole union first: that was
+ * the largest single cost of a decode). */
+static int decode_payload(const shmap_wire_header *h, const uint8_t *payload,
+                          size_t len, shmap_wire_msg *out) {
   if (h->flags & SHMAP_WIRE_REPLY) {
     if (len != REPLY_SIZE)
       return shmap__err(SHMAP_ESIZE, "reply to %s: %zu bytes",
@@ -292,8 +287,10 @@ int shmap_wire_decode(const shmap_wire_header *h, const uint8_t *payload,
     return shmap__err(SHMAP_ESIZE, "decode: %s with %zu payload bytes",
                       shmap_wire_request_name(h->request), len);
   switch (h->request) {
-  case SHMAP_REQ_SET_MEM_TABLE: return decode_table(payload, len, out);
-  case SHMAP_REQ_GET_MAX_MEM_SLOTS: return 0;
+  case SHMAP_REQ_SET_MEM_TABLE:
+    memset(&out->u.mem_table, 0, sizeof out->u.mem_table);
+    return decode_table(payload, len, out);
+  case SHMAP_REQ_GET_MAX_MEM_SLOTS: out->u.u64 = 0; return 0;
   case SHMAP_REQ_ADD_MEM_REG:
   case SHMAP_REQ_REM_MEM_REG:
     if (get64(payload + ADD_PAD) != 0)
@@ -305,6 +302,21 @@ int shmap_wire_decode(const shmap_wire_header *h, const uint8_t *payload,
     return decode_mmap(h->request, payload, &out->u.mmap);
   default: return decode_external(payload, &out->u.external);
   }
+}
+
+int shmap_wire_decode(const shmap_wire_header *h, const uint8_t *payload,
+                      size_t len, shmap_wire_msg *out) {
+  if (h == NULL || out == NULL || (len > 0 && payload == NULL))
+    return shmap__err(SHMAP_EINVAL, "decode: NULL argument");
+  if (len != h->size)
+    return shmap__err(SHMAP_ESIZE,
+                      "decode: %zu payload bytes, header says %" PRIu32, len,
+                      h->size);
+  out->hdr = *h;
+  int rc = decode_payload(h, payload, len, out);
+  if (rc != 0)
+    memset(&out->u, 0, sizeof out->u); /* nothing half-decoded is left */
+  return rc;
 }
 
 static void encode_region(uint8_t *p, const shmap_wire_region *r) {
@@ -449,9 +461,21 @@ int shmap_wire_reply_result(uint64_t value) {
   return SHMAP_EREPLY;
 }
 
+int shmap__wire_reply_bytes(uint8_t *buf, uint32_t request, uint64_t value) {
+  /* The only check encode would make of a reply: a request it can answer. */
+  if (shmap_wire_direction(request) == 0)
+    return shmap__err(SHMAP_EREQUEST,
+                      "encode: cannot reply to request %" PRIu32, request);
+  put32(buf + HDR_REQUEST, request);
+  put32(buf + HDR_FLAGS, SHMAP_WIRE_VERSION | SHMAP_WIRE_REPLY);
+  put32(buf + HDR_SIZE, REPLY_SIZE);
+  put64(buf + SHMAP_WIRE_HEADER_SIZE, value);
+  return 0;
+}
+
 void shmap_wire_reply_init(shmap_wire_msg *msg, uint32_t request,
                            uint64_t value) {
-  memset(msg, 0, sizeof *msg);
+  /* A reply is the header and one u64; the rest of the union is unused. */
   msg->hdr.request = request;
   msg->hdr.flags = SHMAP_WIRE_VERSION | SHMAP_WIRE_REPLY;
   msg->hdr.size = REPLY_SIZE;
