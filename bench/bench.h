@@ -15,6 +15,9 @@ typedef struct bench_row {
   double baseline_ns;
 } bench_row;
 
+/* The most rounds bench_median(s) take. */
+#define BENCH_MAX_ROUNDS 64
+
 /* Nanoseconds on a monotonic clock. */
 double bench_now_ns(void);
 /* Median of fn(arg) over `rounds` rounds; fn returns ns per operation. */
