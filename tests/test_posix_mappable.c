@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "support.h"
@@ -79,6 +80,29 @@ SHMAP_TEST(posix_mappable, access_modes) {
   ASSERT_ERR(shmap_mappable_check_range(m, 0, 8192), SHMAP_EBACKING);
   ASSERT_ERR(shmap_window_map(w, 2 * 4096, m, 0, 8192, SHMAP_PROT_RW),
              SHMAP_EBACKING);
+  shmap_window_release(w);
+  shmap_mappable_unref(m);
+}
+
+SHMAP_TEST(posix_mappable, first_map_long_after_adopt_checks_again) {
+  /* adopt reads the size; a map right after may use it, but one a clock
+   * tick or more later asks the file again and sees it shrank. */
+  char path[] = "/tmp/shmap-test-XXXXXX";
+  int fd = mkstemp(path);
+  cr_assert(fd >= 0);
+  unlink(path);
+  cr_assert_eq(ftruncate(fd, 8192), 0);
+  shmap_mappable *m;
+  ASSERT_OK(shmap_mappable_adopt(fd, &m));
+  cr_assert_eq(shmap_mappable_size(m), 8192);
+  cr_assert_eq(ftruncate(fd, 4096), 0);
+  struct timespec nap = {0, 30 * 1000 * 1000}; /* over any clock tick */
+  nanosleep(&nap, NULL);
+  shmap_window *w;
+  ASSERT_OK(shmap_window_reserve(4 * 4096, 0, &w));
+  ASSERT_ERR(shmap_window_map(w, 0, m, 0, 8192, SHMAP_PROT_RW),
+             SHMAP_EBACKING);
+  cr_assert(test_range_reserved(shmap_window_base(w), 4 * 4096));
   shmap_window_release(w);
   shmap_mappable_unref(m);
 }
