@@ -25,10 +25,10 @@
 #  define SHMAP__PRINTF(a, b)
 #endif
 
-/* Errors are the rare path: a branch that reports one is laid out away from
- * the code around it, so the valid path stays dense. That matters more than
- * usual here, since most of the library runs right after a system call,
- * when its code is no longer in the instruction cache. */
+/* Errors are the rare path: the compiler lays out a branch that reports one
+ * away from the code around it (a .cold part), so the valid path, which
+ * mostly runs between two system calls with little of it in the caches,
+ * stays dense. */
 #if defined(__GNUC__)
 #  define SHMAP__COLD __attribute__((cold))
 #else
