@@ -100,8 +100,7 @@ SHMAP_TEST(posix_mappable, first_map_long_after_adopt_checks_again) {
   nanosleep(&nap, NULL);
   shmap_window *w;
   ASSERT_OK(shmap_window_reserve(4 * 4096, 0, &w));
-  ASSERT_ERR(shmap_window_map(w, 0, m, 0, 8192, SHMAP_PROT_RW),
-             SHMAP_EBACKING);
+  ASSERT_ERR(shmap_window_map(w, 0, m, 0, 8192, SHMAP_PROT_RW), SHMAP_EBACKING);
   cr_assert(test_range_reserved(shmap_window_base(w), 4 * 4096));
   shmap_window_release(w);
   shmap_mappable_unref(m);
