@@ -330,7 +330,9 @@ SHMAP_TEST(bad_input, peer_dies_mid_message) {
 
 SHMAP_TEST(bad_input, event_message_is_decoded_whole_or_zero) {
   /* The event's message is filled whole from a good request, whatever the
-   * event held, and is all zero after one that did not decode. */
+   * event held; kept when the decoded request is refused; header only (the
+   * union zero) when the decoder refused it; all zero when it never got
+   * that far. */
   int sv[2];
   cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
   shmap_channel *ch;
@@ -360,18 +362,40 @@ SHMAP_TEST(bad_input, event_message_is_decoded_whole_or_zero) {
   uint8_t reply[20];
   cr_assert_eq(recv(sv[0], reply, sizeof reply, 0), 20);
 
+  /* Decoded but refused (no descriptor): the message stays for the log. */
+  le64(f + 12 + 8, 0x20000);
+  raw_send(sv[0], f, 12 + 40, NULL, 0, 0);
+  memset(&ev, 0xa5, sizeof ev);
+  ASSERT_OK(shmap_backend_serve_one(be, ch, &ev));
+  cr_assert_eq(ev.result, SHMAP_EFDCOUNT);
+  cr_assert_eq(ev.msg.hdr.request, 37);
+  cr_assert_eq(ev.msg.u.region.guest_phys_addr, 0x20000);
+  cr_assert_null(ev.head);
+  cr_assert_eq(recv(sv[0], reply, sizeof reply, 0), 20);
+
   le64(f + 12, 1); /* non-zero padding: refused by the decoder */
   raw_send(sv[0], f, 12 + 40, NULL, 0, 0);
   memset(&ev, 0xa5, sizeof ev);
   ASSERT_OK(shmap_backend_serve_one(be, ch, &ev));
   cr_assert_eq(ev.result, SHMAP_EPADDING);
   cr_assert_eq(ev.request, 37);
+  cr_assert_eq(ev.msg.hdr.request, 37);
   cr_assert_null(ev.head);
+  const uint8_t *u = (const uint8_t *)&ev.msg.u;
+  for (size_t i = 0; i < sizeof ev.msg.u; i++)
+    cr_assert_eq(u[i], 0, "union byte %zu", i);
+  cr_assert_eq(recv(sv[0], reply, sizeof reply, 0), 20);
+  cr_assert_eq(shmap_wire_reply_result(get64(reply + 12)), SHMAP_EPADDING);
+
+  /* A framing error (wrong version) never reaches the decoder: all zero. */
+  le64(f + 12, 0);
+  le32(f + 4, 2 | NR);
+  raw_send(sv[0], f, 12 + 40, NULL, 0, 0);
+  memset(&ev, 0xa5, sizeof ev);
+  cr_assert_neq(shmap_backend_serve_one(be, ch, &ev), 0);
   shmap_wire_msg zero;
   memset(&zero, 0, sizeof zero);
   cr_assert_eq(memcmp(&ev.msg, &zero, sizeof zero), 0);
-  cr_assert_eq(recv(sv[0], reply, sizeof reply, 0), 20);
-  cr_assert_eq(shmap_wire_reply_result(get64(reply + 12)), SHMAP_EPADDING);
   shmap_backend_destroy(be);
   shmap_window_release(w);
   shmap_channel_close(ch);

@@ -275,17 +275,19 @@ int shmap__serve_one(shmap_channel *ch, shmap_event *ev, shmap__apply_fn apply,
   shmap_event local;
   if (ev == NULL)
     ev = &local;
-  /* Field by field: a decoded message fills ev->msg itself, and clearing
-   * the whole event cost more than the rest of a small request's checks. */
+  /* Field by field: a decode fills ev->msg itself (and zeroes its union
+   * when it fails), and clearing the whole event cost more than the rest
+   * of a small request's checks. */
   ev->result = 0;
   ev->head = NULL;
+  ev->msg.hdr.request = 0;
   shmap_native_t fds[SHMAP_WIRE_MAX_FDS];
   size_t nfds = 0;
   int rc = shmap_channel_recv(ch, &ev->msg, fds, &nfds);
   const shmap_wire_header *h = shmap_channel_last_header(ch);
   ev->request = h->request;
-  if (rc != 0)
-    memset(&ev->msg, 0, sizeof ev->msg); /* undecodable: documented zero */
+  if (rc != 0 && ev->msg.hdr.request == 0)
+    memset(&ev->msg, 0, sizeof ev->msg); /* the decoder never ran */
   if (rc != 0 && !shmap_channel_in_sync(ch))
     return rc; /* framing or transport: the connection is done */
   if (rc == 0 && (h->flags & SHMAP_WIRE_REPLY)) {

@@ -475,7 +475,7 @@ int shmap__wire_reply_bytes(uint8_t *buf, uint32_t request, uint64_t value) {
 
 void shmap_wire_reply_init(shmap_wire_msg *msg, uint32_t request,
                            uint64_t value) {
-  /* A reply is the header and one u64; the rest of the union is unused. */
+  memset(msg, 0, sizeof *msg);
   msg->hdr.request = request;
   msg->hdr.flags = SHMAP_WIRE_VERSION | SHMAP_WIRE_REPLY;
   msg->hdr.size = REPLY_SIZE;
