@@ -115,7 +115,9 @@ SHMAP_API int shmap_frontend_add_window(shmap_frontend *fe, uint8_t shmid,
 typedef struct shmap_event {
   uint32_t request;   /**< request code (enum shmap_wire_request) */
   int result;         /**< 0 or the negative error code replied */
-  shmap_wire_msg msg; /**< the decoded message (zeroed when undecodable) */
+  shmap_wire_msg msg; /**< the decoded message; when its payload did not
+                           decode, the header with a zeroed union; all zero
+                           when not even the header was valid */
   void *head;         /**< for a new mapping: its first byte (borrowed, as
                            from shmap_window_translate()), else NULL */
 } shmap_event;
