@@ -281,9 +281,45 @@ SHMAP_TEST(wire, encoder_refuses_invalid_messages) {
   ASSERT_ERR(shmap_wire_encode(&m, buf, sizeof buf, &len), SHMAP_ESIZE);
   m.u.mem_table.num_regions = 0;
   ASSERT_ERR(shmap_wire_encode(&m, buf, sizeof buf, &len), SHMAP_ESIZE);
+  m.u.mem_table.num_regions = 2;
+  m.u.mem_table.regions[0] = (shmap_wire_region){0x1000, 0x2000, 0, 0};
+  m.u.mem_table.regions[1] = (shmap_wire_region){0x2000, 0x1000, 0, 0};
+  ASSERT_ERR(shmap_wire_encode(&m, buf, sizeof buf, &len), SHMAP_EOVERLAP);
+  m.hdr.request = SHMAP_REQ_REM_MEM_REG;
+  m.u.region = (shmap_wire_region){UINT64_MAX - 0xfff, 0x2000, 0, 0};
+  ASSERT_ERR(shmap_wire_encode(&m, buf, sizeof buf, &len), SHMAP_EOVERFLOW);
   m.hdr.request = SHMAP_REQ_SHMEM_MAP;
   m.u.mmap = (shmap_wire_mmap){0, 0, 0, 0x1000, 4};
   ASSERT_ERR(shmap_wire_encode(&m, buf, sizeof buf, &len), SHMAP_EFLAGS);
+  m.hdr.request = SHMAP_REQ_SHMEM_UNMAP;
+  m.u.mmap = (shmap_wire_mmap){0, 0x1000, 0, 0x1000, 0};
+  ASSERT_ERR(shmap_wire_encode(&m, buf, sizeof buf, &len), SHMAP_EPADDING);
+  m.hdr.request = SHMAP_REQ_EXTERNAL_MAP;
+  m.u.external = (shmap_wire_external){0, 0, 0, 0x10000};
+  ASSERT_ERR(shmap_wire_encode(&m, buf, sizeof buf, &len), SHMAP_EEMPTY);
+  shmap_wire_reply_init(&m, 77, 0);
+  ASSERT_ERR(shmap_wire_encode(&m, buf, sizeof buf, &len), SHMAP_EREQUEST);
+  m.hdr.flags |= SHMAP_WIRE_NEED_REPLY;
+  m.hdr.request = SHMAP_REQ_ADD_MEM_REG;
+  ASSERT_ERR(shmap_wire_encode(&m, buf, sizeof buf, &len), SHMAP_EFLAGS);
+}
+
+/* A refused message writes nothing: the checks run on the message before
+ * any byte is written, by the same rules the decoder applies after reading
+ * them (every_rule_has_its_error). */
+SHMAP_TEST(wire, refused_encode_leaves_the_buffer) {
+  uint8_t buf[SHMAP_WIRE_MAX_MESSAGE], was[sizeof buf];
+  memset(buf, 0xa5, sizeof buf);
+  memcpy(was, buf, sizeof buf);
+  size_t len = 7;
+  shmap_wire_msg m;
+  memset(&m, 0, sizeof m);
+  m.hdr.request = SHMAP_REQ_ADD_MEM_REG;
+  m.hdr.flags = V;
+  m.u.region = (shmap_wire_region){0x1000, 0, 0, 0};
+  ASSERT_ERR(shmap_wire_encode(&m, buf, sizeof buf, &len), SHMAP_EEMPTY);
+  cr_assert_eq(memcmp(buf, was, sizeof buf), 0);
+  cr_assert_eq(len, 7);
 }
 
 SHMAP_TEST(wire, descriptor_counts) {

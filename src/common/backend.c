@@ -129,8 +129,9 @@ static int remove_region(shmap_backend *be, const shmap_wire_region *r) {
  * may reuse their guest addresses); if any new region fails, the new ones
  * are unmapped and the old ones mapped back from the references we kept,
  * so the window ends exactly as it was. */
-static int set_table(shmap_backend *be, const shmap_wire_msg *msg,
-                     shmap_native_t *fds, size_t nfds) {
+SHMAP__NOINLINE static int set_table(shmap_backend *be,
+                                     const shmap_wire_msg *msg,
+                                     shmap_native_t *fds, size_t nfds) {
   shmap_mappable *ms[SHMAP_WIRE_MAX_REGIONS];
   int rc = adopt_all(fds, nfds, ms);
   if (rc != 0)
@@ -195,8 +196,8 @@ static int apply(void *ctx, shmap_channel *ch, const shmap_wire_msg *m,
   return rc;
 }
 
-int shmap_backend_serve_one(shmap_backend *be, shmap_channel *ch,
-                            shmap_event *ev) {
+SHMAP__FLATTEN int shmap_backend_serve_one(shmap_backend *be, shmap_channel *ch,
+                                           shmap_event *ev) {
   if (be == NULL || ch == NULL)
     return shmap__err(SHMAP_EINVAL, "backend serve: NULL argument");
   return shmap__serve_one(ch, ev, apply, be);
@@ -205,8 +206,9 @@ int shmap_backend_serve_one(shmap_backend *be, shmap_channel *ch,
 /* ---- requests the back end sends ---- */
 
 /* Send `m` with its descriptors, then wait for the reply to it. */
-int shmap__request(shmap_channel *ch, shmap_wire_msg *m,
-                   const shmap_native_t *fds, size_t nfds, uint64_t *value) {
+SHMAP__FLATTEN int shmap__request(shmap_channel *ch, shmap_wire_msg *m,
+                                  const shmap_native_t *fds, size_t nfds,
+                                  uint64_t *value) {
   m->hdr.flags |= SHMAP_WIRE_VERSION | SHMAP_WIRE_NEED_REPLY;
   int rc = shmap_channel_send(ch, m, fds, nfds);
   return rc != 0 ? rc : shmap_channel_recv_reply(ch, m->hdr.request, value);

@@ -171,15 +171,16 @@ int shmap__chan_header(shmap_channel *ch, const uint8_t *buf, size_t *payload) {
   ch->last.request = shmap__le32(buf);
   ch->last.flags = shmap__le32(buf + 4);
   ch->last.size = shmap__le32(buf + 8);
-  int rc = shmap_wire_header_decode(buf, inbound(ch), &ch->last);
+  int rc = shmap__wire_header_check(&ch->last, inbound(ch));
   if (rc != 0)
     return rc;
   *payload = ch->last.size;
   return 0;
 }
 
-int shmap_channel_send(shmap_channel *ch, const shmap_wire_msg *msg,
-                       const shmap_native_t *fds, size_t nfds) {
+SHMAP__FLATTEN int shmap_channel_send(shmap_channel *ch,
+                                      const shmap_wire_msg *msg,
+                                      const shmap_native_t *fds, size_t nfds) {
   if (ch == NULL || msg == NULL || (nfds > 0 && fds == NULL))
     return shmap__err(SHMAP_EINVAL, "channel send: NULL argument");
   int rc = shmap_wire_check_fds(msg, nfds);
@@ -201,8 +202,8 @@ static void close_fds(shmap_native_t *fds, size_t *nfds) {
   *nfds = 0;
 }
 
-int shmap_channel_recv(shmap_channel *ch, shmap_wire_msg *msg,
-                       shmap_native_t *fds, size_t *nfds) {
+SHMAP__FLATTEN int shmap_channel_recv(shmap_channel *ch, shmap_wire_msg *msg,
+                                      shmap_native_t *fds, size_t *nfds) {
   if (ch == NULL || msg == NULL || fds == NULL || nfds == NULL)
     return shmap__err(SHMAP_EINVAL, "channel recv: NULL argument");
   *nfds = 0;
@@ -235,14 +236,15 @@ static int send_reply(shmap_channel *ch, uint32_t request, uint64_t value) {
   return rc != 0 ? rc : shmap__os_chan_send(&ch->os, buf, sizeof buf, NULL, 0);
 }
 
-int shmap_channel_reply(shmap_channel *ch, uint32_t request, int result) {
+SHMAP__FLATTEN int shmap_channel_reply(shmap_channel *ch, uint32_t request,
+                                       int result) {
   if (ch == NULL)
     return shmap__err(SHMAP_EINVAL, "channel reply: NULL channel");
   return send_reply(ch, request, shmap_wire_reply_value(result));
 }
 
-int shmap_channel_recv_reply(shmap_channel *ch, uint32_t request,
-                             uint64_t *value) {
+SHMAP__FLATTEN int shmap_channel_recv_reply(shmap_channel *ch, uint32_t request,
+                                            uint64_t *value) {
   if (ch == NULL)
     return shmap__err(SHMAP_EINVAL, "channel recv_reply: NULL channel");
   shmap_wire_msg reply;

@@ -166,8 +166,9 @@ static int apply(void *ctx, shmap_channel *ch, const shmap_wire_msg *m,
   }
 }
 
-int shmap_frontend_serve_one(shmap_frontend *fe, shmap_channel *ch,
-                             shmap_event *ev) {
+SHMAP__FLATTEN int shmap_frontend_serve_one(shmap_frontend *fe,
+                                            shmap_channel *ch,
+                                            shmap_event *ev) {
   if (fe == NULL || ch == NULL)
     return shmap__err(SHMAP_EINVAL, "frontend serve: NULL argument");
   return shmap__serve_one(ch, ev, apply, fe);

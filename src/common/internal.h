@@ -35,6 +35,31 @@
 #  define SHMAP__COLD
 #endif
 
+/* The entry points a request goes through (serving one, sending one,
+ * waiting for a reply, mapping and unmapping): everything they call is
+ * inlined into them, across files when the shared library is built with
+ * LTO, so that their system calls are made from their own frame. Where a
+ * system call's return clears the return-stack predictor (the benchmark
+ * VM does: docs/performance.md), each frame a system call happened under
+ * costs a mispredicted return when it unwinds, and the layers between an
+ * entry point and the OS were most of what a round trip cost beyond the
+ * bare calls. Optimised builds only: a debug build keeps its frames. The
+ * variadic error reporters are never inlined. */
+#if defined(__GNUC__) && defined(__OPTIMIZE__)
+#  define SHMAP__FLATTEN __attribute__((flatten))
+#else
+#  define SHMAP__FLATTEN
+#endif
+/* What flattening must leave out: work that makes no system call (the
+ * codec, the mapping table, the translation index), whose frames therefore
+ * cost nothing, and which would otherwise be copied, recursion and all,
+ * into every entry point; and rare requests (SET_MEM_TABLE). */
+#if defined(__GNUC__)
+#  define SHMAP__NOINLINE __attribute__((noinline))
+#else
+#  define SHMAP__NOINLINE
+#endif
+
 /* ---- errors (common/error.c) ---- */
 
 /* Record `code` with a formatted message and no OS cause; returns `code`. */
@@ -207,6 +232,10 @@ typedef int (*shmap__apply_fn)(void *ctx, shmap_channel *ch,
  * when asked: the loop shared by both endpoints. */
 int shmap__serve_one(shmap_channel *ch, shmap_event *ev, shmap__apply_fn apply,
                      void *ctx);
+
+/* shmap_wire_header_decode()'s checks of a header already read (a channel
+ * records the raw fields first, to name what failed). */
+int shmap__wire_header_check(const shmap_wire_header *h, int inbound);
 
 /* The 20 bytes of a reply to `request` carrying `value`: what
  * shmap_wire_encode() makes of shmap_wire_reply_init()'s message, without

@@ -135,8 +135,8 @@ shmap__entry *shmap__table_find(const shmap__table *t, uint64_t offset) {
   return offset - e->offset < e->len ? e : NULL;
 }
 
-shmap__entry *shmap__table_overlap(const shmap__table *t, uint64_t offset,
-                                   uint64_t len) {
+SHMAP__NOINLINE shmap__entry *
+shmap__table_overlap(const shmap__table *t, uint64_t offset, uint64_t len) {
   shmap__entry *e = shmap__table_find(t, offset);
   if (e != NULL)
     return e;
@@ -216,7 +216,8 @@ static void entries_move(shmap__chunk *ch, size_t from, shmap__chunk *to) {
   ch->n = from;
 }
 
-shmap__entry *shmap__table_insert(shmap__table *t, const shmap__entry *e) {
+SHMAP__NOINLINE shmap__entry *shmap__table_insert(shmap__table *t,
+                                                  const shmap__entry *e) {
   size_t ci = 0, ei = 0;
   if (t->nc == 0) {
     t->spare->n = 0;
@@ -257,7 +258,8 @@ shmap__entry *shmap__table_insert(shmap__table *t, const shmap__entry *e) {
   return &ch->v[ei];
 }
 
-void shmap__table_remove(shmap__table *t, const shmap__entry *e) {
+SHMAP__NOINLINE void shmap__table_remove(shmap__table *t,
+                                         const shmap__entry *e) {
   size_t ci, ei;
   locate(t, e, &ci, &ei);
   shmap__chunk *ch = t->c[ci];

@@ -175,8 +175,9 @@ static int check_prot(const char *what, unsigned prot, int allow_none) {
   return shmap__err(SHMAP_EINVAL, "%s: invalid protection 0x%x", what, prot);
 }
 
-int shmap_window_map(shmap_window *w, uint64_t offset, shmap_mappable *m,
-                     uint64_t file_offset, uint64_t len, unsigned prot) {
+SHMAP__FLATTEN int shmap_window_map(shmap_window *w, uint64_t offset,
+                                    shmap_mappable *m, uint64_t file_offset,
+                                    uint64_t len, unsigned prot) {
   static const char what[] = "window map";
   if (w == NULL || m == NULL)
     return shmap__err(SHMAP_EINVAL, "%s: NULL window or mappable", what);
@@ -255,7 +256,8 @@ static shmap__entry *find_exact(shmap_window *w, const char *what,
   return e;
 }
 
-int shmap_window_unmap(shmap_window *w, uint64_t offset, uint64_t len) {
+SHMAP__FLATTEN int shmap_window_unmap(shmap_window *w, uint64_t offset,
+                                      uint64_t len) {
   static const char what[] = "window unmap";
   if (w == NULL)
     return shmap__err(SHMAP_EINVAL, "%s: NULL window", what);

@@ -40,6 +40,15 @@
 
 typedef struct shmap__xlat_node node;
 
+/* set and clear stay functions even in callers that inline everything
+ * they call (SHMAP__FLATTEN in internal.h): they make no system call, and
+ * their recursion would be copied into every such caller. */
+#if defined(__GNUC__)
+#  define NOINLINE __attribute__((noinline))
+#else
+#  define NOINLINE
+#endif
+
 #ifdef SHMAP__XLAT_TEST_STEP
 void (*shmap__xlat_test_step)(void) = NULL;
 #  define TEST_STEP()                                                          \
@@ -397,8 +406,117 @@ static int units_of(const shmap__xlat *x, uint64_t offset, uint64_t len,
   return *t < x->units ? 0 : SHMAP__XLAT_EINVAL;
 }
 
-int shmap__xlat_set(shmap__xlat *x, uint64_t offset, uint64_t len,
-                    uintptr_t host) {
+/* The way from the root to the leaf that holds units [s, t], when they all
+ * lie under one leaf: sl[k] is the slot at depth k (sl[0] in the root) and
+ * in[k] the node it leads to, for the first `have` of the `depth` nodes
+ * down to the leaf; sl[have] is the empty slot where the way stops when
+ * have < depth. Most maps and unmaps are such ranges (up to a leaf's span,
+ * 2 MiB of 4 KiB units, not crossing a leaf's edge), and they need neither
+ * plan's look ahead nor fill's and drop's recursion: only the leaf's slots
+ * change, plus the nodes on the way that appear or become empty. */
+#define DEPTH_MAX 7u
+typedef struct leaf_path {
+  slot *sl[DEPTH_MAX];
+  node *in[DEPTH_MAX];
+  unsigned have, depth;
+} leaf_path;
+
+/* 1 with the way filled in, or 0 when the range needs the general walk: it
+ * spans more than one leaf or a whole one, the root is the leaf, or a slot
+ * on the way holds a translation (which plan refuses and record_of
+ * interprets). */
+static int leaf_path_of(const shmap__xlat *x, uint64_t s, uint64_t t,
+                        leaf_path *lp) {
+  lp->have = 0;
+  lp->depth = x->top / BITS;
+  if (x->top == 0 || (s >> BITS) != (t >> BITS) || t - s == FANOUT - 1)
+    return 0; /* a whole leaf's span is one slot a level up */
+  unsigned sh = x->top, k = 0;
+  slot *sl = &x->root[s >> sh];
+  for (;;) {
+    lp->sl[k] = sl;
+    if (end_of(sl) != 0)
+      return 0;
+    node *c = (node *)val_of(sl);
+    if (c == NULL)
+      break;
+    lp->in[k++] = c;
+    sh -= BITS;
+    if (sh == 0)
+      break;
+    sl = &c->s[(s >> sh) & (FANOUT - 1)];
+  }
+  lp->have = k;
+  return 1;
+}
+
+/* Take `need` nodes for `p`, spares first, all or none. */
+static int take_nodes(shmap__xlat *x, pool *p, unsigned need) {
+  unsigned reused = 0; /* the first `reused` nodes of the pool were spares */
+  for (; p->n < need; p->n++) {
+    if (x->spare != NULL) {
+      p->v[p->n] = x->spare;
+      x->spare = x->spare->next;
+      x->spares--;
+      reused++;
+      continue;
+    }
+    p->v[p->n] = zalloc(1, sizeof(node));
+    if (p->v[p->n] == NULL) {
+      /* Back exactly as it was: new nodes freed (no reader has seen
+       * them), spares returned. */
+      while (p->n > reused)
+        release(p->v[--p->n]);
+      while (p->n > 0)
+        keep_spare(x, p->v[--p->n]);
+      return SHMAP__XLAT_ENOMEM;
+    }
+  }
+  return 0;
+}
+
+/* set for a range under one leaf (leaf_path_of). */
+static int set_leaf(shmap__xlat *x, leaf_path *lp, uint64_t s, uint64_t t,
+                    uint64_t end, uintptr_t val) {
+  size_t n = (size_t)(t - s) + 1, first = (size_t)(s & (FANOUT - 1));
+  if (lp->have == lp->depth) {
+    const slot *v = &lp->in[lp->depth - 1]->s[first];
+    for (size_t i = 0; i < n; i++)
+      if (!is_empty(&v[i]))
+        return SHMAP__XLAT_EINVAL;
+  }
+  /* The missing nodes, linked bottom up once the leaf is filled: the tree
+   * never holds a node that is still being built (fill). */
+  pool p = {{NULL}, 0, 0};
+  int rc = take_nodes(x, &p, lp->depth - lp->have);
+  if (rc != 0)
+    return rc;
+  for (unsigned k = lp->have; k < lp->depth; k++)
+    lp->in[k] = p.v[k - lp->have];
+  node *leaf = lp->in[lp->depth - 1];
+  write_begin(x);
+  for (size_t i = 0; i < n; i++)
+    put(&leaf->s[first + i], end, val);
+  leaf->used += n;
+  for (unsigned k = lp->depth - 1; k > lp->have; k--) {
+    unsigned sh = BITS * (lp->depth - k);
+    put(&lp->in[k - 1]->s[(s >> sh) & (FANOUT - 1)], 0, (uintptr_t)lp->in[k]);
+    lp->in[k - 1]->used = 1;
+  }
+  if (lp->have < lp->depth) {
+    put(lp->sl[lp->have], 0, (uintptr_t)lp->in[lp->have]);
+    if (lp->have > 0)
+      lp->in[lp->have - 1]->used++;
+    else
+      x->root_used++;
+    x->nodes += p.n;
+  }
+  write_end(x);
+  return 0;
+}
+
+NOINLINE int shmap__xlat_set(shmap__xlat *x, uint64_t offset, uint64_t len,
+                             uintptr_t host) {
   if (len == 0)
     return 0;
   if (x->off)
@@ -407,6 +525,9 @@ int shmap__xlat_set(shmap__xlat *x, uint64_t offset, uint64_t len,
   int rc = units_of(x, offset, len, &s, &t);
   if (rc != 0)
     return rc;
+  leaf_path lp;
+  if (leaf_path_of(x, s, t, &lp))
+    return set_leaf(x, &lp, s, t, offset + len, host - (uintptr_t)offset);
   unsigned level = x->top / BITS, need = 0;
   rc = plan(x->root, x->root_slots, x->root_used, level, 0, s, t, &need);
   if (rc != 0)
@@ -416,26 +537,9 @@ int shmap__xlat_set(shmap__xlat *x, uint64_t offset, uint64_t len,
   /* Every node before the first write, so that readers never wait on an
    * allocation and a failure leaves nothing to undo. */
   pool p = {{NULL}, 0, 0};
-  unsigned reused = 0; /* the first `reused` nodes of the pool were spares */
-  for (; p.n < need; p.n++) {
-    if (x->spare != NULL) {
-      p.v[p.n] = x->spare;
-      x->spare = x->spare->next;
-      x->spares--;
-      reused++;
-      continue;
-    }
-    p.v[p.n] = zalloc(1, sizeof(node));
-    if (p.v[p.n] == NULL) {
-      /* Back exactly as it was: new nodes freed (no reader has seen
-       * them), spares returned. */
-      while (p.n > reused)
-        release(p.v[--p.n]);
-      while (p.n > 0)
-        keep_spare(x, p.v[--p.n]);
-      return SHMAP__XLAT_ENOMEM;
-    }
-  }
+  rc = take_nodes(x, &p, need);
+  if (rc != 0)
+    return rc;
   write_begin(x);
   fill(x, x->root, x->root_slots, &x->root_used, level, 0, s, t, offset + len,
        host - (uintptr_t)offset, &p);
@@ -460,7 +564,28 @@ static inline const slot *record_of(const shmap__xlat *x, uint64_t unit) {
   return sl;
 }
 
-void shmap__xlat_clear(shmap__xlat *x, uint64_t offset, uint64_t len) {
+/* drop for a range under one leaf: its n slots from v on, then the nodes
+ * on the path that this leaves empty, from the leaf up. */
+static void clear_leaf(shmap__xlat *x, const leaf_path *lp, slot *v, size_t n) {
+  write_begin(x);
+  for (size_t i = 0; i < n; i++)
+    put(&v[i], 0, 0);
+  unsigned k = lp->depth;
+  lp->in[k - 1]->used -= n;
+  while (k > 0 && lp->in[k - 1]->used == 0) {
+    k--;
+    put(lp->sl[k], 0, 0);
+    keep_spare(x, lp->in[k]);
+    x->nodes--;
+    if (k > 0)
+      lp->in[k - 1]->used--;
+    else
+      x->root_used--;
+  }
+  write_end(x);
+}
+
+NOINLINE void shmap__xlat_clear(shmap__xlat *x, uint64_t offset, uint64_t len) {
   uint64_t s, t;
   if (len == 0 || x->off || units_of(x, offset, len, &s, &t) != 0)
     return;
@@ -468,12 +593,25 @@ void shmap__xlat_clear(shmap__xlat *x, uint64_t offset, uint64_t len) {
    * when the range at `offset` ends at offset + len and does not go on
    * below `offset`. Anything else was not set like this and must not cost
    * another range its slots. */
-  const slot *r = record_of(x, s);
+  leaf_path lp;
+  int in_leaf = leaf_path_of(x, s, t, &lp);
+  if (in_leaf && lp.have < lp.depth)
+    return; /* no leaf: nothing is recorded there */
+  slot *r = in_leaf ? &lp.in[lp.depth - 1]->s[s & (FANOUT - 1)]
+                    : (slot *)record_of(x, s);
   if (r == NULL || end_of(r) != offset + len)
     return;
-  const slot *below = s > 0 ? record_of(x, s - 1) : NULL;
+  const slot *below = NULL;
+  if (in_leaf && (s & (FANOUT - 1)) != 0)
+    below = r - 1; /* the same leaf */
+  else if (s > 0)
+    below = record_of(x, s - 1);
   if (below != NULL && end_of(below) == offset + len)
     return;
+  if (in_leaf) {
+    clear_leaf(x, &lp, r, (size_t)(t - s) + 1);
+    return;
+  }
   write_begin(x);
   drop(x, x->root, x->root_slots, &x->root_used, x->top / BITS, 0, s, t);
   write_end(x);
