@@ -409,15 +409,17 @@ static int units_of(const shmap__xlat *x, uint64_t offset, uint64_t len,
 /* The way from the root to the leaf that holds units [s, t], when they all
  * lie under one leaf: sl[k] is the slot at depth k (sl[0] in the root) and
  * in[k] the node it leads to, for the first `have` of the `depth` nodes
- * down to the leaf; sl[have] is the empty slot where the way stops when
- * have < depth. Most maps and unmaps are such ranges (up to a leaf's span,
- * 2 MiB of 4 KiB units, not crossing a leaf's edge), and they need neither
- * plan's look ahead nor fill's and drop's recursion: only the leaf's slots
- * change, plus the nodes on the way that appear or become empty. */
+ * down to the leaf (`leaf` when it exists, have == depth); sl[have] is the
+ * empty slot where the way stops when it does not. Most maps and unmaps
+ * are such ranges (up to a leaf's span, 2 MiB of 4 KiB units, not crossing
+ * a leaf's edge), and they need neither plan's look ahead nor fill's and
+ * drop's recursion: only the leaf's slots change, plus the nodes on the
+ * way that appear or become empty. */
 #define DEPTH_MAX 7u
 typedef struct leaf_path {
   slot *sl[DEPTH_MAX];
   node *in[DEPTH_MAX];
+  node *leaf;
   unsigned have, depth;
 } leaf_path;
 
@@ -427,6 +429,7 @@ typedef struct leaf_path {
  * interprets). */
 static int leaf_path_of(const shmap__xlat *x, uint64_t s, uint64_t t,
                         leaf_path *lp) {
+  lp->leaf = NULL;
   lp->have = 0;
   lp->depth = x->top / BITS;
   if (x->top == 0 || (s >> BITS) != (t >> BITS) || t - s == FANOUT - 1)
@@ -442,8 +445,10 @@ static int leaf_path_of(const shmap__xlat *x, uint64_t s, uint64_t t,
       break;
     lp->in[k++] = c;
     sh -= BITS;
-    if (sh == 0)
+    if (sh == 0) {
+      lp->leaf = c;
       break;
+    }
     sl = &c->s[(s >> sh) & (FANOUT - 1)];
   }
   lp->have = k;
@@ -476,40 +481,41 @@ static int take_nodes(shmap__xlat *x, pool *p, unsigned need) {
 }
 
 /* set for a range under one leaf (leaf_path_of). */
-static int set_leaf(shmap__xlat *x, leaf_path *lp, uint64_t s, uint64_t t,
+static int set_leaf(shmap__xlat *x, const leaf_path *lp, uint64_t s, uint64_t t,
                     uint64_t end, uintptr_t val) {
   size_t n = (size_t)(t - s) + 1, first = (size_t)(s & (FANOUT - 1));
-  if (lp->have == lp->depth) {
-    const slot *v = &lp->in[lp->depth - 1]->s[first];
+  if (lp->leaf != NULL) {
     for (size_t i = 0; i < n; i++)
-      if (!is_empty(&v[i]))
+      if (!is_empty(&lp->leaf->s[first + i]))
         return SHMAP__XLAT_EINVAL;
   }
-  /* The missing nodes, linked bottom up once the leaf is filled: the tree
-   * never holds a node that is still being built (fill). */
+  /* Without a leaf, the nodes from depth `have` down: p.v[i] is the one at
+   * depth have + i, the last the leaf. They are linked bottom up once the
+   * leaf is filled, so the tree never holds a node still being built. */
+  unsigned need = lp->leaf != NULL ? 0 : lp->depth - lp->have;
+  if (lp->leaf == NULL && need == 0) /* cannot happen: no leaf, have < depth */
+    return SHMAP__XLAT_EINVAL;
   pool p = {{NULL}, 0, 0};
-  int rc = take_nodes(x, &p, lp->depth - lp->have);
+  int rc = take_nodes(x, &p, need);
   if (rc != 0)
     return rc;
-  for (unsigned k = lp->have; k < lp->depth; k++)
-    lp->in[k] = p.v[k - lp->have];
-  node *leaf = lp->in[lp->depth - 1];
+  node *leaf = need > 0 ? p.v[need - 1] : lp->leaf;
   write_begin(x);
   for (size_t i = 0; i < n; i++)
     put(&leaf->s[first + i], end, val);
   leaf->used += n;
-  for (unsigned k = lp->depth - 1; k > lp->have; k--) {
-    unsigned sh = BITS * (lp->depth - k);
-    put(&lp->in[k - 1]->s[(s >> sh) & (FANOUT - 1)], 0, (uintptr_t)lp->in[k]);
-    lp->in[k - 1]->used = 1;
+  for (unsigned i = need; i-- > 1;) {
+    unsigned sh = BITS * (lp->depth - lp->have - i);
+    put(&p.v[i - 1]->s[(s >> sh) & (FANOUT - 1)], 0, (uintptr_t)p.v[i]);
+    p.v[i - 1]->used = 1;
   }
-  if (lp->have < lp->depth) {
-    put(lp->sl[lp->have], 0, (uintptr_t)lp->in[lp->have]);
+  if (need > 0) {
+    put(lp->sl[lp->have], 0, (uintptr_t)p.v[0]);
     if (lp->have > 0)
       lp->in[lp->have - 1]->used++;
     else
       x->root_used++;
-    x->nodes += p.n;
+    x->nodes += need;
   }
   write_end(x);
   return 0;
@@ -564,21 +570,20 @@ static inline const slot *record_of(const shmap__xlat *x, uint64_t unit) {
   return sl;
 }
 
-/* drop for a range under one leaf: its n slots from v on, then the nodes
- * on the path that this leaves empty, from the leaf up. */
+/* drop for a range under an existing leaf: its n slots from v on, then
+ * the nodes on the way that this leaves empty, from the leaf up. */
 static void clear_leaf(shmap__xlat *x, const leaf_path *lp, slot *v, size_t n) {
   write_begin(x);
   for (size_t i = 0; i < n; i++)
     put(&v[i], 0, 0);
-  unsigned k = lp->depth;
-  lp->in[k - 1]->used -= n;
-  while (k > 0 && lp->in[k - 1]->used == 0) {
-    k--;
-    put(lp->sl[k], 0, 0);
-    keep_spare(x, lp->in[k]);
+  lp->leaf->used -= n;
+  /* in[have - 1] is the leaf */
+  for (unsigned k = lp->have; k > 0 && lp->in[k - 1]->used == 0; k--) {
+    put(lp->sl[k - 1], 0, 0);
+    keep_spare(x, lp->in[k - 1]);
     x->nodes--;
-    if (k > 0)
-      lp->in[k - 1]->used--;
+    if (k > 1)
+      lp->in[k - 2]->used--;
     else
       x->root_used--;
   }
@@ -595,10 +600,9 @@ NOINLINE void shmap__xlat_clear(shmap__xlat *x, uint64_t offset, uint64_t len) {
    * another range its slots. */
   leaf_path lp;
   int in_leaf = leaf_path_of(x, s, t, &lp);
-  if (in_leaf && lp.have < lp.depth)
+  if (in_leaf && lp.leaf == NULL)
     return; /* no leaf: nothing is recorded there */
-  slot *r = in_leaf ? &lp.in[lp.depth - 1]->s[s & (FANOUT - 1)]
-                    : (slot *)record_of(x, s);
+  slot *r = in_leaf ? &lp.leaf->s[s & (FANOUT - 1)] : (slot *)record_of(x, s);
   if (r == NULL || end_of(r) != offset + len)
     return;
   const slot *below = NULL;
