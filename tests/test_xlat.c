@@ -503,6 +503,64 @@ Test(xlat, set_is_all_or_nothing) {
   cr_assert_eq(live, 0);
 }
 
+/* A range under one leaf (the way most maps go) takes the short way to
+ * the leaf, creating the nodes on the way that are missing: all of them or
+ * none, and clearing it takes back exactly those that it leaves empty. */
+Test(xlat, one_leaf_ranges_are_all_or_nothing_too) {
+  track();
+  shmap__xlat x;
+  const uint64_t U = 4096;
+  cr_assert_eq(shmap__xlat_init(&x, 1ull << 47, 12), 0);
+  cr_assert_eq(x.top, 27, "four levels: three nodes down to a leaf");
+  uint64_t at = (5ull << 39) + (7ull << 30) + 3 * U, len = 16 * U;
+  long before = live;
+  for (long k = 0; k < 3; k++) {
+    budget = k;
+    calls = 0;
+    cr_assert_eq(shmap__xlat_set(&x, at, len, 0x40000), SHMAP__XLAT_ENOMEM,
+                 "with %ld allocations", k);
+    cr_assert_eq(calls, k + 1);
+    cr_assert_eq(live, before, "gives back what it took");
+    cr_assert_eq(x.nodes, 0);
+    cr_assert_eq(x.root_used, 0);
+    cr_assert_null(shmap__xlat_lookup(&x, at, 1));
+  }
+  budget = -1;
+  cr_assert_eq(shmap__xlat_set(&x, at, len, 0x40000), 0);
+  cr_assert_eq(x.nodes, 3);
+  cr_assert_eq(x.root_used, 1);
+  cr_assert_eq(shmap__xlat_lookup(&x, at + 15 * U, U), ptr(0x40000 + 15 * U));
+  cr_assert_null(shmap__xlat_lookup(&x, at - U, 1));
+  cr_assert_null(shmap__xlat_lookup(&x, at + len, 1));
+  /* Overlapping it, inside the same leaf, from either side: refused and
+   * nothing changes. */
+  cr_assert_eq(shmap__xlat_set(&x, at - U, 2 * U, 1), SHMAP__XLAT_EINVAL);
+  cr_assert_eq(shmap__xlat_set(&x, at + len - U, 2 * U, 1), SHMAP__XLAT_EINVAL);
+  /* A neighbour in the same leaf allocates nothing; clearing the first
+   * keeps the leaf, clearing the second empties all three nodes. */
+  calls = 0;
+  cr_assert_eq(shmap__xlat_set(&x, at + len, U, 0x90000), 0);
+  cr_assert_eq(calls, 0);
+  cr_assert_eq(x.nodes, 3);
+  shmap__xlat_clear(&x, at + U, len - U); /* not a recorded range */
+  cr_assert_eq(shmap__xlat_lookup(&x, at, len), ptr(0x40000));
+  shmap__xlat_clear(&x, at, len);
+  cr_assert_null(shmap__xlat_lookup(&x, at, 1));
+  cr_assert_eq(shmap__xlat_lookup(&x, at + len, U), ptr(0x90000));
+  cr_assert_eq(x.nodes, 3);
+  shmap__xlat_clear(&x, at + len, U);
+  cr_assert_eq(x.nodes, 0);
+  cr_assert_eq(x.root_used, 0);
+  cr_assert_eq(x.spares, 3);
+  /* Set again: the spares, no allocation. */
+  calls = 0;
+  cr_assert_eq(shmap__xlat_set(&x, at, len, 0x40000), 0);
+  cr_assert_eq(calls, 0);
+  cr_assert_eq(x.spares, 0);
+  shmap__xlat_free(&x);
+  cr_assert_eq(live, 0);
+}
+
 Test(xlat, suspend_keeps_nodes_and_resume_starts_empty) {
   track();
   shmap__xlat x;
