@@ -28,7 +28,8 @@ static int wrap(shmap_native_t native, uint64_t size, unsigned access,
   return 0;
 }
 
-int shmap_mappable_create(uint64_t size, unsigned flags, shmap_mappable **out) {
+SHMAP__FLATTEN int shmap_mappable_create(uint64_t size, unsigned flags,
+                                         shmap_mappable **out) {
   if (out == NULL)
     return shmap__err(SHMAP_EINVAL, "mappable create: NULL out");
   if (size == 0)
@@ -54,7 +55,8 @@ int shmap_mappable_create(uint64_t size, unsigned flags, shmap_mappable **out) {
   return rc;
 }
 
-int shmap_mappable_adopt(shmap_native_t native, shmap_mappable **out) {
+SHMAP__FLATTEN int shmap_mappable_adopt(shmap_native_t native,
+                                        shmap_mappable **out) {
   if (out == NULL)
     return shmap__err(SHMAP_EINVAL, "mappable adopt: NULL out");
   uint64_t size;
@@ -89,7 +91,7 @@ shmap_mappable *shmap_mappable_ref(shmap_mappable *m) {
   return m;
 }
 
-void shmap_mappable_unref(shmap_mappable *m) {
+SHMAP__FLATTEN void shmap_mappable_unref(shmap_mappable *m) {
   if (m == NULL)
     return;
   /* acq_rel: the thread that frees must see every other owner's writes. */
