@@ -413,12 +413,30 @@ Test(xlat, span_across_two_ranges_is_null) {
   cr_assert_eq(live, 0);
 }
 
-Test(xlat, set_is_all_or_nothing) {
+/* A table over 2^47 bytes of 4 KiB units: four levels, so three nodes
+ * below the root down to a leaf. Starts the allocation count. */
+static void init_four_levels(shmap__xlat *x) {
   track();
+  cr_assert_eq(shmap__xlat_init(x, 1ull << 47, 12), 0);
+  cr_assert_eq(x->top, 27, "2^35 units: four levels");
+}
+
+/* A set that may allocate k nodes fails at the next one, and gives back
+ * everything it took (`before`: what was live). */
+static void set_fails_after(shmap__xlat *x, uint64_t at, uint64_t len,
+                            uintptr_t host, long k, long before) {
+  budget = k;
+  calls = 0;
+  cr_assert_eq(shmap__xlat_set(x, at, len, host), SHMAP__XLAT_ENOMEM,
+               "with %ld allocations", k);
+  cr_assert_eq(calls, k + 1, "stops at the first failure");
+  cr_assert_eq(live, before, "gives back what it took");
+}
+
+Test(xlat, set_is_all_or_nothing) {
   shmap__xlat x;
   const uint64_t U = 4096;
-  cr_assert_eq(shmap__xlat_init(&x, 1ull << 47, 12), 0);
-  cr_assert_eq(x.top, 27, "2^35 units: four levels");
+  init_four_levels(&x);
   cr_assert_eq(shmap__xlat_set(&x, 7 * U, U, 0x7000), 0);
   cr_assert_eq(shmap__xlat_set(&x, (1ull << 41) + 3 * U, 9 * U, 0x9000), 0);
   size_t nodes = x.nodes, bytes = shmap__xlat_bytes(&x), used = x.root_used;
@@ -427,12 +445,7 @@ Test(xlat, set_is_all_or_nothing) {
   uint64_t at = (3ull << 39) - 5 * U, len = 10 * U;
   long before = live;
   for (long k = 0; k < 6; k++) {
-    budget = k;
-    calls = 0;
-    cr_assert_eq(shmap__xlat_set(&x, at, len, 0x40000), SHMAP__XLAT_ENOMEM,
-                 "with %ld allocations", k);
-    cr_assert_eq(calls, k + 1, "stops at the first failure");
-    cr_assert_eq(live, before, "gives back what it took");
+    set_fails_after(&x, at, len, 0x40000, k, before);
     cr_assert_eq(x.nodes, nodes);
     cr_assert_eq(x.root_used, used);
     cr_assert_eq(shmap__xlat_bytes(&x), bytes);
@@ -507,20 +520,13 @@ Test(xlat, set_is_all_or_nothing) {
  * the leaf, creating the nodes on the way that are missing: all of them or
  * none, and clearing it takes back exactly those that it leaves empty. */
 Test(xlat, one_leaf_ranges_are_all_or_nothing_too) {
-  track();
   shmap__xlat x;
   const uint64_t U = 4096;
-  cr_assert_eq(shmap__xlat_init(&x, 1ull << 47, 12), 0);
-  cr_assert_eq(x.top, 27, "four levels: three nodes down to a leaf");
+  init_four_levels(&x);
   uint64_t at = (5ull << 39) + (7ull << 30) + 3 * U, len = 16 * U;
   long before = live;
   for (long k = 0; k < 3; k++) {
-    budget = k;
-    calls = 0;
-    cr_assert_eq(shmap__xlat_set(&x, at, len, 0x40000), SHMAP__XLAT_ENOMEM,
-                 "with %ld allocations", k);
-    cr_assert_eq(calls, k + 1);
-    cr_assert_eq(live, before, "gives back what it took");
+    set_fails_after(&x, at, len, 0x40000, k, before);
     cr_assert_eq(x.nodes, 0);
     cr_assert_eq(x.root_used, 0);
     cr_assert_null(shmap__xlat_lookup(&x, at, 1));
