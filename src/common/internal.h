@@ -36,15 +36,16 @@
 #endif
 
 /* The entry points a request goes through (serving one, sending one,
- * waiting for a reply, mapping and unmapping): everything they call is
- * inlined into them, across files when the shared library is built with
- * LTO, so that their system calls are made from their own frame. Where a
- * system call's return clears the return-stack predictor (the benchmark
- * VM does: docs/performance.md), each frame a system call happened under
- * costs a mispredicted return when it unwinds, and the layers between an
- * entry point and the OS were most of what a round trip cost beyond the
- * bare calls. Optimised builds only: a debug build keeps its frames. The
- * variadic error reporters are never inlined. */
+ * waiting for a reply, mapping and unmapping, creating, adopting and
+ * dropping a mappable): everything they call is inlined into them, across
+ * files when the shared library is built with LTO, so that their system
+ * calls are made from their own frame. Where a system call's return clears
+ * the return-stack predictor (the benchmark VM does: docs/performance.md),
+ * each frame a system call happened under costs a mispredicted return when
+ * it unwinds, and the layers between an entry point and the OS were most
+ * of what a round trip cost beyond the bare calls. Optimised builds only:
+ * a debug build keeps its frames. The variadic error reporters are never
+ * inlined. */
 #if defined(__GNUC__) && defined(__OPTIMIZE__)
 #  define SHMAP__FLATTEN __attribute__((flatten))
 #else
