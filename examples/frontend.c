@@ -53,7 +53,7 @@ int main(int argc, char **argv) {
     nap();
   if (rc != 0)
     return fail("connect");
-  shmap_region r = {GUEST_ADDR, RAM_SIZE, ram, 0};
+  shmap_region r = {GUEST_ADDR, RAM_SIZE, ram, 0, p};
   if (shmap_frontend_add_region(ch, &r) != 0)
     return fail("ADD_MEM_REG");
   /* The back end answers before it reads its next message, so once it has

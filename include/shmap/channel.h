@@ -7,11 +7,28 @@
  * the first byte of their message. Windows: a message-mode named pipe; the
  * sender duplicates each handle into the peer process.
  *
- * A channel has a role — the front end (VMM) or the back end (device) — which
- * says which requests it may receive and which replies it waits for. It is
- * cross-process unless created with SHMAP_CHANNEL_INPROCESS; only an
+ * A channel has a role — the front end (VMM) or the back end (device) — and a
+ * kind: the main socket (the default), on which the front end sends its
+ * requests and the back end answers, or the back-end request socket
+ * (SHMAP_CHANNEL_BACKEND_REQ, the one the front end hands over with
+ * SET_BACKEND_REQ_FD), on which the back end sends SHMEM_MAP & co. and the
+ * front end answers. Role and kind say which code space a received request
+ * belongs to (the two spaces' codes collide) and which requests this end may
+ * send; a call that is wrong for the channel fails before anything is sent.
+ * It is cross-process unless created with SHMAP_CHANNEL_INPROCESS; only an
  * in-process channel accepts EXTERNAL_MAP (its pointer is an address in this
  * process).
+ *
+ * A channel carries every well-framed vhost-user message, not only the
+ * memory ones: shmap_channel_recv_msg() hands a request shmap does not
+ * decode (GET_FEATURES, SET_VRING_ADDR...) to the caller whole, with its
+ * descriptors, and shmap_channel_send_msg() sends any request or reply. So a
+ * VMM or device can run the whole vhost-user conversation on one socket and
+ * leave only the memory messages to shmap.
+ *
+ * What the peer agreed to (protocol features, shmap_channel_set_protocol_
+ * features()) decides whether shmap sets NEED_REPLY and waits for an answer:
+ * only with REPLY_ACK, or for a request that is always answered.
  *
  * Thread safety: one thread may send while another receives; two threads
  * must not send (or receive) on one channel at the same time, and close
@@ -50,8 +67,47 @@ enum shmap_channel_flags {
   SHMAP_CHANNEL_INPROCESS = 1u << 0,
   /** Refuse a peer that runs as another user (POSIX: its SO_PEERCRED uid;
    * Windows: its process token's user SID). */
-  SHMAP_CHANNEL_SAME_USER = 1u << 1
+  SHMAP_CHANNEL_SAME_USER = 1u << 1,
+  /** The back-end request socket (SET_BACKEND_REQ_FD): the back end sends
+   * SHMEM_MAP, SHMEM_UNMAP and EXTERNAL_MAP on it and the front end answers.
+   * Without it a channel is the main socket. */
+  SHMAP_CHANNEL_BACKEND_REQ = 1u << 2,
+  /** REM_MEM_REG carries the region's descriptor too, as QEMU sends it, for
+   * back ends that want one there (rust-vmm refuses one: off by default). */
+  SHMAP_CHANNEL_REM_FD = 1u << 3
 };
+
+/**
+ * One whole message as received: header, payload bytes and descriptors.
+ * For a message shmap decodes (a memory request of the space this end
+ * receives, or a reply to a memory request) `known` is 1 and `wire` holds
+ * the decoded, checked form; for any other `known` is 0 and the payload is
+ * the caller's to parse.
+ *
+ * Ownership: whoever holds the message owns fds[0..nfds); end it with
+ * shmap_msg_release(), or take a descriptor and set its slot to
+ * SHMAP_NATIVE_INVALID. Large (about 4.5 KiB): keep it off small stacks.
+ */
+typedef struct shmap_msg {
+  shmap_wire_header hdr; /**< request, flags, size (of payload) */
+  int direction;         /**< code space of hdr.request (enum
+                              shmap_wire_direction) */
+  int known;             /**< 1 when `wire` holds the decoded message */
+  size_t nfds;           /**< descriptors received with the message */
+  shmap_native_t fds[SHMAP_WIRE_MAX_FDS]; /**< owned: see above */
+  shmap_wire_msg wire;                    /**< decoded form when known */
+  uint64_t reserved[4];                   /**< zero; room to grow */
+  uint8_t payload[SHMAP_MSG_MAX_PAYLOAD]; /**< hdr.size bytes */
+} shmap_msg;
+
+/** Close the descriptors `m` still owns (skipping SHMAP_NATIVE_INVALID
+ * slots) and set nfds to 0. NULL is ignored. */
+SHMAP_API void shmap_msg_release(shmap_msg *m);
+/**
+ * The payload of `m` as one u64 (GET_FEATURES' reply, SET_FEATURES...).
+ * Errors: SHMAP_EINVAL, SHMAP_ESIZE (the payload is not 8 bytes).
+ */
+SHMAP_API int shmap_msg_u64(const shmap_msg *m, uint64_t *value);
 
 /**
  * Listen for peers at `addr`. On POSIX it is a socket path, created mode
@@ -147,7 +203,11 @@ SHMAP_API int shmap_channel_send(shmap_channel *ch, const shmap_wire_msg *msg,
                                  const shmap_native_t *fds, size_t nfds);
 
 /**
- * Receive exactly one message; blocks until it is all there.
+ * Receive exactly one message that shmap decodes; blocks until it is all
+ * there. A well-framed message shmap does not decode (a foreign request or
+ * reply) is read whole and refused with SHMAP_EREQUEST, its descriptors
+ * closed, the stream still in sync: use shmap_channel_recv_msg() on a
+ * connection that carries other vhost-user messages.
  *
  * Ownership: on success the caller owns the `*nfds` descriptors written to
  * fds[] (room for SHMAP_WIRE_MAX_FDS) and must adopt or close each. On any
@@ -166,6 +226,80 @@ SHMAP_API int shmap_channel_send(shmap_channel *ch, const shmap_wire_msg *msg,
  */
 SHMAP_API int shmap_channel_recv(shmap_channel *ch, shmap_wire_msg *msg,
                                  shmap_native_t *fds, size_t *nfds);
+
+/**
+ * Receive exactly one well-framed message of any kind; blocks until it is
+ * all there. Memory messages are decoded and checked into m->wire (m->known
+ * 1) as shmap_channel_recv() does; any other request or reply of at most
+ * SHMAP_MSG_MAX_PAYLOAD bytes and SHMAP_WIRE_MAX_FDS descriptors is handed
+ * over whole (m->known 0).
+ *
+ * Ownership: on success the caller owns m->fds (shmap_msg_release()). On
+ * any error every descriptor that arrived has been closed and m->nfds is 0.
+ *
+ * Errors: as shmap_channel_recv(), except that an unknown request is not
+ * one. A memory message that fails its checks was read whole: the channel
+ * stays in sync (shmap_channel_in_sync()).
+ */
+SHMAP_API int shmap_channel_recv_msg(shmap_channel *ch, shmap_msg *m);
+
+/**
+ * Send any message whole: header fields `request` and `flags` (the version
+ * bit is added; REPLY and NEED_REPLY as given), `size` payload bytes and
+ * `nfds` descriptors. A memory message shmap decodes is checked by the
+ * receiver's rules first; a request must be one this end may send (its
+ * role and kind), and a reply one it may answer.
+ *
+ * Ownership: `fds` are borrowed (the peer gets its own copies).
+ *
+ * Errors: SHMAP_EINVAL, SHMAP_ESIZE (size > SHMAP_MSG_MAX_PAYLOAD),
+ * SHMAP_EFDCOUNT, SHMAP_EPERM (a memory request of the other direction),
+ * the codec's errors, SHMAP_ECLOSED, SHMAP_EOS.
+ */
+SHMAP_API int shmap_channel_send_msg(shmap_channel *ch, uint32_t request,
+                                     uint32_t flags, const void *payload,
+                                     size_t size, const shmap_native_t *fds,
+                                     size_t nfds);
+
+/**
+ * Send request `request` (any code of the space this end sends in) and,
+ * when the peer will answer, wait for its reply: NEED_REPLY is set when
+ * REPLY_ACK was negotiated, and a request that is always answered
+ * (shmap_wire_always_answered()) is waited for either way.
+ *
+ * @param reply  NULL, or receives the reply message (known 0 for foreign
+ *               requests); unchanged (nfds 0, hdr zeroed) when no reply
+ *               was due. With NULL a reply carrying a u64 is read as a
+ *               result (0 success, any other value a failure).
+ * @return 0; SHMAP_EREPLY or the shmap code the peer answered with; the
+ *         errors of shmap_channel_send_msg() and shmap_channel_recv_msg();
+ *         SHMAP_EPROTO when the next message is not that reply.
+ */
+SHMAP_API int shmap_channel_call(shmap_channel *ch, uint32_t request,
+                                 const void *payload, size_t size,
+                                 const shmap_native_t *fds, size_t nfds,
+                                 shmap_msg *reply);
+
+/**
+ * Record what was negotiated with the peer: its agreed protocol features
+ * (SHMAP_PROTOCOL_F_*). A new channel assumes SHMAP_PROTOCOL_SHMAP_DEFAULT
+ * (a shmap peer). It decides NEED_REPLY (REPLY_ACK) and whether the
+ * front-end region calls use ADD/REM_MEM_REG (CONFIGURE_MEM_SLOTS) or
+ * SET_MEM_TABLE. shmap_frontend_negotiate() and a back end answering the
+ * handshake set it themselves. Not while another thread sends.
+ */
+SHMAP_API void shmap_channel_set_protocol_features(shmap_channel *ch,
+                                                  uint64_t features);
+/** The protocol features recorded on `ch` (0 for NULL). */
+SHMAP_API uint64_t shmap_channel_protocol_features(const shmap_channel *ch);
+
+/**
+ * The code space of the requests this end receives, or sends (enum
+ * shmap_wire_direction), from its role and kind; 0 for NULL.
+ */
+SHMAP_API int shmap_channel_rx_direction(const shmap_channel *ch);
+/** See shmap_channel_rx_direction(). */
+SHMAP_API int shmap_channel_tx_direction(const shmap_channel *ch);
 
 /**
  * The header of the last message shmap_channel_recv() read, valid or not
@@ -213,6 +347,12 @@ SHMAP_API int shmap_channel_recv_reply(shmap_channel *ch, uint32_t request,
  */
 SHMAP_API int shmap_channel_reply(shmap_channel *ch, uint32_t request,
                                   int result);
+/**
+ * Send a reply for `request` carrying the u64 `value` as it is (a feature
+ * mask, a slot count). Errors as shmap_channel_send().
+ */
+SHMAP_API int shmap_channel_reply_u64(shmap_channel *ch, uint32_t request,
+                                      uint64_t value);
 
 /**
  * The native socket/pipe, borrowed (for poll/select/WaitFor...): the channel

@@ -41,20 +41,104 @@ extern "C" {
 #define SHMAP_WIRE_MAX_MESSAGE (SHMAP_WIRE_HEADER_SIZE + SHMAP_WIRE_MAX_PAYLOAD)
 
 /**
- * Request codes. The two directions have separate code spaces; the codes
- * used here happen not to collide, so a code names its direction.
+ * The largest payload a channel carries for any request, foreign ones
+ * included (vhost-user's own messages are far smaller: GET_CONFIG's 256-byte
+ * config space is the largest in common use). A header announcing more is
+ * a framing error.
+ */
+#define SHMAP_MSG_MAX_PAYLOAD 4096
+/** The largest frame a channel carries: header plus SHMAP_MSG_MAX_PAYLOAD. */
+#define SHMAP_MSG_MAX_FRAME (SHMAP_WIRE_HEADER_SIZE + SHMAP_MSG_MAX_PAYLOAD)
+
+/**
+ * Which way a request travels, i.e. which code space it belongs to. The two
+ * spaces collide (front-end 9 is SET_VRING_ADDR, back-end 9 is SHMEM_MAP),
+ * so a code means something only together with its space, which a channel
+ * knows from its role and kind (channel.h).
+ */
+enum shmap_wire_direction {
+  /** Front-end requests, on the main socket (vhost-user "front-end message
+   * types"). */
+  SHMAP_WIRE_TO_BACKEND = 1,
+  /** Back-end requests, on the back-end request socket handed over with
+   * SET_BACKEND_REQ_FD (vhost-user "back-end message types"). */
+  SHMAP_WIRE_TO_FRONTEND = 2
+};
+
+/**
+ * Request codes shmap decodes and applies. The memory requests live in the
+ * two spaces of enum shmap_wire_direction; EXTERNAL_MAP is shmap's own
+ * (in-process only), in the back-end space.
  */
 enum shmap_wire_request {
-  /* front end -> back end */
+  /* front end -> back end (SHMAP_WIRE_TO_BACKEND) */
   SHMAP_REQ_SET_MEM_TABLE = 5,      /**< replace the whole region table */
   SHMAP_REQ_GET_MAX_MEM_SLOTS = 36, /**< ask how many regions fit */
   SHMAP_REQ_ADD_MEM_REG = 37,       /**< add one region (one descriptor) */
   SHMAP_REQ_REM_MEM_REG = 38,       /**< remove one region */
-  /* back end -> front end */
+  /* back end -> front end (SHMAP_WIRE_TO_FRONTEND) */
   SHMAP_REQ_SHMEM_MAP = 9,      /**< map a buffer into a shm window */
   SHMAP_REQ_SHMEM_UNMAP = 10,   /**< unmap it again */
   SHMAP_REQ_EXTERNAL_MAP = 1007 /**< in-process: record a pointer range */
 };
+
+/**
+ * Other front-end request codes (SHMAP_WIRE_TO_BACKEND) that shmap names,
+ * and the handshake helpers send or answer. shmap does not decode their
+ * payloads: a channel hands them to the caller whole (shmap_msg).
+ */
+enum shmap_wire_frontend_request {
+  SHMAP_REQ_GET_FEATURES = 1,           /**< reply: u64 device features */
+  SHMAP_REQ_SET_FEATURES = 2,           /**< u64 acknowledged features */
+  SHMAP_REQ_SET_OWNER = 3,              /**< no payload */
+  SHMAP_REQ_RESET_OWNER = 4,            /**< no payload */
+  SHMAP_REQ_SET_VRING_NUM = 8,          /**< vring state */
+  SHMAP_REQ_SET_VRING_ADDR = 9,         /**< vring addresses (front end's) */
+  SHMAP_REQ_SET_VRING_BASE = 10,        /**< vring state */
+  SHMAP_REQ_GET_VRING_BASE = 11,        /**< reply: vring state */
+  SHMAP_REQ_SET_VRING_KICK = 12,        /**< u64 index, eventfd */
+  SHMAP_REQ_SET_VRING_CALL = 13,        /**< u64 index, eventfd */
+  SHMAP_REQ_SET_VRING_ERR = 14,         /**< u64 index, eventfd */
+  SHMAP_REQ_GET_PROTOCOL_FEATURES = 15, /**< reply: u64 protocol features */
+  SHMAP_REQ_SET_PROTOCOL_FEATURES = 16, /**< u64 agreed protocol features */
+  SHMAP_REQ_GET_QUEUE_NUM = 17,         /**< reply: u64 queue count */
+  SHMAP_REQ_SET_VRING_ENABLE = 18,      /**< vring state */
+  SHMAP_REQ_SET_BACKEND_REQ_FD = 21,    /**< the back-end request socket */
+  SHMAP_REQ_GET_CONFIG = 24,            /**< reply: device config space */
+  SHMAP_REQ_SET_CONFIG = 25,            /**< device config space */
+  SHMAP_REQ_SET_STATUS = 39,            /**< u64 device status */
+  SHMAP_REQ_GET_STATUS = 40             /**< reply: u64 device status */
+};
+
+/** Device feature bit 32: a virtio 1.0 device (libvhost-user refuses to go
+ * on without it). */
+#define SHMAP_VIRTIO_F_VERSION_1 (1ull << 32)
+/** Device feature bit 30: the peer speaks GET/SET_PROTOCOL_FEATURES. */
+#define SHMAP_VHOST_F_PROTOCOL_FEATURES (1ull << 30)
+/** Protocol feature: multiple queues (GET_QUEUE_NUM). */
+#define SHMAP_PROTOCOL_F_MQ (1ull << 0)
+/** Protocol feature: a request with NEED_REPLY is answered (bit 3). */
+#define SHMAP_PROTOCOL_F_REPLY_ACK (1ull << 3)
+/** Protocol feature: the back-end request socket (bit 5). */
+#define SHMAP_PROTOCOL_F_BACKEND_REQ (1ull << 5)
+/** Protocol feature: GET_CONFIG / SET_CONFIG (bit 9). */
+#define SHMAP_PROTOCOL_F_CONFIG (1ull << 9)
+/** Protocol feature: ADD/REM_MEM_REG and GET_MAX_MEM_SLOTS (bit 15). */
+#define SHMAP_PROTOCOL_F_CONFIGURE_MEM_SLOTS (1ull << 15)
+/**
+ * Protocol feature: SHMEM_MAP / SHMEM_UNMAP on the back-end request socket.
+ * Bit 20, the bit QEMU's SHMEM_MAP proposal gives it (the next one free
+ * after DEVICE_STATE, 19); docs/wire.md says why this one.
+ */
+#define SHMAP_PROTOCOL_F_SHMEM (1ull << 20)
+/**
+ * What a channel assumes until told what was negotiated
+ * (shmap_channel_set_protocol_features()): everything a shmap peer always
+ * speaks. A peer that is not shmap must be negotiated with first.
+ */
+#define SHMAP_PROTOCOL_SHMAP_DEFAULT                                           \
+  (SHMAP_PROTOCOL_F_REPLY_ACK | SHMAP_PROTOCOL_F_BACKEND_REQ |                \
+   SHMAP_PROTOCOL_F_CONFIGURE_MEM_SLOTS | SHMAP_PROTOCOL_F_SHMEM)
 
 /** Header flags: protocol version 1 in the version bits. */
 #define SHMAP_WIRE_VERSION 0x1u
@@ -67,12 +151,6 @@ enum shmap_wire_request {
 /** SHMEM_MAP flags: bit 0 set = read-write mapping. */
 #define SHMAP_WIRE_MAP_RW 0x1u
 
-/** Which way a message travels. */
-enum shmap_wire_direction {
-  SHMAP_WIRE_TO_BACKEND = 1, /**< front end to back end */
-  SHMAP_WIRE_TO_FRONTEND = 2 /**< back end to front end */
-};
-
 /** A message header, decoded. */
 typedef struct shmap_wire_header {
   uint32_t request; /**< enum shmap_wire_request */
@@ -84,7 +162,9 @@ typedef struct shmap_wire_header {
 typedef struct shmap_wire_region {
   uint64_t guest_phys_addr; /**< where the guest sees it */
   uint64_t memory_size;     /**< bytes */
-  uint64_t userspace_addr;  /**< the sender's address; informational */
+  uint64_t userspace_addr;  /**< the front end's own address of the region:
+                                 real back ends translate vring addresses
+                                 through it and match REM_MEM_REG on it */
   uint64_t mmap_offset;     /**< offset into the descriptor's object */
 } shmap_wire_region;
 
@@ -126,23 +206,43 @@ typedef struct shmap_wire_msg {
   } u;
 } shmap_wire_msg;
 
-/** Name of a request code ("ADD_MEM_REG"), or "UNKNOWN"; a static string. */
+/**
+ * Name of a request decoded by shmap ("ADD_MEM_REG"), or "UNKNOWN"; a
+ * static string. Only the codes of enum shmap_wire_request: for any other
+ * code use shmap_wire_request_name_in(), which knows the space.
+ */
 SHMAP_API const char *shmap_wire_request_name(uint32_t request);
 /**
- * Direction a request code travels in (enum shmap_wire_direction), or 0
- * for an unknown code.
+ * The vhost-user name of `request` in code space `direction` (enum
+ * shmap_wire_direction), e.g. "GET_FEATURES" for 1 to the back end and
+ * "IOTLB_MSG" for 1 to the front end; "UNKNOWN" for a code vhost-user does
+ * not define. A static string.
+ */
+SHMAP_API const char *shmap_wire_request_name_in(int direction,
+                                                 uint32_t request);
+/**
+ * Direction of a request code that shmap decodes (enum shmap_wire_request),
+ * or 0 for any other code. The codes of the two spaces collide, so this
+ * is only meaningful for the decoded ones.
  */
 SHMAP_API int shmap_wire_direction(uint32_t request);
+/**
+ * 1 when the receiver answers `request` of space `direction` whether or not
+ * NEED_REPLY is set (GET_FEATURES, GET_PROTOCOL_FEATURES, GET_CONFIG,
+ * GET_MAX_MEM_SLOTS, EXTERNAL_MAP...), else 0.
+ */
+SHMAP_API int shmap_wire_always_answered(int direction, uint32_t request);
 
 /**
  * Validate a received 12-byte header, for a receiver to whom requests of
  * direction `inbound` are addressed (replies then answer the other
- * direction's codes). Checks version, reserved bits, the code, and that
- * `size` is one the request allows — before any payload is read, so a
- * hostile size is never used to read.
+ * direction's codes). Checks version, reserved bits, and the size: exactly
+ * what a request shmap decodes allows, at most SHMAP_MSG_MAX_PAYLOAD for
+ * any other (a foreign request is well framed, not an error) — before any
+ * payload is read, so a hostile size is never used to read. A reply must
+ * carry flags exactly 0x5; a reply to a request shmap decodes, 8 bytes.
  *
- * Errors: SHMAP_EINVAL, SHMAP_EVERSION, SHMAP_EFLAGS, SHMAP_EREQUEST,
- * SHMAP_ESIZE.
+ * Errors: SHMAP_EINVAL, SHMAP_EVERSION, SHMAP_EFLAGS, SHMAP_ESIZE.
  */
 SHMAP_API int shmap_wire_header_decode(const uint8_t *buf, int inbound,
                                        shmap_wire_header *out);
@@ -153,8 +253,9 @@ SHMAP_API int shmap_wire_header_decode(const uint8_t *buf, int inbound,
  * member the request uses is filled in whole (the rest of the union is left
  * as it was). On failure the union is zeroed.
  *
- * Errors: SHMAP_ESIZE, SHMAP_EPADDING, SHMAP_EFLAGS, SHMAP_EEMPTY,
- * SHMAP_EOVERFLOW, SHMAP_EOVERLAP, SHMAP_EINVAL.
+ * Errors: SHMAP_EREQUEST (a code shmap does not decode: see
+ * shmap_channel_recv_msg() for those), SHMAP_ESIZE, SHMAP_EPADDING,
+ * SHMAP_EFLAGS, SHMAP_EEMPTY, SHMAP_EOVERFLOW, SHMAP_EOVERLAP, SHMAP_EINVAL.
  */
 SHMAP_API int shmap_wire_decode(const shmap_wire_header *h,
                                 const uint8_t *payload, size_t len,

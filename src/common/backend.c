@@ -15,6 +15,7 @@ typedef struct slot {
   uint64_t gpa;
   uint64_t size;
   uint64_t mmap_offset;
+  uint64_t uaddr;    /* the front end's userspace_addr of the region */
   shmap_mappable *m; /* our own reference, kept for SET_MEM_TABLE rollback */
 } slot;
 
@@ -22,8 +23,16 @@ struct shmap_backend {
   shmap_window *guest;
   uint64_t max_bytes;
   uint64_t mapped_bytes;
-  slot slots[MAX_SLOTS];
+  /* The handshake, when the back end answers it itself. */
+  int handshake;
+  uint64_t device_features;
+  uint64_t protocol_features;
+  uint64_t acked_features;
+  shmap_channel *req; /* from SET_BACKEND_REQ_FD; owned */
+  shmap_foreign_fn foreign;
+  void *foreign_ctx;
   size_t n;
+  slot slots[MAX_SLOTS];
 };
 
 int shmap_backend_create(shmap_window *guest, uint64_t max_bytes,
@@ -52,7 +61,47 @@ void shmap_backend_destroy(shmap_backend *be) {
     return;
   while (be->n > 0)
     drop_slot(be, be->n - 1);
+  shmap_channel_close(be->req);
   free(be);
+}
+
+void *shmap_backend_translate_uaddr(const shmap_backend *be, uint64_t uaddr,
+                                    uint64_t len) {
+  if (be == NULL)
+    return NULL;
+  for (size_t i = 0; i < be->n; i++) {
+    const slot *s = &be->slots[i];
+    if (uaddr >= s->uaddr && uaddr - s->uaddr < s->size &&
+        len <= s->size - (uaddr - s->uaddr))
+      return shmap_window_translate(be->guest, s->gpa + (uaddr - s->uaddr),
+                                    len);
+  }
+  return NULL;
+}
+
+void shmap_backend_answer_handshake(shmap_backend *be, uint64_t device_features,
+                                    uint64_t protocol_features) {
+  if (be == NULL)
+    return;
+  be->handshake = 1;
+  be->device_features = device_features | SHMAP_VHOST_F_PROTOCOL_FEATURES;
+  be->protocol_features = protocol_features;
+}
+
+uint64_t shmap_backend_features(const shmap_backend *be) {
+  return be != NULL ? be->acked_features : 0;
+}
+
+shmap_channel *shmap_backend_request_channel(const shmap_backend *be) {
+  return be != NULL ? be->req : NULL;
+}
+
+void shmap_backend_on_foreign(shmap_backend *be, shmap_foreign_fn fn,
+                              void *ctx) {
+  if (be == NULL)
+    return;
+  be->foreign = fn;
+  be->foreign_ctx = ctx;
 }
 
 size_t shmap_backend_count(const shmap_backend *be) {
@@ -76,8 +125,8 @@ static int add_slot(shmap_backend *be, const shmap_wire_region *r,
                             r->memory_size, SHMAP_PROT_RW);
   if (rc != 0)
     return rc;
-  be->slots[be->n++] =
-      (slot){r->guest_phys_addr, r->memory_size, r->mmap_offset, m};
+  be->slots[be->n++] = (slot){r->guest_phys_addr, r->memory_size,
+                              r->mmap_offset, r->userspace_addr, m};
   be->mapped_bytes += r->memory_size;
   return 0;
 }
@@ -113,6 +162,14 @@ static int remove_region(shmap_backend *be, const shmap_wire_region *r) {
   for (size_t i = 0; i < be->n; i++) {
     if (be->slots[i].gpa != r->guest_phys_addr)
       continue;
+    /* Matched on the guest address; the front end's address must agree too
+     * (libvhost-user compares it as well), else it names another region. */
+    if (be->slots[i].uaddr != r->userspace_addr)
+      return shmap__err(SHMAP_ENOENT,
+                        "REM_MEM_REG: region at 0x%" PRIx64
+                        " has userspace_addr 0x%" PRIx64 ", not 0x%" PRIx64,
+                        r->guest_phys_addr, be->slots[i].uaddr,
+                        r->userspace_addr);
     if (be->slots[i].size != r->memory_size)
       return shmap__err(SHMAP_EPARTIAL,
                         "REM_MEM_REG: region at 0x%" PRIx64
@@ -162,18 +219,78 @@ SHMAP__NOINLINE static int set_table(shmap_backend *be,
   for (size_t i = added; i < nfds; i++)
     shmap_mappable_unref(ms[i]);
   for (size_t i = 0; i < old_n; i++) {
-    shmap_wire_region r = {old[i].gpa, old[i].size, 0, old[i].mmap_offset};
+    shmap_wire_region r = {old[i].gpa, old[i].size, old[i].uaddr,
+                           old[i].mmap_offset};
     if (add_slot(be, &r, old[i].m) != 0)
       shmap_mappable_unref(old[i].m); /* cannot happen: it fit before */
   }
   return shmap__err(saved, "SET_MEM_TABLE: %s", why);
 }
 
-/* Apply one decoded request; fds are ours to adopt or close. */
+static void close_all(shmap_native_t *fds, size_t nfds) {
+  for (size_t i = 0; i < nfds; i++)
+    shmap_native_close(fds[i]);
+}
+
+/* The handshake requests, when the back end answers them itself. */
+static int apply_handshake(shmap_backend *be, shmap_channel *ch,
+                           shmap_msg *raw, shmap_native_t *fds, size_t nfds,
+                           shmap__outcome *out) {
+  uint32_t code = raw->hdr.request;
+  uint64_t v = 0;
+  int rc = 0;
+  switch (code) {
+  case SHMAP_REQ_GET_FEATURES: out->value = be->device_features; break;
+  case SHMAP_REQ_GET_PROTOCOL_FEATURES:
+    out->value = be->protocol_features;
+    break;
+  case SHMAP_REQ_SET_FEATURES:
+    if ((rc = shmap_msg_u64(raw, &v)) == 0)
+      be->acked_features = v & be->device_features;
+    break;
+  case SHMAP_REQ_SET_PROTOCOL_FEATURES:
+    /* Only what was offered counts, whatever the front end claims. */
+    if ((rc = shmap_msg_u64(raw, &v)) == 0)
+      shmap_channel_set_protocol_features(ch, v & be->protocol_features);
+    break;
+  case SHMAP_REQ_SET_OWNER:
+  case SHMAP_REQ_RESET_OWNER: break;
+  case SHMAP_REQ_SET_BACKEND_REQ_FD: {
+    if (nfds != 1) {
+      close_all(fds, nfds);
+      return shmap__err(SHMAP_EFDCOUNT,
+                        "SET_BACKEND_REQ_FD carries %zu descriptors, needs 1",
+                        nfds);
+    }
+    shmap_channel *req;
+    unsigned flags = SHMAP_CHANNEL_BACKEND_REQ |
+                     (shmap_channel_flags(ch) & SHMAP_CHANNEL_INPROCESS);
+    rc = shmap_channel_adopt(fds[0], SHMAP_ROLE_BACKEND, flags, &req);
+    if (rc != 0) {
+      shmap_native_close(fds[0]);
+      return rc;
+    }
+    shmap_channel_set_protocol_features(req,
+                                        shmap_channel_protocol_features(ch));
+    shmap_channel_close(be->req);
+    be->req = req;
+    return 0;
+  }
+  default: return SHMAP__NOT_MINE;
+  }
+  close_all(fds, nfds); /* none of these carries one */
+  return rc;
+}
+
+/* Apply one received request; fds are ours to adopt or close. */
 static int apply(void *ctx, shmap_channel *ch, const shmap_wire_msg *m,
-                 shmap_native_t *fds, size_t nfds, shmap__outcome *out) {
+                 int known, shmap_msg *raw, shmap_native_t *fds, size_t nfds,
+                 shmap__outcome *out) {
   shmap_backend *be = ctx;
-  (void)ch;
+  if (!known)
+    return be->handshake && raw != NULL && !(raw->hdr.flags & SHMAP_WIRE_REPLY)
+               ? apply_handshake(be, ch, raw, fds, nfds, out)
+               : SHMAP__NOT_MINE;
   int rc = 0;
   uint64_t gpa = m->u.region.guest_phys_addr;
   switch (m->hdr.request) {
@@ -182,8 +299,7 @@ static int apply(void *ctx, shmap_channel *ch, const shmap_wire_msg *m,
     break;
   case SHMAP_REQ_REM_MEM_REG:
     /* QEMU sends the region's fd along; it means nothing here. */
-    for (size_t i = 0; i < nfds; i++)
-      shmap_native_close(fds[i]);
+    close_all(fds, nfds);
     return remove_region(be, &m->u.region);
   case SHMAP_REQ_SET_MEM_TABLE:
     gpa = m->u.mem_table.regions[0].guest_phys_addr;
@@ -200,18 +316,39 @@ SHMAP__FLATTEN int shmap_backend_serve_one(shmap_backend *be, shmap_channel *ch,
                                            shmap_event *ev) {
   if (be == NULL || ch == NULL)
     return shmap__err(SHMAP_EINVAL, "backend serve: NULL argument");
-  return shmap__serve_one(ch, ev, apply, be);
+  return shmap__serve_one(ch, ev, apply, be, be->foreign, be->foreign_ctx);
+}
+
+int shmap_backend_apply(shmap_backend *be, shmap_channel *ch, shmap_msg *m,
+                        shmap_reply *reply, shmap_event *ev) {
+  if (be == NULL || ch == NULL || m == NULL || reply == NULL)
+    return shmap__err(SHMAP_EINVAL, "backend apply: NULL argument");
+  return shmap__apply_msg(ch, m, reply, ev, apply, be);
 }
 
 /* ---- requests the back end sends ---- */
 
-/* Send `m` with its descriptors, then wait for the reply to it. */
+/* Send `m` with its descriptors, then wait for the reply when one is due. */
 SHMAP__FLATTEN int shmap__request(shmap_channel *ch, shmap_wire_msg *m,
                                   const shmap_native_t *fds, size_t nfds,
                                   uint64_t *value) {
-  m->hdr.flags |= SHMAP_WIRE_VERSION | SHMAP_WIRE_NEED_REPLY;
+  uint32_t code = m->hdr.request;
+  if (!shmap__wire_decoded(ch->tx, code))
+    return shmap__err(SHMAP_EPERM,
+                      "%s: this channel's end (%s, %s) does not send it",
+                      shmap_wire_request_name(code),
+                      ch->role == SHMAP_ROLE_FRONTEND ? "front end"
+                                                      : "back end",
+                      ch->flags & SHMAP_CHANNEL_BACKEND_REQ
+                          ? "back-end request socket"
+                          : "main socket");
+  int answered = shmap_wire_always_answered(ch->tx, code);
+  int ack = !answered && (ch->proto & SHMAP_PROTOCOL_F_REPLY_ACK);
+  m->hdr.flags = SHMAP_WIRE_VERSION | (ack ? SHMAP_WIRE_NEED_REPLY : 0);
   int rc = shmap_channel_send(ch, m, fds, nfds);
-  return rc != 0 ? rc : shmap_channel_recv_reply(ch, m->hdr.request, value);
+  if (rc != 0 || (!ack && !answered))
+    return rc;
+  return shmap_channel_recv_reply(ch, code, value);
 }
 
 int shmap_backend_shmem_map(shmap_channel *ch, uint8_t shmid, shmap_mappable *m,

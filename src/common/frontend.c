@@ -23,34 +23,194 @@ int shmap_region_check(const shmap_region *r) {
 }
 
 static shmap_wire_region to_wire(const shmap_region *r) {
-  /* userspace_addr is informational: the region's place in our own guest
-   * window is not known here, so it carries the guest address. */
-  return (shmap_wire_region){r->guest_address, r->size, r->guest_address,
-                             r->file_offset};
+  return (shmap_wire_region){r->guest_address, r->size,
+                             (uint64_t)(uintptr_t)r->host, r->file_offset};
+}
+
+/* The checks every sending call makes first: a front end on a main
+ * channel, and a region with an address in this process. */
+static int check_send(shmap_channel *ch, const shmap_region *r,
+                      const char *what) {
+  if (ch == NULL || r == NULL)
+    return shmap__err(SHMAP_EINVAL, "%s: NULL argument", what);
+  if (ch->tx != SHMAP_WIRE_TO_BACKEND)
+    return shmap__err(SHMAP_EPERM,
+                      "%s: only the front end of a main channel shares "
+                      "regions",
+                      what);
+  if (r->host == NULL)
+    return shmap__err(SHMAP_EINVAL,
+                      "%s: region at 0x%" PRIx64 " has no host address (the "
+                      "front end's own address of it, which back ends "
+                      "translate vring addresses through)",
+                      what, r->guest_address);
+  return 0;
+}
+
+static int slots_negotiated(const shmap_channel *ch) {
+  return (ch->proto & SHMAP_PROTOCOL_F_CONFIGURE_MEM_SLOTS) != 0;
+}
+
+/* ---- the channel's record of shared regions ---- */
+
+static shmap__shared *shared_find(shmap_channel *ch, uint64_t gpa) {
+  for (size_t i = 0; i < ch->nshared; i++)
+    if (ch->shared[i].w.guest_phys_addr == gpa)
+      return &ch->shared[i];
+  return NULL;
+}
+
+static const shmap__shared *shared_overlap(const shmap_channel *ch,
+                                           const shmap_wire_region *w) {
+  for (size_t i = 0; i < ch->nshared; i++) {
+    const shmap_wire_region *o = &ch->shared[i].w;
+    if (w->guest_phys_addr < o->guest_phys_addr + o->memory_size &&
+        o->guest_phys_addr < w->guest_phys_addr + w->memory_size)
+      return &ch->shared[i];
+  }
+  return NULL;
+}
+
+static int shared_reserve(shmap_channel *ch, size_t n) {
+  if (n <= ch->capshared)
+    return 0;
+  size_t cap = ch->capshared ? ch->capshared * 2 : 8;
+  while (cap < n)
+    cap *= 2;
+  shmap__shared *v = realloc(ch->shared, cap * sizeof *v);
+  if (v == NULL)
+    return shmap__err(SHMAP_ENOMEM, "front end: out of memory");
+  ch->shared = v;
+  ch->capshared = cap;
+  return 0;
+}
+
+/* Record a region the peer accepted (room reserved before sending). */
+static void shared_add(shmap_channel *ch, const shmap_wire_region *w,
+                       shmap_mappable *m) {
+  ch->shared[ch->nshared++] = (shmap__shared){*w, shmap_mappable_ref(m)};
+}
+
+static void shared_drop(shmap_channel *ch, shmap__shared *s) {
+  shmap_mappable_unref(s->m);
+  *s = ch->shared[--ch->nshared];
+}
+
+void shmap__shared_clear(shmap_channel *ch) {
+  while (ch->nshared > 0)
+    shared_drop(ch, &ch->shared[ch->nshared - 1]);
+  free(ch->shared);
+  ch->shared = NULL;
+  ch->capshared = 0;
+}
+
+/* SET_MEM_TABLE of `n` wire regions with their mappables' descriptors. */
+static int send_table(shmap_channel *ch, const shmap_wire_region *w,
+                      shmap_mappable *const *ms, size_t n) {
+  if (n > SHMAP_WIRE_MAX_REGIONS)
+    return shmap__err(SHMAP_ELIMIT,
+                      "SET_MEM_TABLE: %zu regions, at most %d (the peer did "
+                      "not agree to CONFIGURE_MEM_SLOTS)",
+                      n, SHMAP_WIRE_MAX_REGIONS);
+  shmap_wire_msg m;
+  memset(&m, 0, sizeof m);
+  m.hdr.request = SHMAP_REQ_SET_MEM_TABLE;
+  m.u.mem_table.num_regions = (uint32_t)n;
+  shmap_native_t fds[SHMAP_WIRE_MAX_REGIONS];
+  for (size_t i = 0; i < n; i++) {
+    m.u.mem_table.regions[i] = w[i];
+    fds[i] = shmap_mappable_native(ms[i]);
+  }
+  return shmap__request(ch, &m, fds, n, NULL);
+}
+
+/* The table as recorded, with `extra` added and the entry `skip` left out
+ * (either may be NULL), sent whole. */
+static int resend_table(shmap_channel *ch, const shmap__shared *extra,
+                        const shmap__shared *skip) {
+  shmap_wire_region w[SHMAP_WIRE_MAX_REGIONS + 1];
+  shmap_mappable *ms[SHMAP_WIRE_MAX_REGIONS + 1];
+  size_t n = 0;
+  for (size_t i = 0; i < ch->nshared; i++) {
+    if (&ch->shared[i] == skip)
+      continue;
+    if (n == SHMAP_WIRE_MAX_REGIONS)
+      return send_table(ch, w, ms, SHMAP_WIRE_MAX_REGIONS + 1);
+    w[n] = ch->shared[i].w;
+    ms[n++] = ch->shared[i].m;
+  }
+  if (extra != NULL) {
+    if (n == SHMAP_WIRE_MAX_REGIONS)
+      return send_table(ch, w, ms, SHMAP_WIRE_MAX_REGIONS + 1);
+    w[n] = extra->w;
+    ms[n++] = extra->m;
+  }
+  if (n == 0)
+    return shmap__err(SHMAP_ENOTSUP,
+                      "REM_MEM_REG: the peer takes only SET_MEM_TABLE, and "
+                      "vhost-user has no empty table to remove the last "
+                      "region with");
+  return send_table(ch, w, ms, n);
 }
 
 int shmap_frontend_add_region(shmap_channel *ch, const shmap_region *r) {
-  if (ch == NULL)
-    return shmap__err(SHMAP_EINVAL, "add_region: NULL channel");
-  int rc = shmap_region_check(r);
+  int rc = check_send(ch, r, "add_region");
+  if (rc == 0)
+    rc = shmap_region_check(r);
   if (rc != 0)
     return rc;
-  shmap_wire_msg m;
-  memset(&m, 0, sizeof m);
-  m.hdr.request = SHMAP_REQ_ADD_MEM_REG;
-  m.u.region = to_wire(r);
-  shmap_native_t fd = shmap_mappable_native(r->mappable);
-  return shmap__request(ch, &m, &fd, 1, NULL);
+  shmap__shared s = {to_wire(r), r->mappable};
+  const shmap__shared *o = shared_overlap(ch, &s.w);
+  if (o != NULL)
+    return shmap__err(SHMAP_EOVERLAP,
+                      "add_region: 0x%" PRIx64 "+0x%" PRIx64
+                      " overlaps the region shared at 0x%" PRIx64 "+0x%" PRIx64,
+                      r->guest_address, r->size, o->w.guest_phys_addr,
+                      o->w.memory_size);
+  if ((rc = shared_reserve(ch, ch->nshared + 1)) != 0)
+    return rc;
+  if (slots_negotiated(ch)) {
+    shmap_wire_msg m;
+    memset(&m, 0, sizeof m);
+    m.hdr.request = SHMAP_REQ_ADD_MEM_REG;
+    m.u.region = s.w;
+    shmap_native_t fd = shmap_mappable_native(r->mappable);
+    rc = shmap__request(ch, &m, &fd, 1, NULL);
+  } else {
+    rc = resend_table(ch, &s, NULL);
+  }
+  if (rc == 0)
+    shared_add(ch, &s.w, r->mappable);
+  return rc;
 }
 
 int shmap_frontend_remove_region(shmap_channel *ch, const shmap_region *r) {
   if (ch == NULL || r == NULL)
     return shmap__err(SHMAP_EINVAL, "remove_region: NULL argument");
-  shmap_wire_msg m;
-  memset(&m, 0, sizeof m);
-  m.hdr.request = SHMAP_REQ_REM_MEM_REG;
-  m.u.region = (shmap_wire_region){r->guest_address, r->size, 0, 0};
-  return shmap__request(ch, &m, NULL, 0, NULL);
+  if (ch->tx != SHMAP_WIRE_TO_BACKEND)
+    return shmap__err(SHMAP_EPERM, "remove_region: only the front end of a "
+                                   "main channel shares regions");
+  shmap__shared *s = shared_find(ch, r->guest_address);
+  if (s == NULL || s->w.memory_size != r->size)
+    return shmap__err(SHMAP_ENOENT,
+                      "remove_region: no region of 0x%" PRIx64
+                      " bytes at 0x%" PRIx64 " was shared on this channel",
+                      r->size, r->guest_address);
+  int rc;
+  if (slots_negotiated(ch)) {
+    shmap_wire_msg m;
+    memset(&m, 0, sizeof m);
+    m.hdr.request = SHMAP_REQ_REM_MEM_REG;
+    m.u.region = s->w; /* exactly what ADD_MEM_REG sent */
+    shmap_native_t fd = shmap_mappable_native(s->m);
+    rc = shmap__request(ch, &m, &fd, ch->flags & SHMAP_CHANNEL_REM_FD ? 1 : 0,
+                        NULL);
+  } else {
+    rc = resend_table(ch, NULL, s);
+  }
+  if (rc == 0)
+    shared_drop(ch, s);
+  return rc;
 }
 
 int shmap_frontend_set_mem_table(shmap_channel *ch, const shmap_region *regions,
@@ -60,26 +220,145 @@ int shmap_frontend_set_mem_table(shmap_channel *ch, const shmap_region *regions,
   if (n < 1 || n > SHMAP_WIRE_MAX_REGIONS)
     return shmap__err(SHMAP_EINVAL, "set_mem_table: %zu regions (1 to %d)", n,
                       SHMAP_WIRE_MAX_REGIONS);
-  shmap_wire_msg m;
-  memset(&m, 0, sizeof m);
-  m.hdr.request = SHMAP_REQ_SET_MEM_TABLE;
-  m.u.mem_table.num_regions = (uint32_t)n;
-  shmap_native_t fds[SHMAP_WIRE_MAX_REGIONS];
+  shmap_wire_region w[SHMAP_WIRE_MAX_REGIONS];
+  shmap_mappable *ms[SHMAP_WIRE_MAX_REGIONS];
   for (size_t i = 0; i < n; i++) {
-    int rc = shmap_region_check(&regions[i]);
+    int rc = check_send(ch, &regions[i], "set_mem_table");
+    if (rc == 0)
+      rc = shmap_region_check(&regions[i]);
     if (rc != 0)
       return rc;
-    m.u.mem_table.regions[i] = to_wire(&regions[i]);
-    fds[i] = shmap_mappable_native(regions[i].mappable);
+    w[i] = to_wire(&regions[i]);
+    ms[i] = regions[i].mappable;
   }
-  return shmap__request(ch, &m, fds, n, NULL);
+  int rc = shared_reserve(ch, n);
+  if (rc == 0)
+    rc = send_table(ch, w, ms, n);
+  if (rc != 0)
+    return rc;
+  while (ch->nshared > 0)
+    shared_drop(ch, &ch->shared[ch->nshared - 1]);
+  for (size_t i = 0; i < n; i++)
+    shared_add(ch, &w[i], ms[i]);
+  return 0;
+}
+
+/* ---- the handshake ---- */
+
+static int call_u64(shmap_channel *ch, uint32_t code, uint64_t *out) {
+  shmap_msg *r = malloc(sizeof *r);
+  if (r == NULL)
+    return shmap__err(SHMAP_ENOMEM, "negotiate: out of memory");
+  int rc = shmap_channel_call(ch, code, NULL, 0, NULL, 0, r);
+  if (rc == 0) {
+    rc = shmap_msg_u64(r, out);
+    shmap_msg_release(r);
+  }
+  free(r);
+  return rc;
+}
+
+static int set_u64(shmap_channel *ch, uint32_t code, uint64_t v) {
+  uint8_t p[8];
+  for (int i = 0; i < 8; i++)
+    p[i] = (uint8_t)(v >> 8 * i);
+  return shmap_channel_call(ch, code, p, sizeof p, NULL, 0, NULL);
+}
+
+/* What shmap itself wants of the protocol features. */
+#define MEMORY_PROTOCOL                                                        \
+  (SHMAP_PROTOCOL_F_REPLY_ACK | SHMAP_PROTOCOL_F_BACKEND_REQ |                 \
+   SHMAP_PROTOCOL_F_CONFIGURE_MEM_SLOTS | SHMAP_PROTOCOL_F_SHMEM)
+
+int shmap_frontend_negotiate(shmap_channel *ch, uint64_t want_features,
+                             uint64_t want_protocol, shmap_negotiation *out) {
+  if (ch == NULL)
+    return shmap__err(SHMAP_EINVAL, "negotiate: NULL channel");
+  if (ch->tx != SHMAP_WIRE_TO_BACKEND)
+    return shmap__err(SHMAP_EPERM, "negotiate: only the front end of a main "
+                                   "channel negotiates");
+  shmap_negotiation n;
+  memset(&n, 0, sizeof n);
+  /* Until the peer agrees to REPLY_ACK nothing may wait for an ack. */
+  ch->proto = 0;
+  int rc = call_u64(ch, SHMAP_REQ_GET_FEATURES, &n.offered_features);
+  if (rc == 0 && (n.offered_features & SHMAP_VHOST_F_PROTOCOL_FEATURES)) {
+    rc = call_u64(ch, SHMAP_REQ_GET_PROTOCOL_FEATURES, &n.offered_protocol);
+    n.protocol_features =
+        n.offered_protocol & (MEMORY_PROTOCOL | want_protocol);
+    if (rc == 0)
+      rc = set_u64(ch, SHMAP_REQ_SET_PROTOCOL_FEATURES, n.protocol_features);
+    if (rc == 0)
+      ch->proto = n.protocol_features;
+  }
+  if (rc == 0)
+    rc = shmap_channel_call(ch, SHMAP_REQ_SET_OWNER, NULL, 0, NULL, 0, NULL);
+  n.features = n.offered_features &
+               (want_features | SHMAP_VHOST_F_PROTOCOL_FEATURES |
+                SHMAP_VIRTIO_F_VERSION_1);
+  if (rc == 0)
+    rc = set_u64(ch, SHMAP_REQ_SET_FEATURES, n.features);
+  if (out != NULL)
+    *out = n;
+  return rc;
+}
+
+int shmap_frontend_get_max_mem_slots(shmap_channel *ch, uint64_t *slots) {
+  if (ch == NULL || slots == NULL)
+    return shmap__err(SHMAP_EINVAL, "get_max_mem_slots: NULL argument");
+  if (!slots_negotiated(ch))
+    return shmap__err(SHMAP_ENOTSUP, "GET_MAX_MEM_SLOTS: the peer did not "
+                                     "agree to CONFIGURE_MEM_SLOTS");
+  shmap_wire_msg m;
+  memset(&m, 0, sizeof m);
+  m.hdr.request = SHMAP_REQ_GET_MAX_MEM_SLOTS;
+  return shmap__request(ch, &m, NULL, 0, slots);
+}
+
+int shmap_frontend_open_backend_channel(shmap_channel *ch, unsigned flags,
+                                        shmap_channel **req) {
+  if (ch == NULL || req == NULL)
+    return shmap__err(SHMAP_EINVAL, "open_backend_channel: NULL argument");
+  if (ch->tx != SHMAP_WIRE_TO_BACKEND)
+    return shmap__err(SHMAP_EPERM, "open_backend_channel: only the front end "
+                                   "of a main channel hands one over");
+  if (!(ch->proto & SHMAP_PROTOCOL_F_BACKEND_REQ))
+    return shmap__err(SHMAP_ENOTSUP, "SET_BACKEND_REQ_FD: the peer did not "
+                                     "agree to BACKEND_REQ");
+  shmap_channel *front, *back;
+  int rc = shmap_channel_pair(flags | SHMAP_CHANNEL_BACKEND_REQ, &front, &back);
+  if (rc != 0)
+    return rc;
+  shmap_native_t end = shmap_channel_native(back);
+  rc = shmap_channel_call(ch, SHMAP_REQ_SET_BACKEND_REQ_FD, NULL, 0, &end, 1,
+                          NULL);
+  shmap_channel_close(back); /* the peer holds its own copy now */
+  if (rc == 0)
+    rc = shmap__os_chan_peer_from(&front->os, &ch->os);
+  if (rc != 0) {
+    shmap_channel_close(front);
+    return rc;
+  }
+  front->proto = ch->proto;
+  *req = front;
+  return 0;
 }
 
 /* ---- applying SHMEM_MAP / SHMEM_UNMAP / EXTERNAL_MAP ---- */
 
 struct shmap_frontend {
   shmap_window *windows[256]; /* by shmid; borrowed */
+  shmap_foreign_fn foreign;
+  void *foreign_ctx;
 };
+
+void shmap_frontend_on_foreign(shmap_frontend *fe, shmap_foreign_fn fn,
+                               void *ctx) {
+  if (fe == NULL)
+    return;
+  fe->foreign = fn;
+  fe->foreign_ctx = ctx;
+}
 
 int shmap_frontend_create(shmap_frontend **out) {
   if (out == NULL)
@@ -134,12 +413,16 @@ static int apply_map(shmap_frontend *fe, const shmap_wire_mmap *mm,
 }
 
 static int apply(void *ctx, shmap_channel *ch, const shmap_wire_msg *m,
-                 shmap_native_t *fds, size_t nfds, shmap__outcome *out) {
+                 int known, shmap_msg *raw, shmap_native_t *fds, size_t nfds,
+                 shmap__outcome *out) {
   shmap_frontend *fe = ctx;
   void **head = &out->head;
   int rc = 0;
   shmap_window *w;
   (void)nfds;
+  (void)raw;
+  if (!known)
+    return SHMAP__NOT_MINE;
   switch (m->hdr.request) {
   case SHMAP_REQ_SHMEM_MAP: return apply_map(fe, &m->u.mmap, fds[0], head);
   case SHMAP_REQ_SHMEM_UNMAP:
@@ -171,5 +454,12 @@ SHMAP__FLATTEN int shmap_frontend_serve_one(shmap_frontend *fe,
                                             shmap_event *ev) {
   if (fe == NULL || ch == NULL)
     return shmap__err(SHMAP_EINVAL, "frontend serve: NULL argument");
-  return shmap__serve_one(ch, ev, apply, fe);
+  return shmap__serve_one(ch, ev, apply, fe, fe->foreign, fe->foreign_ctx);
+}
+
+int shmap_frontend_apply(shmap_frontend *fe, shmap_channel *ch, shmap_msg *m,
+                         shmap_reply *reply, shmap_event *ev) {
+  if (fe == NULL || ch == NULL || m == NULL || reply == NULL)
+    return shmap__err(SHMAP_EINVAL, "frontend apply: NULL argument");
+  return shmap__apply_msg(ch, m, reply, ev, apply, fe);
 }

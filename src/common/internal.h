@@ -193,16 +193,30 @@ struct shmap_window {
 
 /* ---- channel (common/channel.c) ---- */
 
+/* A region the front end shared on a main channel: the fields it sent (so
+ * that REM_MEM_REG repeats them, and SET_MEM_TABLE can resend the table to
+ * a peer without CONFIGURE_MEM_SLOTS) and a reference to its memory. */
+typedef struct shmap__shared {
+  shmap_wire_region w;
+  shmap_mappable *m;
+} shmap__shared;
+
 struct shmap_channel {
   shmap__chan_os os;
   unsigned role;
   unsigned flags;
+  int rx;         /* code space of requests this end receives (0: none) */
+  int tx;         /* code space of requests this end sends (0: none) */
+  uint64_t proto; /* protocol features agreed with the peer */
   shmap_wire_header last; /* header of the last message received */
   int in_sync;
   /* Whole size of the next message when the caller knows it (a requester
    * waiting for its reply), else 0. A stream transport may then read it
    * with one call instead of header and payload apart. */
   size_t expect;
+  /* Front end, main channel: what it shared, in the order it shared it. */
+  shmap__shared *shared;
+  size_t nshared, capshared;
 };
 
 struct shmap_listener {
@@ -213,11 +227,27 @@ struct shmap_listener {
  * the payload size it announces. */
 int shmap__chan_header(shmap_channel *ch, const uint8_t *buf, size_t *payload);
 
-/* Send request `m` (NEED_REPLY is set) with its descriptors and wait for
- * the reply: its value in *value when value is not NULL, else 0 or the
- * error the peer replied. */
+/* Receive one frame into buf (room for SHMAP_MSG_MAX_FRAME) with its
+ * descriptors. A message shmap decodes (a memory request of ch->rx, a reply
+ * to one of ch->tx) is decoded into *wire and its descriptor count checked:
+ * *known 1. Any other well-framed message: *known 0, its payload at
+ * buf + SHMAP_WIRE_HEADER_SIZE, descriptors kept. On error every descriptor
+ * is closed and *nfds is 0. */
+int shmap__chan_recv(shmap_channel *ch, uint8_t *buf, shmap_wire_msg *wire,
+                     shmap_native_t *fds, size_t *nfds, int *known);
+
+/* Send request `m` with its descriptors; when a reply is due (NEED_REPLY,
+ * set with REPLY_ACK, or a request always answered) wait for it: its value
+ * in *value when value is not NULL, else 0 or the error the peer replied.
+ * Refuses locally a request this end may not send. */
 int shmap__request(shmap_channel *ch, shmap_wire_msg *m,
                    const shmap_native_t *fds, size_t nfds, uint64_t *value);
+
+/* Send a reply (flags 0x5) to `request` carrying `value`. */
+int shmap__send_reply(shmap_channel *ch, uint32_t request, uint64_t value);
+
+/* Drop the front end's record of what it shared (channel close). */
+void shmap__shared_clear(shmap_channel *ch);
 
 /* What applying one request produced, besides its result. */
 typedef struct shmap__outcome {
@@ -225,24 +255,52 @@ typedef struct shmap__outcome {
   void *head;     /* first byte of a new mapping, for the event */
 } shmap__outcome;
 
+/* An endpoint's handler of one received message. `m` is the decoded form
+ * when `known`; `raw` the whole message otherwise (header, payload,
+ * descriptors), NULL when the caller has only the decoded form. Returns
+ * the result to reply, or SHMAP__NOT_MINE (positive) for a message the
+ * endpoint does not handle, leaving its descriptors alone. Handled: the
+ * descriptors are the handler's. */
+#define SHMAP__NOT_MINE 1
 typedef int (*shmap__apply_fn)(void *ctx, shmap_channel *ch,
-                               const shmap_wire_msg *m, shmap_native_t *fds,
-                               size_t nfds, shmap__outcome *out);
+                               const shmap_wire_msg *m, int known,
+                               shmap_msg *raw, shmap_native_t *fds, size_t nfds,
+                               shmap__outcome *out);
 
-/* Receive one request, apply it (apply owns the descriptors) and answer
- * when asked: the loop shared by both endpoints. */
+/* Receive one message, apply it (apply owns the descriptors) and answer
+ * when asked: the loop shared by both endpoints. A message the endpoint
+ * does not handle goes to `foreign` (which then owns it), or is refused. */
 int shmap__serve_one(shmap_channel *ch, shmap_event *ev, shmap__apply_fn apply,
-                     void *ctx);
+                     void *ctx, shmap_foreign_fn foreign, void *foreign_ctx);
+
+/* The sans-I/O step both endpoints expose: apply `m`, fill *reply. */
+int shmap__apply_msg(shmap_channel *ch, shmap_msg *m, shmap_reply *reply,
+                     shmap_event *ev, shmap__apply_fn apply, void *ctx);
+
+/* ---- wire internals (common/wire.c) ---- */
 
 /* shmap_wire_header_decode()'s checks of a header already read (a channel
- * records the raw fields first, to name what failed). */
-int shmap__wire_header_check(const shmap_wire_header *h, int inbound);
+ * records the raw fields first, to name what failed): `rx` is the space
+ * of the requests this receiver gets, `tx` the space of those it sent
+ * (which replies answer). */
+int shmap__wire_header_check(const shmap_wire_header *h, int rx, int tx);
+/* 1 when shmap decodes request `code` of `space`. */
+int shmap__wire_decoded(int space, uint32_t code);
+/* Decode / encode a memory message whose code is in `space`. */
+int shmap__wire_decode_in(int space, const shmap_wire_header *h,
+                          const uint8_t *payload, size_t len,
+                          shmap_wire_msg *out);
+int shmap__wire_encode_in(int space, const shmap_wire_msg *msg, uint8_t *buf,
+                          size_t cap, size_t *out_len);
+/* Header and payload bytes of any message, as given (no checks). */
+void shmap__wire_frame(uint8_t *buf, uint32_t request, uint32_t flags,
+                       const void *payload, uint32_t size);
 
 /* The 20 bytes of a reply to `request` carrying `value`: what
  * shmap_wire_encode() makes of shmap_wire_reply_init()'s message, without
- * building one. SHMAP_EREQUEST for a request no end sends. */
+ * building one. */
 #define SHMAP__REPLY_BYTES (SHMAP_WIRE_HEADER_SIZE + 8)
-int shmap__wire_reply_bytes(uint8_t *buf, uint32_t request, uint64_t value);
+void shmap__wire_reply_bytes(uint8_t *buf, uint32_t request, uint64_t value);
 
 static inline uint32_t shmap__le32(const uint8_t *p) {
   return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
@@ -316,6 +374,11 @@ int shmap__os_adopt(shmap_native_t conn, shmap__chan_os *out);
 int shmap__os_pair(shmap__chan_os *a, shmap__chan_os *b);
 void shmap__os_chan_close(shmap__chan_os *c);
 shmap_native_t shmap__os_chan_native(const shmap__chan_os *c);
+/* `c` is one end of a pair made in this process whose other end was just
+ * handed to the peer of `from` (SET_BACKEND_REQ_FD): from now on `c`'s peer
+ * is that process. POSIX needs nothing (descriptors travel without naming
+ * a process); Windows duplicates handles into the peer and must know it. */
+int shmap__os_chan_peer_from(shmap__chan_os *c, const shmap__chan_os *from);
 /* SAME_USER: refuse a peer of another user. */
 int shmap__os_peer_check(shmap__chan_os *c);
 /* Send one encoded message with its descriptors, all of it or an error. */

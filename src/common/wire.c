@@ -81,30 +81,122 @@ static int all_zero(const uint8_t *p, size_t n) {
   return 1;
 }
 
-const char *shmap_wire_request_name(uint32_t request) {
-  switch (request) {
-  case SHMAP_REQ_SET_MEM_TABLE: return "SET_MEM_TABLE";
-  case SHMAP_REQ_GET_MAX_MEM_SLOTS: return "GET_MAX_MEM_SLOTS";
-  case SHMAP_REQ_ADD_MEM_REG: return "ADD_MEM_REG";
-  case SHMAP_REQ_REM_MEM_REG: return "REM_MEM_REG";
-  case SHMAP_REQ_SHMEM_MAP: return "SHMEM_MAP";
-  case SHMAP_REQ_SHMEM_UNMAP: return "SHMEM_UNMAP";
-  case SHMAP_REQ_EXTERNAL_MAP: return "EXTERNAL_MAP";
-  default: return "UNKNOWN";
-  }
+/* The message table: one row per request code vhost-user defines, per
+ * space (QEMU's docs/interop/vhost-user.rst). `decoded` rows are the
+ * memory requests shmap decodes and applies (their size and descriptor
+ * rules are below, keyed by code: the decoded codes of the two spaces do
+ * not collide); every other row is a foreign request a channel carries
+ * whole. `answered`: the receiver replies even without NEED_REPLY. */
+typedef struct msg_info {
+  const char *name;
+  unsigned char decoded;
+  unsigned char answered;
+} msg_info;
+
+#define ROW(code, name, decoded, answered) [code] = {name, decoded, answered}
+/* clang-format off: one row a line */
+static const msg_info frontend_space[] = {
+  ROW(1, "GET_FEATURES", 0, 1),
+  ROW(2, "SET_FEATURES", 0, 0),
+  ROW(3, "SET_OWNER", 0, 0),
+  ROW(4, "RESET_OWNER", 0, 0),
+  ROW(5, "SET_MEM_TABLE", 1, 0),
+  ROW(6, "SET_LOG_BASE", 0, 1),
+  ROW(7, "SET_LOG_FD", 0, 0),
+  ROW(8, "SET_VRING_NUM", 0, 0),
+  ROW(9, "SET_VRING_ADDR", 0, 0),
+  ROW(10, "SET_VRING_BASE", 0, 0),
+  ROW(11, "GET_VRING_BASE", 0, 1),
+  ROW(12, "SET_VRING_KICK", 0, 0),
+  ROW(13, "SET_VRING_CALL", 0, 0),
+  ROW(14, "SET_VRING_ERR", 0, 0),
+  ROW(15, "GET_PROTOCOL_FEATURES", 0, 1),
+  ROW(16, "SET_PROTOCOL_FEATURES", 0, 0),
+  ROW(17, "GET_QUEUE_NUM", 0, 1),
+  ROW(18, "SET_VRING_ENABLE", 0, 0),
+  ROW(19, "SEND_RARP", 0, 0),
+  ROW(20, "NET_SET_MTU", 0, 0),
+  ROW(21, "SET_BACKEND_REQ_FD", 0, 0),
+  ROW(22, "IOTLB_MSG", 0, 0),
+  ROW(23, "SET_VRING_ENDIAN", 0, 0),
+  ROW(24, "GET_CONFIG", 0, 1),
+  ROW(25, "SET_CONFIG", 0, 0),
+  ROW(26, "CREATE_CRYPTO_SESSION", 0, 1),
+  ROW(27, "CLOSE_CRYPTO_SESSION", 0, 0),
+  ROW(28, "POSTCOPY_ADVISE", 0, 1),
+  ROW(29, "POSTCOPY_LISTEN", 0, 0),
+  ROW(30, "POSTCOPY_END", 0, 0),
+  ROW(31, "GET_INFLIGHT_FD", 0, 1),
+  ROW(32, "SET_INFLIGHT_FD", 0, 0),
+  ROW(33, "GPU_SET_SOCKET", 0, 0),
+  ROW(34, "RESET_DEVICE", 0, 0),
+  ROW(35, "VRING_KICK", 0, 0),
+  ROW(36, "GET_MAX_MEM_SLOTS", 1, 1),
+  ROW(37, "ADD_MEM_REG", 1, 0),
+  ROW(38, "REM_MEM_REG", 1, 0),
+  ROW(39, "SET_STATUS", 0, 0),
+  ROW(40, "GET_STATUS", 0, 1),
+  ROW(41, "GET_SHARED_OBJECT", 0, 1),
+  ROW(42, "SET_DEVICE_STATE_FD", 0, 1),
+  ROW(43, "CHECK_DEVICE_STATE", 0, 1),
+  ROW(44, "GET_SHMEM_CONFIG", 0, 1),
+};
+static const msg_info backend_space[] = {
+  ROW(1, "IOTLB_MSG", 0, 0),
+  ROW(2, "CONFIG_CHANGE_MSG", 0, 0),
+  ROW(3, "VRING_HOST_NOTIFIER_MSG", 0, 0),
+  ROW(4, "VRING_CALL", 0, 0),
+  ROW(5, "VRING_ERR", 0, 0),
+  ROW(6, "SHARED_OBJECT_ADD", 0, 0),
+  ROW(7, "SHARED_OBJECT_REMOVE", 0, 0),
+  ROW(8, "SHARED_OBJECT_LOOKUP", 0, 0),
+  ROW(9, "SHMEM_MAP", 1, 0),
+  ROW(10, "SHMEM_UNMAP", 1, 0),
+};
+/* shmap's own back-end request, far from vhost-user's codes. */
+static const msg_info external_map = {"EXTERNAL_MAP", 1, 1};
+/* clang-format on */
+#undef ROW
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+static const msg_info *info_of(int space, uint32_t code) {
+  const msg_info *r = NULL;
+  if (space == SHMAP_WIRE_TO_BACKEND && code < COUNT(frontend_space))
+    r = &frontend_space[code];
+  else if (space == SHMAP_WIRE_TO_FRONTEND && code < COUNT(backend_space))
+    r = &backend_space[code];
+  else if (space == SHMAP_WIRE_TO_FRONTEND && code == SHMAP_REQ_EXTERNAL_MAP)
+    r = &external_map;
+  return r != NULL && r->name != NULL ? r : NULL;
+}
+
+int shmap__wire_decoded(int space, uint32_t code) {
+  const msg_info *r = info_of(space, code);
+  return r != NULL && r->decoded;
+}
+
+const char *shmap_wire_request_name_in(int direction, uint32_t request) {
+  const msg_info *r = info_of(direction, request);
+  return r != NULL ? r->name : "UNKNOWN";
+}
+
+int shmap_wire_always_answered(int direction, uint32_t request) {
+  const msg_info *r = info_of(direction, request);
+  return r != NULL && r->answered;
 }
 
 int shmap_wire_direction(uint32_t request) {
-  switch (request) {
-  case SHMAP_REQ_SET_MEM_TABLE:
-  case SHMAP_REQ_GET_MAX_MEM_SLOTS:
-  case SHMAP_REQ_ADD_MEM_REG:
-  case SHMAP_REQ_REM_MEM_REG: return SHMAP_WIRE_TO_BACKEND;
-  case SHMAP_REQ_SHMEM_MAP:
-  case SHMAP_REQ_SHMEM_UNMAP:
-  case SHMAP_REQ_EXTERNAL_MAP: return SHMAP_WIRE_TO_FRONTEND;
-  default: return 0;
-  }
+  if (shmap__wire_decoded(SHMAP_WIRE_TO_BACKEND, request))
+    return SHMAP_WIRE_TO_BACKEND;
+  if (shmap__wire_decoded(SHMAP_WIRE_TO_FRONTEND, request))
+    return SHMAP_WIRE_TO_FRONTEND;
+  return 0;
+}
+
+const char *shmap_wire_request_name(uint32_t request) {
+  int dir = shmap_wire_direction(request);
+  return dir != 0 ? shmap_wire_request_name_in(dir, request) : "UNKNOWN";
 }
 
 /* Is `size` a payload size request `code` allows? */
@@ -122,44 +214,41 @@ static int size_allowed(uint32_t code, uint32_t size) {
   }
 }
 
-int shmap__wire_header_check(const shmap_wire_header *h, int inbound) {
+int shmap__wire_header_check(const shmap_wire_header *h, int rx, int tx) {
   if ((h->flags & SHMAP_WIRE_VERSION_MASK) != SHMAP_WIRE_VERSION)
-    return shmap__err(SHMAP_EVERSION, "header: %s with version %u, not 1",
-                      shmap_wire_request_name(h->request),
-                      h->flags & SHMAP_WIRE_VERSION_MASK);
+    return shmap__err(SHMAP_EVERSION,
+                      "header: request %" PRIu32 " with version %u, not 1",
+                      h->request, h->flags & SHMAP_WIRE_VERSION_MASK);
   if (h->flags & ~(uint32_t)(SHMAP_WIRE_VERSION_MASK | SHMAP_WIRE_REPLY |
                              SHMAP_WIRE_NEED_REPLY))
-    return shmap__err(SHMAP_EFLAGS, "header: %s with reserved flag bits 0x%x",
-                      shmap_wire_request_name(h->request), h->flags & ~0xfu);
-  int dir = shmap_wire_direction(h->request);
+    return shmap__err(SHMAP_EFLAGS,
+                      "header: request %" PRIu32
+                      " with reserved flag bits 0x%x",
+                      h->request, h->flags & ~0xfu);
   if (h->flags & SHMAP_WIRE_REPLY) {
-    /* A reply answers a request this receiver sent: the other space. */
-    if (dir == 0 || dir == inbound)
-      return shmap__err(SHMAP_EREQUEST,
-                        "header: reply to request %" PRIu32
-                        " this end cannot have sent",
-                        h->request);
+    /* A reply answers a request this receiver sent: its code is in the
+     * space this end sends in. */
     if (h->flags != (SHMAP_WIRE_VERSION | SHMAP_WIRE_REPLY))
       return shmap__err(SHMAP_EFLAGS,
-                        "header: reply to %s with flags 0x%x, "
-                        "not 0x5",
-                        shmap_wire_request_name(h->request), h->flags);
-    if (h->size != REPLY_SIZE)
+                        "header: reply to %s with flags 0x%x, not 0x5",
+                        shmap_wire_request_name_in(tx, h->request), h->flags);
+    if (shmap__wire_decoded(tx, h->request) ? h->size != REPLY_SIZE
+                                            : h->size > SHMAP_MSG_MAX_PAYLOAD)
       return shmap__err(SHMAP_ESIZE,
-                        "header: reply to %s with %" PRIu32
-                        " payload bytes, not 8",
-                        shmap_wire_request_name(h->request), h->size);
-  } else {
-    if (dir != inbound)
-      return shmap__err(
-          SHMAP_EREQUEST,
-          "header: request %" PRIu32 " is not one this end serves", h->request);
-    if (!size_allowed(h->request, h->size))
-      return shmap__err(SHMAP_ESIZE,
-                        "header: %s with %" PRIu32 " payload bytes",
-                        shmap_wire_request_name(h->request), h->size);
+                        "header: reply to %s with %" PRIu32 " payload bytes",
+                        shmap_wire_request_name_in(tx, h->request), h->size);
+  } else if (shmap__wire_decoded(rx, h->request)
+                 ? !size_allowed(h->request, h->size)
+                 : h->size > SHMAP_MSG_MAX_PAYLOAD) {
+    return shmap__err(SHMAP_ESIZE, "header: %s with %" PRIu32 " payload bytes",
+                      shmap_wire_request_name_in(rx, h->request), h->size);
   }
   return 0;
+}
+
+static int other_space(int space) {
+  return space == SHMAP_WIRE_TO_BACKEND ? SHMAP_WIRE_TO_FRONTEND
+                                        : SHMAP_WIRE_TO_BACKEND;
 }
 
 int shmap_wire_header_decode(const uint8_t *buf, int inbound,
@@ -169,7 +258,7 @@ int shmap_wire_header_decode(const uint8_t *buf, int inbound,
     return shmap__err(SHMAP_EINVAL, "header decode: bad arguments");
   shmap_wire_header h = {get32(buf + HDR_REQUEST), get32(buf + HDR_FLAGS),
                          get32(buf + HDR_SIZE)};
-  int rc = shmap__wire_header_check(&h, inbound);
+  int rc = shmap__wire_header_check(&h, inbound, other_space(inbound));
   if (rc == 0)
     *out = h;
   return rc;
@@ -324,8 +413,15 @@ static int read_payload(const shmap_wire_header *h, const uint8_t *p,
 /* Fill the union member `h` names, all of it (so a message decodes the
  * same into any memory, without clearing the whole union first: that was
  * the largest single cost of a decode). */
-static int decode_payload(const shmap_wire_header *h, const uint8_t *payload,
-                          size_t len, shmap_wire_msg *out) {
+static int decode_payload(int space, const shmap_wire_header *h,
+                          const uint8_t *payload, size_t len,
+                          shmap_wire_msg *out) {
+  if (!shmap__wire_decoded(space, h->request))
+    return shmap__err(SHMAP_EREQUEST,
+                      "decode: %s (request %" PRIu32
+                      ") is not one shmap decodes",
+                      shmap_wire_request_name_in(space, h->request),
+                      h->request);
   if (h->flags & SHMAP_WIRE_REPLY) {
     if (len != REPLY_SIZE)
       return shmap__err(SHMAP_ESIZE, "reply to %s: %zu bytes",
@@ -333,9 +429,6 @@ static int decode_payload(const shmap_wire_header *h, const uint8_t *payload,
     out->u.u64 = get64(payload);
     return 0;
   }
-  if (shmap_wire_direction(h->request) == 0)
-    return shmap__err(SHMAP_EREQUEST, "decode: unknown request %" PRIu32,
-                      h->request);
   if (!size_allowed(h->request, h->size))
     return shmap__err(SHMAP_ESIZE, "decode: %s with %zu payload bytes",
                       shmap_wire_request_name(h->request), len);
@@ -343,9 +436,10 @@ static int decode_payload(const shmap_wire_header *h, const uint8_t *payload,
   return rc != 0 ? rc : check_payload(out);
 }
 
-SHMAP__NOINLINE int shmap_wire_decode(const shmap_wire_header *h,
-                                      const uint8_t *payload, size_t len,
-                                      shmap_wire_msg *out) {
+SHMAP__NOINLINE int shmap__wire_decode_in(int space,
+                                          const shmap_wire_header *h,
+                                          const uint8_t *payload, size_t len,
+                                          shmap_wire_msg *out) {
   if (h == NULL || out == NULL || (len > 0 && payload == NULL))
     return shmap__err(SHMAP_EINVAL, "decode: NULL argument");
   if (len != h->size)
@@ -353,10 +447,18 @@ SHMAP__NOINLINE int shmap_wire_decode(const shmap_wire_header *h,
                       "decode: %zu payload bytes, header says %" PRIu32, len,
                       h->size);
   out->hdr = *h;
-  int rc = decode_payload(h, payload, len, out);
+  int rc = decode_payload(space, h, payload, len, out);
   if (rc != 0)
     memset(&out->u, 0, sizeof out->u); /* nothing half-decoded is left */
   return rc;
+}
+
+int shmap_wire_decode(const shmap_wire_header *h, const uint8_t *payload,
+                      size_t len, shmap_wire_msg *out) {
+  /* The decoded codes of the two spaces do not collide: the code names its
+   * space here. */
+  return shmap__wire_decode_in(h != NULL ? shmap_wire_direction(h->request) : 0,
+                               h, payload, len, out);
 }
 
 static void encode_region(uint8_t *p, const shmap_wire_region *r) {
@@ -388,28 +490,33 @@ static uint32_t payload_size(const shmap_wire_msg *m) {
   }
 }
 
-SHMAP__NOINLINE int shmap_wire_encode(const shmap_wire_msg *msg, uint8_t *buf,
-                                      size_t cap, size_t *out_len) {
+SHMAP__NOINLINE int shmap__wire_encode_in(int space, const shmap_wire_msg *msg,
+                                          uint8_t *buf, size_t cap,
+                                          size_t *out_len) {
   if (msg == NULL || buf == NULL || out_len == NULL)
     return shmap__err(SHMAP_EINVAL, "encode: NULL argument");
+  if (!shmap__wire_decoded(space, msg->hdr.request))
+    return shmap__err(SHMAP_EREQUEST,
+                      "encode: %s (request %" PRIu32
+                      ") is not one shmap encodes (send it whole: "
+                      "shmap_channel_send_msg())",
+                      shmap_wire_request_name_in(space, msg->hdr.request),
+                      msg->hdr.request);
   uint32_t size = payload_size(msg);
   if (size == UINT32_MAX)
-    return shmap__err(
-        shmap_wire_direction(msg->hdr.request) ? SHMAP_ESIZE : SHMAP_EREQUEST,
-        "encode: cannot encode %s (request %" PRIu32 ")",
-        shmap_wire_request_name(msg->hdr.request), msg->hdr.request);
+    return shmap__err(SHMAP_ESIZE, "encode: cannot encode %s (request %" PRIu32
+                                   ")",
+                      shmap_wire_request_name(msg->hdr.request),
+                      msg->hdr.request);
   if (cap < SHMAP_WIRE_HEADER_SIZE + (size_t)size)
     return shmap__err(SHMAP_ESIZE, "encode: %s needs %u bytes, buffer has %zu",
                       shmap_wire_request_name(msg->hdr.request),
                       SHMAP_WIRE_HEADER_SIZE + size, cap);
-  /* The receiver's rules, on the message itself: nothing invalid leaves. */
-  int dir = shmap_wire_direction(msg->hdr.request);
-  int inbound = msg->hdr.flags & SHMAP_WIRE_REPLY
-                    ? (dir == SHMAP_WIRE_TO_BACKEND ? SHMAP_WIRE_TO_FRONTEND
-                                                    : SHMAP_WIRE_TO_BACKEND)
-                    : dir;
+  /* The receiver's rules, on the message itself: nothing invalid leaves.
+   * A request is checked as its receiver does (space received in), a reply
+   * as the requester does (space sent in): the same space either way. */
   shmap_wire_header h = {msg->hdr.request, msg->hdr.flags, size};
-  int rc = shmap__wire_header_check(&h, inbound);
+  int rc = shmap__wire_header_check(&h, space, space);
   if (rc == 0 && !(msg->hdr.flags & SHMAP_WIRE_REPLY))
     rc = check_payload(msg);
   if (rc != 0)
@@ -452,6 +559,22 @@ SHMAP__NOINLINE int shmap_wire_encode(const shmap_wire_msg *msg, uint8_t *buf,
   }
   *out_len = SHMAP_WIRE_HEADER_SIZE + (size_t)size;
   return 0;
+}
+
+int shmap_wire_encode(const shmap_wire_msg *msg, uint8_t *buf, size_t cap,
+                      size_t *out_len) {
+  return shmap__wire_encode_in(
+      msg != NULL ? shmap_wire_direction(msg->hdr.request) : 0, msg, buf, cap,
+      out_len);
+}
+
+void shmap__wire_frame(uint8_t *buf, uint32_t request, uint32_t flags,
+                       const void *payload, uint32_t size) {
+  put32(buf + HDR_REQUEST, request);
+  put32(buf + HDR_FLAGS, flags);
+  put32(buf + HDR_SIZE, size);
+  if (size > 0)
+    memcpy(buf + SHMAP_WIRE_HEADER_SIZE, payload, size);
 }
 
 void shmap_wire_fd_range(const shmap_wire_msg *msg, size_t *min, size_t *max) {
@@ -500,16 +623,12 @@ int shmap_wire_reply_result(uint64_t value) {
   return SHMAP_EREPLY;
 }
 
-int shmap__wire_reply_bytes(uint8_t *buf, uint32_t request, uint64_t value) {
-  /* The only check encode would make of a reply: a request it can answer. */
-  if (shmap_wire_direction(request) == 0)
-    return shmap__err(SHMAP_EREQUEST,
-                      "encode: cannot reply to request %" PRIu32, request);
+void shmap__wire_reply_bytes(uint8_t *buf, uint32_t request, uint64_t value) {
+  /* Any request may be answered (foreign ones included): nothing to check. */
   put32(buf + HDR_REQUEST, request);
   put32(buf + HDR_FLAGS, SHMAP_WIRE_VERSION | SHMAP_WIRE_REPLY);
   put32(buf + HDR_SIZE, REPLY_SIZE);
   put64(buf + SHMAP_WIRE_HEADER_SIZE, value);
-  return 0;
 }
 
 void shmap_wire_reply_init(shmap_wire_msg *msg, uint32_t request,

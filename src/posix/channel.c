@@ -211,3 +211,9 @@ int shmap__os_chan_recv_frame(shmap_channel *ch, uint8_t *buf, size_t cap,
   *len = SHMAP_WIRE_HEADER_SIZE + payload;
   return 0;
 }
+
+int shmap__os_chan_peer_from(shmap__chan_os *c, const shmap__chan_os *from) {
+  (void)c;
+  (void)from;
+  return 0;
+}
