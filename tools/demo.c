@@ -3,11 +3,13 @@
  *   shmap demo frontend --listen ADDR [--regions N] [--region-size SIZE]
  *   shmap demo backend  --connect ADDR [--regions N] [--region-size SIZE]
  *
- * The front end creates guest RAM (N regions), fills the first half of each
- * with a pattern and shares them over the channel (ADD_MEM_REG). The back
- * end maps them at their guest addresses, checks the front end's half and
- * writes its own pattern into the second half, then asks the front end to
- * map a buffer of its own into shared-memory window 0 (SHMEM_MAP). The front
+ * The front end creates guest RAM (N regions) in its own guest window, fills
+ * the first half of each with a pattern, hands the back end its back-end
+ * request socket (SET_BACKEND_REQ_FD) and shares the regions over the main
+ * channel (ADD_MEM_REG). The back end maps them at their guest addresses,
+ * checks the front end's half and writes its own pattern into the second
+ * half, then asks the front end, on the back-end request socket, to map a
+ * buffer of its own into shared-memory window 0 (SHMEM_MAP). The front
  * end checks the back end's bytes in guest RAM and in the buffer, writes an
  * answer into the buffer, and the back end checks that before unmapping.
  * Each side exits non-zero on any mismatch; the front end prints a report. */
@@ -77,7 +79,7 @@ static int frontend(int argc, char **argv) {
   shmap_window *guest = NULL, *bar = NULL;
   shmap_frontend *fe = NULL;
   shmap_listener *l = NULL;
-  shmap_channel *ch = NULL;
+  shmap_channel *ch = NULL, *req = NULL;
   int rc = shmap_window_reserve((uint64_t)o.regions * GUEST_STRIDE, 0, &guest);
   if (rc == 0)
     rc = shmap_window_reserve(UINT64_C(64) << 20, 0, &bar);
@@ -106,12 +108,18 @@ static int frontend(int argc, char **argv) {
   fflush(stdout);
   if (shmap_listener_accept(l, SHMAP_ROLE_FRONTEND, 0, &ch) != 0)
     return die("frontend", "accept");
+  /* The back end sends its requests on a socket of their own. */
+  if (shmap_frontend_open_backend_channel(ch, 0, &req) != 0)
+    return die("frontend", "SET_BACKEND_REQ_FD");
 
   /* The first request also pays for the back end's first touch of its
    * code and heap, so it is reported apart from the others. */
   double t_first = 0, t_rest = 0;
   for (int i = 0; i < o.regions; i++) {
-    shmap_region r = {(uint64_t)i * GUEST_STRIDE, o.size, ram[i], 0};
+    uint64_t gpa = (uint64_t)i * GUEST_STRIDE;
+    /* host: where this process maps the region (its guest window). */
+    shmap_region r = {gpa, o.size, ram[i], 0,
+                      shmap_window_translate(guest, gpa, o.size)};
     double t0 = now_us();
     if (shmap_frontend_add_region(ch, &r) != 0)
       return die("frontend", "ADD_MEM_REG");
@@ -128,7 +136,7 @@ static int frontend(int argc, char **argv) {
   /* The back end maps its buffer once it has written guest RAM. */
   shmap_event ev;
   double t0 = now_us();
-  if (shmap_frontend_serve_one(fe, ch, &ev) != 0 || ev.result != 0)
+  if (shmap_frontend_serve_one(fe, req, &ev) != 0 || ev.result != 0)
     return die("frontend", "SHMEM_MAP");
   double t_map = now_us() - t0;
   for (int i = 0; i < o.regions; i++) {
@@ -142,7 +150,7 @@ static int frontend(int argc, char **argv) {
   bad += check(buf, mm->len / 2, 200);
   verified += mm->len / 2;
   fill(buf + mm->len / 2, mm->len / 2, 300); /* our answer */
-  if (shmap_frontend_serve_one(fe, ch, &ev) != 0 || ev.result != 0)
+  if (shmap_frontend_serve_one(fe, req, &ev) != 0 || ev.result != 0)
     return die("frontend", "SHMEM_UNMAP");
   shmap_platform_info pi;
   shmap_platform(&pi);
@@ -151,8 +159,8 @@ static int frontend(int argc, char **argv) {
          (unsigned long long)(o.size >> 20));
   printf("  bytes verified here  %llu (back end's writes), mismatches %llu\n",
          (unsigned long long)verified, (unsigned long long)bad);
-  printf("  messages             %d ADD_MEM_REG, 1 SHMEM_MAP, 1 SHMEM_UNMAP "
-         "(+ replies)\n",
+  printf("  messages             1 SET_BACKEND_REQ_FD, %d ADD_MEM_REG, "
+         "1 SHMEM_MAP, 1 SHMEM_UNMAP (+ replies)\n",
          o.regions);
   printf("  ADD_MEM_REG          %.1f us the first round trip (send fd, map, "
          "reply)",
@@ -166,6 +174,7 @@ static int frontend(int argc, char **argv) {
       t_map);
   printf("  window mappings now  %zu guest, %zu shared-memory\n",
          shmap_window_count(guest), shmap_window_count(bar));
+  shmap_channel_close(req);
   shmap_channel_close(ch);
   shmap_listener_close(l);
   shmap_frontend_destroy(fe);
@@ -196,11 +205,17 @@ static int backend(int argc, char **argv) {
     rc = shmap_channel_connect(o.addr, SHMAP_ROLE_BACKEND, 0, &ch);
   if (rc != 0)
     return die("backend", "setup");
-  for (int i = 0; i < o.regions; i++) {
+  /* Answering the handshake makes the serve loop adopt the back-end
+   * request socket the front end hands over (SET_BACKEND_REQ_FD). */
+  shmap_backend_answer_handshake(be, 0, SHMAP_PROTOCOL_SHMAP_DEFAULT);
+  while (shmap_backend_count(be) < (size_t)o.regions ||
+         shmap_backend_request_channel(be) == NULL) {
     shmap_event ev;
     if (shmap_backend_serve_one(be, ch, &ev) != 0 || ev.result != 0)
-      return die("backend", "ADD_MEM_REG");
+      return die("backend", shmap_wire_request_name_in(ev.direction,
+                                                       ev.request));
   }
+  shmap_channel *req = shmap_backend_request_channel(be);
   /* Guest RAM through our own window: check the front end's half, write
    * ours. */
   for (int i = 0; i < o.regions; i++) {
@@ -219,10 +234,10 @@ static int backend(int argc, char **argv) {
     return die("backend", "buffer");
   uint8_t *b = shmap_window_base(own);
   fill(b, blen / 2, 200);
-  if (shmap_backend_shmem_map(ch, 0, buf, 0, UINT64_C(2) << 20, blen, 1) != 0)
+  if (shmap_backend_shmem_map(req, 0, buf, 0, UINT64_C(2) << 20, blen, 1) != 0)
     return die("backend", "SHMEM_MAP");
   /* The front end answers in the second half before it lets us unmap. */
-  if (shmap_backend_shmem_unmap(ch, 0, UINT64_C(2) << 20, blen) != 0)
+  if (shmap_backend_shmem_unmap(req, 0, UINT64_C(2) << 20, blen) != 0)
     return die("backend", "SHMEM_UNMAP");
   bad += check(b + blen / 2, blen / 2, 300);
   unsigned long long checked = half * (unsigned long long)o.regions + blen / 2;

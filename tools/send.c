@@ -1,5 +1,14 @@
 /* shmap send — the peer side: create memory, fill a pattern, send regions
- * (front end) or SHMEM_MAP requests (back end) and report every reply. */
+ * on a main socket (front end) or SHMEM_MAP requests on a back-end request
+ * socket (back end), and report every request as a JSON line.
+ *
+ * The front end maps its guest RAM in a guest window of its own and sends
+ * each region's address there as userspace_addr (shmap_region.host). With
+ * --negotiate it first runs the vhost-user handshake
+ * (shmap_frontend_negotiate(); with --no-reply-ack by hand, leaving
+ * REPLY_ACK out). */
+#include <inttypes.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,6 +28,8 @@ struct send_opts {
   const char *connect;
   unsigned role;
   int table, remove, unmap;
+  int negotiate, no_reply_ack, slots, config, vring;
+  uint64_t vring_gpa, hold;
   int n;
   struct item items[MAX_ITEMS];
 };
@@ -50,18 +61,34 @@ static int parse_item(const char *v, int fields, struct item *it) {
   return 0;
 }
 
+/* Flags without a value; 1 when `a` was one. */
+static int parse_flag(const char *a, struct send_opts *o) {
+  static const struct {
+    const char *name;
+    size_t off;
+  } flags[] = {
+      {"--table", offsetof(struct send_opts, table)},
+      {"--remove", offsetof(struct send_opts, remove)},
+      {"--unmap", offsetof(struct send_opts, remove)},
+      {"--negotiate", offsetof(struct send_opts, negotiate)},
+      {"--no-reply-ack", offsetof(struct send_opts, no_reply_ack)},
+      {"--slots", offsetof(struct send_opts, slots)},
+      {"--config", offsetof(struct send_opts, config)},
+  };
+  for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
+    if (strcmp(a, flags[i].name) == 0) {
+      *(int *)(void *)((char *)o + flags[i].off) = 1;
+      return 1;
+    }
+  return 0;
+}
+
 static int parse(int argc, char **argv, struct send_opts *o) {
   memset(o, 0, sizeof *o);
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (strcmp(a, "--table") == 0) {
-      o->table = 1;
+    if (parse_flag(a, o))
       continue;
-    }
-    if (strcmp(a, "--remove") == 0 || strcmp(a, "--unmap") == 0) {
-      o->remove = o->unmap = 1;
-      continue;
-    }
     if (v == NULL)
       return -1;
     i++;
@@ -71,6 +98,13 @@ static int parse(int argc, char **argv, struct send_opts *o) {
       o->role = strcmp(v, "backend") == 0    ? SHMAP_ROLE_BACKEND
                 : strcmp(v, "frontend") == 0 ? SHMAP_ROLE_FRONTEND
                                              : 0;
+    } else if (strcmp(a, "--hold") == 0) {
+      if (tool_parse_size(v, &o->hold) != 0 || o->hold > 3600)
+        return -1;
+    } else if (strcmp(a, "--vring") == 0) {
+      if (tool_parse_size(v, &o->vring_gpa) != 0)
+        return -1;
+      o->vring = 1;
     } else if ((strcmp(a, "--region") == 0 || strcmp(a, "--shmem") == 0) &&
                o->n < MAX_ITEMS) {
       struct item *it = &o->items[o->n];
@@ -83,42 +117,118 @@ static int parse(int argc, char **argv, struct send_opts *o) {
       return -1;
     }
   }
-  return o->connect != NULL && o->role != 0 && o->n > 0 ? 0 : -1;
+  o->unmap = o->remove;
+  o->negotiate |= o->no_reply_ack;
+  /* The handshake and the device requests are the front end's. */
+  if (o->role == SHMAP_ROLE_BACKEND &&
+      (o->negotiate || o->slots || o->config || o->vring))
+    return -1;
+  return o->connect != NULL && o->role != 0 &&
+                 (o->n > 0 || o->role == SHMAP_ROLE_FRONTEND)
+             ? 0
+             : -1;
 }
 
-/* Make the item's memory and fill it with its pattern. */
-static int fill(struct item *it) {
+static void fill_pattern(uint8_t *p, struct item *it) {
+  for (uint64_t i = 0; i < it->size; i++)
+    p[i] = (uint8_t)((i * 0x9E3779B97F4A7C15ull + 1) >> 56 ^ it->seed);
+  memcpy(it->head, p, sizeof it->head);
+}
+
+/* Make the item's memory, map it at `off` of `w` and fill its pattern. */
+static int fill(struct item *it, shmap_window *w, uint64_t off) {
   int rc = shmap_mappable_create(it->size, 0, &it->m);
-  shmap_window *w = NULL;
   if (rc == 0)
-    rc = shmap_window_reserve(shmap_mappable_size(it->m), 0, &w);
+    rc = shmap_window_map(w, off, it->m, 0, it->size, SHMAP_PROT_RW);
   if (rc == 0)
-    rc = shmap_window_map(w, 0, it->m, 0, it->size, SHMAP_PROT_RW);
-  if (rc == 0) {
-    uint8_t *p = shmap_window_base(w);
-    for (uint64_t i = 0; i < it->size; i++)
-      p[i] = (uint8_t)((i * 0x9E3779B97F4A7C15ull + 1) >> 56 ^ it->seed);
-    memcpy(it->head, p, sizeof it->head);
+    fill_pattern(shmap_window_translate(w, off, it->size), it);
+  return rc;
+}
+
+/* The front end's guest window: every region at its guest address. */
+static int make_guest(struct send_opts *o, shmap_window **guest) {
+  uint64_t end = 1, g = shmap_map_granularity();
+  for (int i = 0; i < o->n; i++)
+    if (o->items[i].a + o->items[i].size > end)
+      end = o->items[i].a + o->items[i].size;
+  int rc = shmap_window_reserve((end + g - 1) / g * g, 0, guest);
+  for (int i = 0; rc == 0 && i < o->n; i++)
+    rc = fill(&o->items[i], *guest, o->items[i].a);
+  return rc;
+}
+
+/* A back end's buffers: each in a window of its own, released after the
+ * fill (the mappable keeps the memory). */
+static int make_buffers(struct send_opts *o) {
+  int rc = 0;
+  for (int i = 0; rc == 0 && i < o->n; i++) {
+    struct item *it = &o->items[i];
+    shmap_window *w = NULL;
+    uint64_t g = shmap_map_granularity();
+    rc = shmap_window_reserve((it->size + g - 1) / g * g, 0, &w);
+    if (rc == 0)
+      rc = fill(it, w, 0);
+    shmap_window_release(w);
   }
-  shmap_window_release(w);
   return rc;
 }
 
 static int report(const char *request, int rc, const struct item *it) {
-  printf("{\"request\":\"%s\",\"result\":%d", request, rc);
-  if (rc != 0) {
-    printf(",\"error\":\"%s\",\"message\":", shmap_err_name(rc));
-    tool_print_json_string(stdout, shmap_last_message());
-  }
+  tool_result_begin(request, rc);
   if (it != NULL) {
-    printf(",\"size\":%llu,\"seed\":%u,\"head\":\"",
-           (unsigned long long)it->size, it->seed);
+    printf(",\"size\":%" PRIu64 ",\"seed\":%" PRIu32 ",\"head\":\"", it->size,
+           it->seed);
     tool_print_hex(stdout, it->head, sizeof it->head);
     putchar('"');
   }
-  printf("}\n");
-  fflush(stdout);
-  return rc != 0;
+  return tool_result_end(rc);
+}
+
+/* The front end's requests, in order; returns the number that failed. */
+static int frontend(shmap_channel *ch, struct send_opts *o,
+                    shmap_window *guest) {
+  int failures = 0;
+  if (o->negotiate)
+    failures += tool_vhost_negotiate(
+        ch, !o->no_reply_ack, o->config ? SHMAP_PROTOCOL_F_CONFIG : 0);
+  shmap_region regs[MAX_ITEMS];
+  for (int i = 0; i < o->n; i++)
+    regs[i] = (shmap_region){
+        o->items[i].a, o->items[i].size, o->items[i].m, 0,
+        shmap_window_translate(guest, o->items[i].a, o->items[i].size)};
+  if (o->table && o->n > 0)
+    failures +=
+        report("SET_MEM_TABLE",
+               shmap_frontend_set_mem_table(ch, regs, (size_t)o->n), NULL);
+  else
+    for (int i = 0; i < o->n; i++)
+      failures += report("ADD_MEM_REG", shmap_frontend_add_region(ch, &regs[i]),
+                         &o->items[i]);
+  if (o->config)
+    failures += tool_vhost_get_config(ch);
+  if (o->vring) {
+    /* A split ring laid out as a driver would: desc, avail, used. */
+    uint8_t *base = shmap_window_translate(guest, o->vring_gpa, 0x2000);
+    uint64_t desc = base != NULL ? (uint64_t)(uintptr_t)base : o->vring_gpa;
+    failures += tool_vhost_vring_addr(ch, desc, desc + 0x1000, desc + 0x800);
+  }
+  if (o->hold > 0) {
+    printf("{\"event\":\"added\"}\n");
+    fflush(stdout);
+    tool_sleep_ms(o->hold * 1000);
+  }
+  for (int i = 0; o->remove && i < o->n; i++)
+    failures += report("REM_MEM_REG",
+                       shmap_frontend_remove_region(ch, &regs[i]), NULL);
+  if (o->slots) {
+    uint64_t slots = 0;
+    int rc = shmap_frontend_get_max_mem_slots(ch, &slots);
+    tool_result_begin("GET_MAX_MEM_SLOTS", rc);
+    if (rc == 0)
+      printf(",\"slots\":%" PRIu64, slots);
+    failures += tool_result_end(rc);
+  }
+  return failures;
 }
 
 int tool_send(int argc, char **argv) {
@@ -126,43 +236,32 @@ int tool_send(int argc, char **argv) {
   if (parse(argc, argv, &o) != 0) {
     fputs("usage: shmap send --connect ADDR --role frontend "
           "--region GPA:SIZE[:SEED] ... [--table] [--remove]\n"
+          "                  [--negotiate] [--no-reply-ack] [--slots] "
+          "[--config] [--vring GPA] [--hold SECONDS]\n"
           "       shmap send --connect ADDR --role backend "
-          "--shmem ID:OFFSET:SIZE[:SEED][:ro] ... [--unmap]\n",
+          "--shmem ID:OFFSET:SIZE[:SEED][:ro] ... [--unmap] "
+          "[--hold SECONDS]\n",
           stderr);
     return 2;
   }
-  int failures = 0;
-  for (int i = 0; i < o.n; i++)
-    if (fill(&o.items[i]) != 0) {
-      fprintf(stderr, "shmap send: %s\n", shmap_last_message());
-      return 1;
-    }
-  shmap_channel *ch;
-  /* We connect with the opposite role of the server we talk to. */
-  int rc = shmap_channel_connect(
-      o.connect,
-      o.role == SHMAP_ROLE_BACKEND ? SHMAP_ROLE_BACKEND : SHMAP_ROLE_FRONTEND,
-      0, &ch);
+  shmap_window *guest = NULL;
+  int rc = o.role == SHMAP_ROLE_FRONTEND ? make_guest(&o, &guest)
+                                         : make_buffers(&o);
+  shmap_channel *ch = NULL;
+  /* A front end talks on the main socket; a back end sends its requests
+   * on a back-end request socket (here one that `serve` listens for). */
+  if (rc == 0)
+    rc = shmap_channel_connect(
+        o.connect, o.role,
+        o.role == SHMAP_ROLE_BACKEND ? SHMAP_CHANNEL_BACKEND_REQ : 0u, &ch);
   if (rc != 0) {
     fprintf(stderr, "shmap send: %s\n", shmap_last_message());
+    shmap_window_release(guest);
     return 1;
   }
+  int failures = 0;
   if (o.role == SHMAP_ROLE_FRONTEND) {
-    shmap_region regs[MAX_ITEMS];
-    for (int i = 0; i < o.n; i++)
-      regs[i] = (shmap_region){o.items[i].a, o.items[i].size, o.items[i].m, 0};
-    if (o.table)
-      failures +=
-          report("SET_MEM_TABLE",
-                 shmap_frontend_set_mem_table(ch, regs, (size_t)o.n), NULL);
-    else
-      for (int i = 0; i < o.n; i++)
-        failures +=
-            report("ADD_MEM_REG", shmap_frontend_add_region(ch, &regs[i]),
-                   &o.items[i]);
-    for (int i = 0; o.remove && i < o.n; i++)
-      failures += report("REM_MEM_REG",
-                         shmap_frontend_remove_region(ch, &regs[i]), NULL);
+    failures = frontend(ch, &o, guest);
   } else {
     for (int i = 0; i < o.n; i++) {
       struct item *it = &o.items[i];
@@ -172,6 +271,11 @@ int tool_send(int argc, char **argv) {
                                          it->size, !it->readonly),
                  it);
     }
+    if (o.hold > 0) {
+      printf("{\"event\":\"added\"}\n");
+      fflush(stdout);
+      tool_sleep_ms(o.hold * 1000);
+    }
     for (int i = 0; o.unmap && i < o.n; i++)
       failures +=
           report("SHMEM_UNMAP",
@@ -180,6 +284,7 @@ int tool_send(int argc, char **argv) {
                  NULL);
   }
   shmap_channel_close(ch);
+  shmap_window_release(guest);
   for (int i = 0; i < o.n; i++)
     shmap_mappable_unref(o.items[i].m);
   return failures ? 1 : 0;

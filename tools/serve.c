@@ -1,4 +1,11 @@
-/* shmap serve — accept one peer and apply its messages, one JSON line each. */
+/* shmap serve — accept one peer and apply its messages, one JSON line each.
+ *
+ * As the back end it listens for a front end's main socket and answers the
+ * vhost-user handshake (with --device blk, as a minimal vhost-user-blk
+ * device that takes every other request too: device_blk.c). As the front
+ * end it listens for a back end's back-end request socket (SHMEM_MAP & co.).
+ * --peek GPA:LEN prints guest bytes once a region covers them. */
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,11 +21,19 @@ struct serve_opts {
   int nshm;
   uint8_t shmid[MAX_SHM];
   uint64_t shm_size[MAX_SHM];
+  int blk;
+  uint64_t capacity;
+  int peek;
+  uint64_t peek_gpa, peek_len;
 };
+
+/* The most bytes --peek prints. */
+#define PEEK_MAX 4096
 
 static int parse(int argc, char **argv, struct serve_opts *o) {
   memset(o, 0, sizeof *o);
   o->guest_size = 1ull << 36; /* 64 GiB of address space: costs nothing */
+  o->capacity = 131072;       /* 64 MiB in 512-byte sectors */
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (v == NULL)
@@ -33,6 +48,20 @@ static int parse(int argc, char **argv, struct serve_opts *o) {
     } else if (strcmp(a, "--guest-size") == 0) {
       if (tool_parse_size(v, &o->guest_size) != 0)
         return -1;
+    } else if (strcmp(a, "--device") == 0) {
+      if (strcmp(v, "blk") != 0)
+        return -1;
+      o->blk = 1;
+    } else if (strcmp(a, "--capacity") == 0) {
+      if (tool_parse_size(v, &o->capacity) != 0)
+        return -1;
+    } else if (strcmp(a, "--peek") == 0) {
+      const char *colon = strchr(v, ':');
+      if (colon == NULL || tool_parse_size(v, &o->peek_gpa) != 0 ||
+          tool_parse_size(colon + 1, &o->peek_len) != 0 || o->peek_len == 0 ||
+          o->peek_len > PEEK_MAX)
+        return -1;
+      o->peek = 1;
     } else if (strcmp(a, "--max-bytes") == 0) {
       if (tool_parse_size(v, &o->max_bytes) != 0)
         return -1;
@@ -47,31 +76,49 @@ static int parse(int argc, char **argv, struct serve_opts *o) {
       return -1;
     }
   }
+  /* The device and the peek are the back end's. */
+  if (o->role != SHMAP_ROLE_BACKEND && (o->blk || o->peek))
+    return -1;
   return o->listen != NULL && o->role != 0 ? 0 : -1;
 }
 
 static void print_event(const shmap_event *ev, size_t live) {
-  printf("{\"request\":\"%s\",\"code\":%u,\"result\":%d",
-         shmap_wire_request_name(ev->request), ev->request, ev->result);
-  if (ev->result != 0) {
-    printf(",\"error\":\"%s\",\"message\":", shmap_err_name(ev->result));
-    tool_print_json_string(stdout, shmap_last_message());
-  }
-  tool_print_msg_fields(stdout, &ev->msg);
+  tool_line_begin(shmap_wire_request_name_in(ev->direction, ev->request),
+                  ev->request, ev->result, NULL);
+  if (ev->flags & SHMAP_WIRE_REPLY)
+    printf(",\"reply\":true");
+  /* Decoded fields only for a message shmap decoded (codes collide across
+   * the two spaces: front-end 9 is SET_VRING_ADDR, back-end 9 SHMEM_MAP). */
+  if (!ev->foreign && shmap_wire_direction(ev->request) == ev->direction)
+    tool_print_msg_fields(stdout, &ev->msg);
   if (ev->head != NULL) {
     printf(",\"head\":\"");
     tool_print_hex(stdout, ev->head, 16);
     putchar('"');
   }
-  printf(",\"live\":%zu}\n", live);
+  tool_line_end(ev->foreign, live);
+}
+
+/* --peek: once the guest bytes are mapped, print them (once). */
+static void peek(struct serve_opts *o, shmap_window *guest) {
+  const uint8_t *p = shmap_window_translate(guest, o->peek_gpa, o->peek_len);
+  if (p == NULL)
+    return;
+  printf("{\"peek\":\"0x%" PRIx64 "\",\"len\":%" PRIu64 ",\"hex\":\"",
+         o->peek_gpa, o->peek_len);
+  tool_print_hex(stdout, p, (size_t)o->peek_len);
+  printf("\"}\n");
   fflush(stdout);
+  o->peek = 0;
 }
 
 int tool_serve(int argc, char **argv) {
   struct serve_opts o;
   if (parse(argc, argv, &o) != 0) {
     fputs("usage: shmap serve --listen ADDR --role backend|frontend "
-          "[--shm ID:SIZE ...] [--guest-size SIZE] [--max-bytes SIZE]\n",
+          "[--shm ID:SIZE ...] [--guest-size SIZE] [--max-bytes SIZE]\n"
+          "                   [--device blk [--capacity SECTORS]] "
+          "[--peek GPA:LEN]\n",
           stderr);
     return 2;
   }
@@ -80,12 +127,27 @@ int tool_serve(int argc, char **argv) {
   shmap_frontend *fe = NULL;
   shmap_listener *l = NULL;
   shmap_channel *ch = NULL;
+  tool_blk blk;
+  memset(&blk, 0, sizeof blk);
+  unsigned flags = SHMAP_CHANNEL_SAME_USER;
   int rc = 0, code = 1;
   if (o.role == SHMAP_ROLE_BACKEND) {
     rc = shmap_window_reserve(o.guest_size, 0, &guest);
     if (rc == 0)
       rc = shmap_backend_create(guest, o.max_bytes, &be);
+    /* A front end that negotiates finds a back end that answers; the
+     * back-end request socket it hands over is adopted. */
+    shmap_backend_answer_handshake(be, o.blk ? TOOL_BLK_FEATURES : 0,
+                                   o.blk ? TOOL_BLK_PROTOCOL
+                                         : SHMAP_PROTOCOL_SHMAP_DEFAULT);
+    if (o.blk) {
+      blk.be = be;
+      blk.capacity = o.capacity;
+      shmap_backend_on_foreign(be, tool_blk_foreign, &blk);
+    }
   } else {
+    /* A back end connects its back-end request socket to us. */
+    flags |= SHMAP_CHANNEL_BACKEND_REQ;
     rc = shmap_frontend_create(&fe);
     for (int i = 0; rc == 0 && i < o.nshm; i++) {
       rc = shmap_window_reserve(o.shm_size[i], 0, &shm[i]);
@@ -101,7 +163,7 @@ int tool_serve(int argc, char **argv) {
     printf(",\"role\":\"%s\"}\n",
            o.role == SHMAP_ROLE_BACKEND ? "backend" : "frontend");
     fflush(stdout);
-    rc = shmap_listener_accept(l, o.role, SHMAP_CHANNEL_SAME_USER, &ch);
+    rc = shmap_listener_accept(l, o.role, flags, &ch);
   }
   if (rc != 0) {
     fprintf(stderr, "shmap serve: %s\n", shmap_last_message());
@@ -118,7 +180,10 @@ int tool_serve(int argc, char **argv) {
       live = shmap_backend_count(be);
     for (int i = 0; i < o.nshm; i++)
       live += shmap_window_count(shm[i]);
-    print_event(&ev, live);
+    if (!(ev.foreign && o.blk)) /* the device printed its own */
+      print_event(&ev, live);
+    if (o.peek)
+      peek(&o, guest);
   }
   size_t live = be != NULL ? shmap_backend_count(be) : 0;
   for (int i = 0; i < o.nshm; i++)

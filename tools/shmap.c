@@ -1,15 +1,24 @@
 /* shmap — command-line tool.
  *
  *   shmap info
- *   shmap serve --listen ADDR --role backend|frontend [--shm ID:SIZE ...]
- *               [--guest-size SIZE] [--max-bytes SIZE]
+ *   shmap serve --listen ADDR --role backend [--guest-size SIZE]
+ *               [--max-bytes SIZE] [--device blk [--capacity SECTORS]]
+ *               [--peek GPA:LEN]
+ *   shmap serve --listen ADDR --role frontend --shm ID:SIZE ...
  *   shmap send  --connect ADDR --role frontend --region GPA:SIZE[:SEED] ...
- *               [--table] [--remove]
+ *               [--negotiate] [--no-reply-ack] [--table] [--config]
+ *               [--vring GPA] [--hold SECONDS] [--remove] [--slots]
  *   shmap send  --connect ADDR --role backend
- *               --shmem ID:SHM_OFFSET:SIZE[:SEED][:ro] ... [--unmap]
+ *               --shmem ID:SHM_OFFSET:SIZE[:SEED][:ro] ... [--hold SECONDS]
+ *               [--unmap]
+ *   shmap demo  frontend|backend ...
  *
- * serve prints one JSON object per received message and a closing
- * {"event":"closed",...}; send prints one JSON object per reply. */
+ * A back-end server takes a front end's main socket and answers the
+ * vhost-user handshake (--device blk: a minimal vhost-user-blk device, enough
+ * for QEMU's vhost-user-blk-pci); a front-end server takes a back end's
+ * back-end request socket. serve prints one JSON object per received message
+ * and a closing {"event":"closed",...}; send prints one JSON object per
+ * request. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,12 +29,20 @@
 
 static int usage(void) {
   fputs("usage: shmap info\n"
-        "       shmap serve --listen ADDR --role backend|frontend "
-        "[--shm ID:SIZE ...] [--guest-size SIZE] [--max-bytes SIZE]\n"
+        "       shmap serve --listen ADDR --role backend [--guest-size SIZE] "
+        "[--max-bytes SIZE]\n"
+        "                   [--device blk [--capacity SECTORS]] "
+        "[--peek GPA:LEN]\n"
+        "       shmap serve --listen ADDR --role frontend --shm ID:SIZE ...\n"
         "       shmap send --connect ADDR --role frontend "
-        "--region GPA:SIZE[:SEED] ... [--table] [--remove]\n"
+        "--region GPA:SIZE[:SEED] ...\n"
+        "                  [--negotiate] [--no-reply-ack] [--table] "
+        "[--config] [--vring GPA]\n"
+        "                  [--hold SECONDS] [--remove] [--slots]\n"
         "       shmap send --connect ADDR --role backend "
-        "--shmem ID:OFFSET:SIZE[:SEED][:ro] ... [--unmap]\n",
+        "--shmem ID:OFFSET:SIZE[:SEED][:ro] ...\n"
+        "                  [--hold SECONDS] [--unmap]\n"
+        "       shmap demo frontend|backend ...\n",
         stderr);
   return 2;
 }

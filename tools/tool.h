@@ -23,4 +23,52 @@ void tool_print_json_string(FILE *f, const char *s);
  * (docs/wire.md). */
 void tool_print_msg_fields(FILE *f, const shmap_wire_msg *msg);
 
+/* One JSON line of `serve`: the opening fields (request name, code, result,
+ * and error and message when it failed: `why`, or NULL for the library's
+ * last message), then the caller's own fields, then
+ * tool_line_end() (foreign flag, live count, newline, flush). */
+void tool_line_begin(const char *name, uint32_t code, int result,
+                     const char *why);
+void tool_line_end(int foreign, size_t live);
+/* Little-endian integers in a payload. */
+uint32_t tool_le32(const uint8_t *p);
+uint64_t tool_le64(const uint8_t *p);
+void tool_put_le32(uint8_t *p, uint32_t v);
+void tool_put_le64(uint8_t *p, uint64_t v);
+/* One JSON line of `send`: {"request":NAME,"result":RC[,"error","message"]
+ * then the caller's fields, then tool_result_end(), which returns rc != 0. */
+void tool_result_begin(const char *request, int rc);
+int tool_result_end(int rc);
+
+/* send's vhost-user requests outside the memory ones (send_vhost.c); each
+ * prints its JSON lines and returns how many requests failed. */
+/* The handshake: shmap_frontend_negotiate(), or with reply_ack 0 the same
+ * steps by hand without REPLY_ACK. */
+int tool_vhost_negotiate(shmap_channel *ch, int reply_ack,
+                         uint64_t want_protocol);
+/* GET_CONFIG of a virtio-blk config space: prints the capacity. */
+int tool_vhost_get_config(shmap_channel *ch);
+/* SET_VRING_ADDR of ring 0 with these front-end addresses. */
+int tool_vhost_vring_addr(shmap_channel *ch, uint64_t desc, uint64_t used,
+                          uint64_t avail);
+
+/* Sleep `ms` milliseconds. */
+void tool_sleep_ms(uint64_t ms);
+
+/* serve --device blk: a minimal vhost-user-blk device (device_blk.c). */
+#define TOOL_BLK_VRINGS 8
+typedef struct tool_blk {
+  shmap_backend *be; /* for vring address translation and the live count */
+  uint64_t capacity; /* 512-byte sectors */
+  uint64_t status;   /* last SET_STATUS */
+  uint32_t vring_base[TOOL_BLK_VRINGS];
+} tool_blk;
+/* Device features and protocol features the blk device offers. */
+#define TOOL_BLK_FEATURES (UINT64_C(1) << 32) /* VIRTIO_F_VERSION_1 */
+#define TOOL_BLK_PROTOCOL                                                      \
+  (SHMAP_PROTOCOL_SHMAP_DEFAULT | SHMAP_PROTOCOL_F_CONFIG)
+/* The back end's foreign callback (shmap_foreign_fn, ctx a tool_blk):
+ * answers the device's requests and prints one JSON line for each. */
+int tool_blk_foreign(void *ctx, shmap_channel *ch, shmap_msg *m);
+
 #endif

@@ -2,6 +2,11 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
+#ifdef _WIN32
+#  include <windows.h>
+#else
+#  include <time.h>
+#endif
 
 #include "tool.h"
 
@@ -102,4 +107,64 @@ void tool_print_json_string(FILE *f, const char *s) {
       fputc(c, f);
   }
   fputc('"', f);
+}
+
+void tool_line_begin(const char *name, uint32_t code, int result,
+                     const char *why) {
+  printf("{\"request\":\"%s\",\"code\":%" PRIu32 ",\"result\":%d", name, code,
+         result);
+  if (result != 0) {
+    printf(",\"error\":\"%s\",\"message\":", shmap_err_name(result));
+    tool_print_json_string(stdout, why != NULL ? why : shmap_last_message());
+  }
+}
+
+void tool_line_end(int foreign, size_t live) {
+  if (foreign)
+    printf(",\"foreign\":true");
+  printf(",\"live\":%zu}\n", live);
+  fflush(stdout);
+}
+
+uint32_t tool_le32(const uint8_t *p) {
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+         (uint32_t)p[3] << 24;
+}
+
+uint64_t tool_le64(const uint8_t *p) {
+  return (uint64_t)tool_le32(p) | (uint64_t)tool_le32(p + 4) << 32;
+}
+
+void tool_put_le32(uint8_t *p, uint32_t v) {
+  for (int i = 0; i < 4; i++)
+    p[i] = (uint8_t)(v >> (8 * i));
+}
+
+void tool_put_le64(uint8_t *p, uint64_t v) {
+  for (int i = 0; i < 8; i++)
+    p[i] = (uint8_t)(v >> (8 * i));
+}
+
+void tool_sleep_ms(uint64_t ms) {
+#ifdef _WIN32
+  Sleep((DWORD)ms);
+#else
+  struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
+#endif
+}
+
+void tool_result_begin(const char *request, int rc) {
+  printf("{\"request\":\"%s\",\"result\":%d", request, rc);
+  if (rc != 0) {
+    printf(",\"error\":\"%s\",\"message\":", shmap_err_name(rc));
+    tool_print_json_string(stdout, shmap_last_message());
+  }
+}
+
+int tool_result_end(int rc) {
+  printf("}\n");
+  fflush(stdout);
+  return rc != 0;
 }

@@ -515,6 +515,8 @@ int shmap__apply_msg(shmap_channel *ch, shmap_msg *m, shmap_reply *reply,
     ev->result = rc;
     ev->head = out.head;
     ev->msg = m->wire;
+    if (!m->known) /* the decoded form is empty: keep the header */
+      ev->msg.hdr = m->hdr;
   }
   if (reply != NULL) {
     reply->request = m->hdr.request;
@@ -525,7 +527,12 @@ int shmap__apply_msg(shmap_channel *ch, shmap_msg *m, shmap_reply *reply,
   return 0;
 }
 
-/* A message nobody handles: closed, and refused when an answer is due. */
+/* A message nobody handles: closed, and refused when an answer is due.
+ * The refusal is a failure value in place of the answer; for a GET_* whose
+ * answer is data (GET_FEATURES...) vhost-user has no refusal, so a peer
+ * sees a nonsense value: an endpoint that meets a real peer answers the
+ * handshake (shmap_backend_answer_handshake()) or takes foreign messages
+ * (the callback). */
 static int refuse(shmap_channel *ch, shmap_msg *m, shmap_event *ev) {
   shmap_msg_release(m);
   ev->result = shmap__err(SHMAP_EREQUEST,
