@@ -13,6 +13,7 @@
  * JSON line per step; exit 0 when every check held.
  *
  * Linux only: it reads another process's maps. */
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -89,6 +90,18 @@ static int wait_maps(long pid, shmap_mappable *m, int want) {
   return got;
 }
 
+/* Open descriptors of this process: nothing may leak. */
+static int fd_count(void) {
+  DIR *d = opendir("/proc/self/fd");
+  int n = 0;
+  if (d == NULL)
+    return -1;
+  while (readdir(d) != NULL)
+    n++;
+  closedir(d);
+  return n;
+}
+
 static void put64(uint8_t *p, uint64_t v) {
   for (int i = 0; i < 8; i++)
     p[i] = (uint8_t)(v >> 8 * i);
@@ -149,6 +162,7 @@ int main(int argc, char **argv) {
   if (n < 1 || n > MAX_REGIONS)
     n = 2;
 
+  int fds_before = fd_count();
   shmap_channel *ch = NULL;
   long long end = now_ns() + WAIT_NS;
   int rc;
@@ -240,6 +254,10 @@ int main(int argc, char **argv) {
   shmap_window_release(w);
   for (int i = 0; i < n; i++)
     shmap_mappable_unref(m[i]);
+  int fds_after = fd_count();
+  snprintf(extra, sizeof extra, "\"fds_before\":%d,\"fds_after\":%d",
+           fds_before, fds_after);
+  step("no_leak", fds_after != fds_before ? SHMAP_EOS : 0, extra);
   printf("{\"summary\":\"%s\",\"failures\":%d}\n", failures ? "FAIL" : "OK",
          failures);
   return failures ? 1 : 0;
