@@ -214,6 +214,8 @@ static void bench_create(uint64_t len, const char *name) {
 struct rt_arg {
   int iters;
   shmap_channel *front, *back;
+  /* The back-end request socket: SHMEM_MAP & co. travel on it. */
+  shmap_channel *req_front, *req_back;
   shmap_backend *be;
   shmap_frontend *fe;
   shmap_mappable *m;
@@ -277,10 +279,11 @@ static double lib_external(void *p) {
   double t0 = bench_now_ns();
   for (int i = 0; i < a->iters; i++) {
     const shmap_wire_msg *m = i % 2 ? &unmap : &map;
-    if (shmap_channel_send(a->back, m, NULL, 0) != 0 ||
-        shmap_frontend_serve_one(a->fe, a->front, &ev) != 0 || ev.result != 0)
+    if (shmap_channel_send(a->req_back, m, NULL, 0) != 0 ||
+        shmap_frontend_serve_one(a->fe, a->req_front, &ev) != 0 ||
+        ev.result != 0)
       bench_fail("EXTERNAL_MAP/SHMEM_UNMAP");
-    expect_reply(a->back, m->hdr.request);
+    expect_reply(a->req_back, m->hdr.request);
   }
   return (bench_now_ns() - t0) / a->iters;
 }
@@ -295,9 +298,11 @@ static double bare_bytes_rt(void *p) {
 
 static void bench_round_trips(void) {
   struct rt_arg a = {
-      bench_quick ? 20 : 250, NULL, NULL, NULL, NULL, NULL, NULL};
+      bench_quick ? 20 : 250, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
   shmap_window *guest, *bar;
   if (shmap_channel_pair(SHMAP_CHANNEL_INPROCESS, &a.front, &a.back) != 0 ||
+      shmap_channel_pair(SHMAP_CHANNEL_INPROCESS | SHMAP_CHANNEL_BACKEND_REQ,
+                         &a.req_front, &a.req_back) != 0 ||
       shmap_window_reserve(1 << 24, 0, &guest) != 0 ||
       shmap_window_reserve(1 << 24, 0, &bar) != 0 ||
       shmap_backend_create(guest, 0, &a.be) != 0 ||
@@ -336,6 +341,8 @@ static void bench_round_trips(void) {
   shmap_mappable_unref(a.m);
   shmap_channel_close(a.front);
   shmap_channel_close(a.back);
+  shmap_channel_close(a.req_front);
+  shmap_channel_close(a.req_back);
   free(a.ext);
 }
 
@@ -553,7 +560,7 @@ static const char *only;
 
 static int is_group(const char *name) {
   static const char *const groups[] = {"map", "create", "rt", "translate",
-                                       "scale"};
+                                       "scale", "vhost"};
   for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++)
     if (strcmp(name, groups[i]) == 0)
       return 1;
@@ -576,9 +583,15 @@ int main(int argc, char **argv) {
     else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc &&
              is_group(argv[i + 1]))
       only = argv[++i];
+#ifdef SHMAP_BENCH_VHOST
+    else if (i + 1 < argc && bench_vhost_option(argv[i], argv[i + 1]))
+      i++;
+#endif
     else {
       fputs("usage: shmap-bench [--json] [--quick] [--study] "
-            "[--only map|create|rt|translate|scale]\n",
+            "[--only map|create|rt|translate|scale|vhost]\n"
+            "       [--vhost-qsd SOCK] [--vhost-virtiofsd SOCK] "
+            "[--vhost-dpdk SOCK]\n",
             stderr);
       return 2;
     }
@@ -610,6 +623,10 @@ int main(int argc, char **argv) {
       bench_translate(n);
   if (want("scale"))
     bench_scale();
+#ifdef SHMAP_BENCH_VHOST
+  if (want("vhost")) /* in a full run only with real back ends given */
+    bench_vhost(only != NULL);
+#endif
   if (json) {
     printf("[");
     for (int i = 0; i < nrows; i++)

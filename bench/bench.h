@@ -77,6 +77,12 @@ double bench_heap_bytes(void);
  * rows comparing each with shmap_window_translate at n mappings. */
 void bench_study_translate(uint64_t n, double shmap_ns);
 
+/* Real vhost-user back ends (bench_vhost.c, POSIX): take --vhost-NAME SOCK
+ * (1 when `opt` was one), and add the rows; `asked` (--only vhost) runs
+ * shmap's own back end even when no real one was given. */
+int bench_vhost_option(const char *opt, const char *value);
+void bench_vhost(int asked);
+
 extern int bench_quick;
 
 #endif

@@ -71,12 +71,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
     abort();
-  /* Control bytes: the first byte picks the role, then each chunk starts
+  /* Control bytes: the first byte picks the role (bit 0) and whether the
+   * channel is of the other kind than the role's usual receiving one (bit
+   * 1: a front end on the main socket, a back end on the back-end request
+   * socket, where every message is foreign), then each chunk starts
    * with a byte: low 4 bits descriptor count, bit 4 memfd vs pipe, and a
    * length byte. */
   size_t i = 0;
-  unsigned role =
-      size > 0 && (data[i++] & 1) ? SHMAP_ROLE_FRONTEND : SHMAP_ROLE_BACKEND;
+  unsigned ctl = size > 0 ? data[i++] : 0;
+  unsigned role = ctl & 1 ? SHMAP_ROLE_FRONTEND : SHMAP_ROLE_BACKEND;
+  unsigned chan_kind = (role == SHMAP_ROLE_FRONTEND) != ((ctl & 2) != 0)
+                      ? SHMAP_CHANNEL_BACKEND_REQ
+                      : 0;
   while (i + 2 <= size) {
     int nfds = data[i] & 0x0f, kind = data[i] >> 4;
     size_t len = data[i + 1];
@@ -90,7 +96,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   shutdown(sv[0], SHUT_WR);
   shmap_channel *ch;
-  if (shmap_channel_adopt(sv[1], role, SHMAP_CHANNEL_INPROCESS, &ch) != 0)
+  if (shmap_channel_adopt(sv[1], role, SHMAP_CHANNEL_INPROCESS | chan_kind,
+                          &ch) != 0)
     abort();
   shmap_backend *be = NULL;
   shmap_frontend *fe = NULL;

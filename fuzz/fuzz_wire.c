@@ -18,12 +18,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         abort();
       continue;
     }
-    if (h.size > SHMAP_WIRE_MAX_PAYLOAD)
-      abort(); /* header_decode must bound every size */
+    if (h.size > SHMAP_MSG_MAX_PAYLOAD)
+      abort(); /* header_decode must bound every size (foreign ones too) */
     size_t avail = size - SHMAP_WIRE_HEADER_SIZE;
     shmap_wire_msg m;
-    if (shmap_wire_decode(&h, data + SHMAP_WIRE_HEADER_SIZE,
-                          avail < h.size ? avail : h.size, &m) != 0)
+    if (shmap_wire_decode_in(dir, &h, data + SHMAP_WIRE_HEADER_SIZE,
+                             avail < h.size ? avail : h.size, &m) != 0)
       continue;
     uint8_t out[SHMAP_WIRE_MAX_MESSAGE];
     size_t len;

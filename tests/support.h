@@ -28,6 +28,19 @@ void test_begin(void);
 /* 1 when `native` is an open descriptor/handle in this process. */
 int test_native_is_open(shmap_native_t native);
 
+/* 1 when bytes wait to be read on the connected socket/pipe `native` right
+ * now (POSIX: poll says POLLIN with data, no blocking; Windows:
+ * PeekNamedPipe), 0 when none, -1 on error. Reads nothing. */
+int test_native_pending(shmap_native_t native);
+
+/* A small OS object that is not memory, to travel as a vring's kick/call
+ * descriptor (POSIX: an eventfd, or the read end of a pipe; Windows: an
+ * event). The caller closes it (shmap_native_close()). */
+shmap_native_t test_event_open(void);
+
+/* Sleep about `ms` milliseconds. */
+void test_sleep_ms(unsigned ms);
+
 /* 1 when every byte of [addr, addr+len) is reserved address space with no
  * access (POSIX: a ---p anonymous line of /proc/self/maps covers it;
  * Windows: VirtualQuery says MEM_RESERVE). */

@@ -3,11 +3,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "support.h"
@@ -27,6 +30,34 @@ long test_handle_count(void) {
 
 int test_native_is_open(shmap_native_t native) {
   return fcntl(native, F_GETFD) >= 0;
+}
+
+int test_native_pending(shmap_native_t native) {
+  struct pollfd p = {native, POLLIN, 0};
+  int n = poll(&p, 1, 0);
+  if (n < 0)
+    return -1;
+  if (n == 0 || !(p.revents & POLLIN))
+    return 0;
+  /* POLLIN also means end of stream: only real bytes count. */
+  char c;
+  ssize_t got = recv(native, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+  return got > 0 ? 1 : 0;
+}
+
+shmap_native_t test_event_open(void) {
+  int p[2];
+  if (pipe(p) != 0)
+    return -1;
+  close(p[1]);
+  fcntl(p[0], F_SETFD, FD_CLOEXEC);
+  return p[0];
+}
+
+void test_sleep_ms(unsigned ms) {
+  struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
 }
 
 int test_range_reserved(const void *addr, size_t len) {

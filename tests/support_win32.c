@@ -42,6 +42,19 @@ int test_native_is_open(shmap_native_t native) {
   return GetHandleInformation(native, &flags) != 0;
 }
 
+int test_native_pending(shmap_native_t native) {
+  DWORD avail = 0;
+  if (!PeekNamedPipe(native, NULL, 0, NULL, &avail, NULL))
+    return -1;
+  return avail > 0;
+}
+
+shmap_native_t test_event_open(void) {
+  return CreateEventW(NULL, TRUE, FALSE, NULL);
+}
+
+void test_sleep_ms(unsigned ms) { Sleep(ms); }
+
 int test_range_reserved(const void *addr, size_t len) {
   const uint8_t *p = addr, *end = p + len;
   while (p < end) {

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "support.h"
@@ -88,10 +89,14 @@ static const struct bad bads[] = {
      SHMAP_EFLAGS},
     {"wrong size for request", BE, 37, V | NR, 0, -2, 48, 4, 1, MEMFD, 0, 1,
      SHMAP_ESIZE},
-    {"request of the other direction", BE, 9, V | NR, 0, -1, 0, 0, 1, MEMFD, 0,
-     1, SHMAP_EREQUEST},
-    {"unknown request", FE, 4242, V | NR, 0, -1, 0, 0, 0, NOFD, 0, 1,
+    /* Code 9 on the main socket is SET_VRING_ADDR, not SHMEM_MAP: a foreign
+     * request, read whole (its descriptor closed), refused and answered. */
+    {"SHMEM_MAP's code on the main socket", BE, 9, V | NR, 0, -1, 0, 0, 1,
+     MEMFD, 0, 0, SHMAP_EREQUEST},
+    {"unknown request", FE, 4242, V | NR, 0, -1, 0, 0, 0, NOFD, 0, 0,
      SHMAP_EREQUEST},
+    {"foreign request of 4097 bytes", BE, 4242, V | NR, 0, -2, 4097, 4, 0,
+     NOFD, 0, 1, SHMAP_ESIZE},
     {"too many descriptors (9)", BE, 37, V | NR, 0, -1, 0, 0, 9, MEMFD, 0, 1,
      SHMAP_EFDCOUNT},
     {"far too many descriptors (16, MSG_CTRUNC)", BE, 37, V | NR, 0, -1, 0, 0,
@@ -218,7 +223,10 @@ SHMAP_TEST(bad_input, every_rule) {
     int sv[2];
     cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
     shmap_channel *ch;
-    ASSERT_OK(shmap_channel_adopt(sv[1], b->role, 0, &ch));
+    /* The front end receives SHMEM_MAP & co. on the back-end request
+     * socket; the back end receives regions on the main socket. */
+    ASSERT_OK(shmap_channel_adopt(
+        sv[1], b->role, b->role == FE ? SHMAP_CHANNEL_BACKEND_REQ : 0, &ch));
     shmap_window *w;
     ASSERT_OK(shmap_window_reserve(0x100000, 0, &w));
     shmap_mappable *seed;
@@ -259,7 +267,10 @@ SHMAP_TEST(bad_input, every_rule) {
     int fds[16], extra = -1;
     for (int k = 0; k < b->nfds; k++)
       fds[k] = make_fd(b->kind, &extra);
-    raw_send(sv[0], frame, 12 + size, fds, (size_t)b->nfds, b->split);
+    /* A header announcing more than the frame holds goes alone: the
+     * receiver must refuse it before reading any payload. */
+    size_t len = 12 + (size_t)size <= sizeof frame ? 12 + (size_t)size : 12;
+    raw_send(sv[0], frame, len, fds, (size_t)b->nfds, b->split);
     /* The sender's copies are ours to close; the receiver's must be closed
      * by the library (checked by the descriptor count). */
     for (int k = 0; k < b->nfds; k++)
@@ -404,12 +415,14 @@ SHMAP_TEST(bad_input, event_message_is_decoded_whole_or_zero) {
 
 SHMAP_TEST(bad_input, request_instead_of_the_reply) {
   /* A back end waiting for its SHMEM_UNMAP reply reads the reply's 20
-   * bytes at once; a 12-byte GET_MAX_MEM_SLOTS request there instead means
-   * it read into the next message: a framing error, not a reply. */
+   * bytes at once; a 12-byte request there instead (code 36, which nothing
+   * sends on this socket) means it read into the next message: a framing
+   * error, not a reply. */
   int sv[2];
   cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
   shmap_channel *ch;
-  ASSERT_OK(shmap_channel_adopt(sv[1], BE, 0, &ch));
+  ASSERT_OK(
+      shmap_channel_adopt(sv[1], BE, SHMAP_CHANNEL_BACKEND_REQ, &ch));
   uint8_t f[32];
   le32(f, 36), le32(f + 4, V | NR), le32(f + 8, 0);
   le32(f + 12, 10), le32(f + 16, 0x5), le32(f + 20, 8), le64(f + 24, 0);
@@ -498,7 +511,10 @@ SHMAP_TEST(bad_input, eintr_storm) {
   test_thread *t = test_thread_start(storm_serve, &s);
   int failures = 0;
   for (int i = 0; i < 500; i++) {
-    shmap_region r = {(uint64_t)(i % 16) << 20, 1 << 16, ram, 0};
+    /* host: a distinct non-NULL stand-in for the front end's address (this
+     * shmap back end only records it; nothing dereferences it). */
+    shmap_region r = {(uint64_t)(i % 16) << 20, 1 << 16, ram, 0,
+                      (void *)(uintptr_t)(0x100000000ull + ((uint64_t)(i % 16) << 20))};
     failures += shmap_frontend_add_region(front, &r) != 0;
     failures += shmap_frontend_remove_region(front, &r) != 0;
   }
@@ -553,8 +569,10 @@ SHMAP_TEST(security, byte_cap_per_peer) {
   shmap_mappable *ram;
   ASSERT_OK(shmap_mappable_create(2 << 16, 0, &ram));
   test_thread *t = test_thread_start(storm_serve, &s);
-  shmap_region a = {0, 2 << 16, ram, 0}, b = {1 << 20, 2 << 16, ram, 0},
-               c = {2 << 20, 1 << 16, ram, 0};
+  /* host: distinct non-NULL stand-ins (recorded, never dereferenced). */
+  shmap_region a = {0, 2 << 16, ram, 0, (void *)(uintptr_t)0x100000000ull},
+               b = {1 << 20, 2 << 16, ram, 0, (void *)(uintptr_t)0x100100000ull},
+               c = {2 << 20, 1 << 16, ram, 0, (void *)(uintptr_t)0x100200000ull};
   int ra = shmap_frontend_add_region(front, &a);
   int rb = shmap_frontend_add_region(front, &b);
   int rc = shmap_frontend_add_region(front, &c);
@@ -590,4 +608,262 @@ SHMAP_TEST(security, nonblocking_socket_gives_eagain) {
   cr_assert_eq(m.hdr.request, SHMAP_REQ_GET_MAX_MEM_SLOTS);
   shmap_channel_close(ch);
   close(sv[0]);
+}
+
+/* ---- inside a real vhost-user connection ---- */
+
+/* A foreign request is read whole up to 4096 payload bytes; a header
+ * announcing 4097 is a framing error before any payload byte is read. */
+SHMAP_TEST(vhost_raw, foreign_payload_limit) {
+  int sv[2];
+  cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  shmap_channel *ch;
+  ASSERT_OK(shmap_channel_adopt(sv[1], BE, 0, &ch));
+  shmap_msg *m = calloc(1, sizeof *m);
+  cr_assert_not_null(m);
+  static uint8_t f[12 + SHMAP_MSG_MAX_PAYLOAD];
+  le32(f, SHMAP_REQ_GET_CONFIG), le32(f + 4, V | NR);
+  le32(f + 8, SHMAP_MSG_MAX_PAYLOAD);
+  test_fill(f + 12, SHMAP_MSG_MAX_PAYLOAD, 9);
+  int wr = -1, efd = make_fd(PIPEFD, &wr); /* a kick-like descriptor */
+  raw_send(sv[0], f, sizeof f, &efd, 1, 0);
+  close(efd);
+  close(wr);
+  ASSERT_OK(shmap_channel_recv_msg(ch, m));
+  cr_assert_eq(m->known, 0);
+  cr_assert_eq(m->hdr.request, SHMAP_REQ_GET_CONFIG);
+  cr_assert_eq(m->hdr.flags, V | NR);
+  cr_assert_eq(m->hdr.size, SHMAP_MSG_MAX_PAYLOAD);
+  cr_assert_eq(m->nfds, 1, "the descriptor came with it");
+  cr_assert_eq(test_check(m->payload, SHMAP_MSG_MAX_PAYLOAD, 9), (size_t)-1);
+  shmap_msg_release(m);
+  cr_assert(shmap_channel_in_sync(ch));
+  /* 4097: refused on the header; the payload bytes are not read. */
+  le32(f + 8, SHMAP_MSG_MAX_PAYLOAD + 1);
+  raw_send(sv[0], f, 12 + 100, NULL, 0, 0);
+  ASSERT_ERR(shmap_channel_recv_msg(ch, m), SHMAP_ESIZE);
+  cr_assert_eq(m->nfds, 0);
+  cr_assert_eq(shmap_channel_in_sync(ch), 0);
+  cr_assert_eq(shmap_channel_last_header(ch)->size, SHMAP_MSG_MAX_PAYLOAD + 1);
+  uint8_t rest[128];
+  cr_assert_eq(recv(sv[1], rest, sizeof rest, MSG_DONTWAIT), 100,
+               "nothing past the header was read");
+  (void)rest;
+  free(m);
+  shmap_channel_close(ch);
+  close(sv[0]);
+}
+
+/* Nothing readable on `fd` now. */
+static int nothing_pending(int fd) {
+  char c;
+  return recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && errno == EAGAIN;
+}
+
+/* A call wrong for the channel sends nothing: the raw peer's socket stays
+ * empty. */
+SHMAP_TEST(vhost_raw, wrong_calls_send_nothing) {
+  int sv[2];
+  cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  shmap_channel *be_main, *fe_req;
+  ASSERT_OK(shmap_channel_adopt(sv[1], BE, 0, &be_main));
+  int sv2[2];
+  cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv2), 0);
+  ASSERT_OK(shmap_channel_adopt(sv2[1], FE, SHMAP_CHANNEL_BACKEND_REQ, &fe_req));
+  shmap_mappable *buf;
+  ASSERT_OK(shmap_mappable_create(1 << 16, 0, &buf));
+  shmap_region reg = {0, 1 << 16, buf, 0, (void *)(uintptr_t)0x100000000ull};
+  ASSERT_ERR(shmap_backend_shmem_map(be_main, 0, buf, 0, 0, 1 << 16, 1),
+             SHMAP_EPERM);
+  ASSERT_ERR(shmap_backend_shmem_map(be_main, 0, buf, 0, 0, 1 << 16, 0),
+             SHMAP_EPERM);
+  ASSERT_ERR(shmap_frontend_add_region(be_main, &reg), SHMAP_EPERM);
+  ASSERT_ERR(shmap_frontend_add_region(fe_req, &reg), SHMAP_EPERM);
+  cr_assert(nothing_pending(sv[0]), "the main socket's peer got bytes");
+  cr_assert(nothing_pending(sv2[0]), "the request socket's peer got bytes");
+  shmap_mappable_unref(buf);
+  shmap_channel_close(be_main);
+  shmap_channel_close(fe_req);
+  close(sv[0]);
+  close(sv2[0]);
+}
+
+/* ---- the handshake between two processes ---- */
+
+#define HS_DEVICE_FEATURES 0x3ull
+/* Offered: MQ (not asked for) and three of shmap's four; agreed: those
+ * three, which differs from SHMAP_PROTOCOL_SHMAP_DEFAULT (no SHMEM), so a
+ * channel that recorded nothing would show. */
+#define HS_OFFERED_PROTOCOL                                                    \
+  (SHMAP_PROTOCOL_F_MQ | SHMAP_PROTOCOL_F_REPLY_ACK |                          \
+   SHMAP_PROTOCOL_F_BACKEND_REQ | SHMAP_PROTOCOL_F_CONFIGURE_MEM_SLOTS)
+#define HS_AGREED                                                              \
+  (SHMAP_PROTOCOL_F_REPLY_ACK | SHMAP_PROTOCOL_F_BACKEND_REQ |                 \
+   SHMAP_PROTOCOL_F_CONFIGURE_MEM_SLOTS)
+#define HS_RAM (4u << 16)
+#define HS_BUF (2u << 16)
+
+/* The back end, in the child: answers the handshake itself, adopts the
+ * request socket, takes one region (checking it through the front end's
+ * userspace_addr), then maps a buffer of its own into the front end's
+ * window 3 and unmaps it. Returns an exit code (0 = all well). */
+static int handshake_child(int sock, uint64_t uaddr) {
+  long before = test_handle_count();
+  shmap_channel *ch;
+  if (shmap_channel_adopt(sock, BE, 0, &ch) != 0)
+    return 10;
+  shmap_window *guest;
+  shmap_backend *be;
+  if (shmap_window_reserve(1 << 24, 0, &guest) != 0 ||
+      shmap_backend_create(guest, 0, &be) != 0)
+    return 11;
+  shmap_backend_answer_handshake(be, HS_DEVICE_FEATURES, HS_OFFERED_PROTOCOL);
+  /* GET_FEATURES, GET_PROTOCOL_FEATURES, SET_PROTOCOL_FEATURES, SET_OWNER,
+   * SET_FEATURES, SET_BACKEND_REQ_FD, ADD_MEM_REG. */
+  static const uint32_t want[7] = {
+      SHMAP_REQ_GET_FEATURES,          SHMAP_REQ_GET_PROTOCOL_FEATURES,
+      SHMAP_REQ_SET_PROTOCOL_FEATURES, SHMAP_REQ_SET_OWNER,
+      SHMAP_REQ_SET_FEATURES,          SHMAP_REQ_SET_BACKEND_REQ_FD,
+      SHMAP_REQ_ADD_MEM_REG};
+  for (int i = 0; i < 7; i++) {
+    shmap_event ev;
+    int rc = shmap_backend_serve_one(be, ch, &ev);
+    if (rc != 0 || ev.result != 0) {
+      fprintf(stderr, "child: serving %d: %s / %s: %s\n", i,
+              shmap_err_name(rc), shmap_err_name(ev.result),
+              shmap_last_message());
+      return 20 + i;
+    }
+    if (ev.request != want[i] || ev.foreign != 0)
+      return 30 + i;
+  }
+  if (shmap_channel_protocol_features(ch) != HS_AGREED)
+    return 40;
+  if (shmap_backend_features(be) !=
+      (0x1ull | SHMAP_VHOST_F_PROTOCOL_FEATURES))
+    return 41;
+  shmap_channel *req = shmap_backend_request_channel(be);
+  if (req == NULL || !(shmap_channel_flags(req) & SHMAP_CHANNEL_BACKEND_REQ) ||
+      shmap_channel_role(req) != BE)
+    return 42;
+  if (shmap_channel_protocol_features(req) != HS_AGREED)
+    return 43;
+  /* The region: the parent filled its own mapping with pattern 61 and sent
+   * its address of it (`uaddr`, inherited across fork as a number only) as
+   * userspace_addr; translated, it lands in this back end's guest window. */
+  uint8_t *g = shmap_window_translate(guest, 0x100000, HS_RAM);
+  uint8_t *t = shmap_backend_translate_uaddr(be, uaddr, HS_RAM);
+  if (g == NULL || t != g)
+    return 44;
+  if (test_check(t, HS_RAM, 61) != (size_t)-1)
+    return 45;
+  if (shmap_backend_translate_uaddr(be, uaddr + HS_RAM - 8, 16) != NULL)
+    return 46;
+  /* The buffer of its own, shown in the front end's window 3. */
+  shmap_mappable *buf;
+  shmap_window *own;
+  if (shmap_mappable_create(HS_BUF, 0, &buf) != 0 ||
+      shmap_window_reserve(HS_BUF, 0, &own) != 0 ||
+      shmap_window_map(own, 0, buf, 0, HS_BUF, SHMAP_PROT_RW) != 0)
+    return 50;
+  test_fill(shmap_window_base(own), HS_BUF / 2, 62);
+  int rc = shmap_backend_shmem_map(req, 3, buf, 0, 1 << 16, HS_BUF, 1);
+  if (rc != 0) {
+    fprintf(stderr, "child: shmem_map: %s\n", shmap_last_message());
+    return 51;
+  }
+  rc = shmap_backend_shmem_unmap(req, 3, 1 << 16, HS_BUF);
+  if (rc != 0)
+    return 52;
+  /* The front end wrote the second half through its window before it
+   * served the unmap. */
+  uint8_t *mine = shmap_window_base(own);
+  if (test_check(mine + HS_BUF / 2, HS_BUF / 2, 63) != (size_t)-1)
+    return 53;
+  shmap_window_release(own);
+  shmap_mappable_unref(buf);
+  shmap_backend_destroy(be); /* closes the request channel too */
+  shmap_window_release(guest);
+  shmap_channel_close(ch);
+  /* Everything this process was given or made is closed: what is left is
+   * what it started with, less the socket the channel adopted. */
+  if (test_handle_count() != before - 1) {
+    fprintf(stderr, "child: %ld descriptors, started with %ld\n",
+            test_handle_count(), before);
+    return 60;
+  }
+  return 0;
+}
+
+SHMAP_TEST(vhost_process, handshake_and_shmem_map_across_processes) {
+  int sv[2];
+  cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  /* The parent's RAM and its own mapping, filled before fork so that the
+   * region's bytes are known on both sides. */
+  shmap_mappable *ram;
+  ASSERT_OK(shmap_mappable_create(HS_RAM, 0, &ram));
+  shmap_window *mine;
+  ASSERT_OK(shmap_window_reserve(HS_RAM, 0, &mine));
+  ASSERT_OK(shmap_window_map(mine, 0, ram, 0, HS_RAM, SHMAP_PROT_RW));
+  test_fill(shmap_window_base(mine), HS_RAM, 61);
+  fflush(NULL);
+  pid_t pid = fork();
+  cr_assert(pid >= 0);
+  if (pid == 0) {
+    close(sv[0]);
+    _exit(handshake_child(
+        sv[1], (uint64_t)(uintptr_t)shmap_window_base(mine)));
+  }
+  close(sv[1]);
+  shmap_channel *ch;
+  ASSERT_OK(shmap_channel_adopt(sv[0], FE, 0, &ch));
+  shmap_negotiation n;
+  memset(&n, 0xa5, sizeof n);
+  ASSERT_OK(shmap_frontend_negotiate(ch, 0x1, 0, &n));
+  cr_assert_eq(n.offered_features,
+               HS_DEVICE_FEATURES | SHMAP_VHOST_F_PROTOCOL_FEATURES);
+  cr_assert_eq(n.features, 0x1 | SHMAP_VHOST_F_PROTOCOL_FEATURES);
+  cr_assert_eq(n.offered_protocol, HS_OFFERED_PROTOCOL);
+  cr_assert_eq(n.protocol_features, HS_AGREED, "MQ is not asked for");
+  cr_assert_eq(shmap_channel_protocol_features(ch), HS_AGREED);
+  shmap_channel *req;
+  ASSERT_OK(shmap_frontend_open_backend_channel(ch, 0, &req));
+  cr_assert(shmap_channel_flags(req) & SHMAP_CHANNEL_BACKEND_REQ);
+  cr_assert_eq(shmap_channel_role(req), FE);
+  cr_assert_eq(shmap_channel_protocol_features(req), HS_AGREED);
+  shmap_region reg = {0x100000, HS_RAM, ram, 0, shmap_window_base(mine)};
+  ASSERT_OK(shmap_frontend_add_region(ch, &reg));
+  /* Serve the back end's SHMEM_MAP and SHMEM_UNMAP on the request socket. */
+  shmap_frontend *fe;
+  ASSERT_OK(shmap_frontend_create(&fe));
+  shmap_window *bar;
+  ASSERT_OK(shmap_window_reserve(1 << 20, 0, &bar));
+  ASSERT_OK(shmap_frontend_add_window(fe, 3, bar));
+  shmap_event ev;
+  ASSERT_OK(shmap_frontend_serve_one(fe, req, &ev));
+  cr_assert_eq(ev.request, SHMAP_REQ_SHMEM_MAP);
+  cr_assert_eq(ev.result, 0, "%s", shmap_err_name(ev.result));
+  uint8_t *w = shmap_window_translate(bar, 1 << 16, HS_BUF);
+  cr_assert_not_null(w);
+  cr_assert_eq(ev.head, w);
+  cr_assert_eq(test_check(w, HS_BUF / 2, 62), (size_t)-1,
+               "the back end's bytes, read through the window");
+  test_fill(w + HS_BUF / 2, HS_BUF / 2, 63);
+  ASSERT_OK(shmap_frontend_serve_one(fe, req, &ev));
+  cr_assert_eq(ev.request, SHMAP_REQ_SHMEM_UNMAP);
+  cr_assert_eq(ev.result, 0);
+  cr_assert_eq(shmap_window_count(bar), 0);
+  int status;
+  cr_assert_eq(waitpid(pid, &status, 0), pid);
+  cr_assert(WIFEXITED(status), "child died");
+  cr_assert_eq(WEXITSTATUS(status), 0, "child failed with %d",
+               WEXITSTATUS(status));
+  /* The child is gone: the next message is the end. */
+  ASSERT_ERR(shmap_frontend_serve_one(fe, req, &ev), SHMAP_ECLOSED);
+  shmap_frontend_destroy(fe);
+  shmap_window_release(bar);
+  shmap_channel_close(req);
+  shmap_channel_close(ch);
+  shmap_window_release(mine);
+  shmap_mappable_unref(ram);
 }

@@ -11,6 +11,8 @@
 #include "support.h"
 
 #define G shmap_map_granularity()
+#define FE SHMAP_ROLE_FRONTEND
+#define BE SHMAP_ROLE_BACKEND
 
 static void pipe_addr(char *buf, size_t cap) {
   static int n;
@@ -38,7 +40,10 @@ static void raw_open(struct raw *r, unsigned role) {
                 (unsigned long)GetLastError());
   DWORD mode = PIPE_READMODE_MESSAGE;
   cr_assert(SetNamedPipeHandleState(r->client, &mode, NULL, NULL));
-  ASSERT_OK(shmap_listener_accept(r->l, role, 0, &r->ch));
+  /* The front end receives SHMEM_MAP & co. on the back-end request
+   * socket; the back end receives regions on the main socket. */
+  ASSERT_OK(shmap_listener_accept(
+      r->l, role, role == FE ? SHMAP_CHANNEL_BACKEND_REQ : 0, &r->ch));
 }
 
 static void raw_close(struct raw *r) {
@@ -173,8 +178,6 @@ struct bad {
 };
 
 #define SAME ~0u
-#define FE SHMAP_ROLE_FRONTEND
-#define BE SHMAP_ROLE_BACKEND
 
 /* clang-format off: a table reads best as one row per case */
 static const struct bad bads[] = {
@@ -310,7 +313,8 @@ SHMAP_TEST(pipe_ownership, unread_messages_are_closed_with_the_channel) {
   shmap_mappable *m;
   ASSERT_OK(shmap_mappable_create(G, 0, &m));
   shmap_native_t h = shmap_mappable_native(m);
-  shmap_region reg = {0, G, m, 0};
+  /* host: a non-NULL stand-in; only the size is used here. */
+  shmap_region reg = {0, G, m, 0, (void *)(uintptr_t)0x100000000ull};
   shmap_wire_msg msg;
   memset(&msg, 0, sizeof msg);
   msg.hdr.request = SHMAP_REQ_ADD_MEM_REG;
@@ -337,7 +341,8 @@ SHMAP_TEST(pipe_ownership, failed_send_closes_remote_duplicates) {
   long before = test_handle_count();
   shmap_mappable *m;
   ASSERT_OK(shmap_mappable_create(G, 0, &m));
-  shmap_region reg = {0, G, m, 0};
+  /* host: a non-NULL stand-in (the peer is gone before it could use it). */
+  shmap_region reg = {0, G, m, 0, (void *)(uintptr_t)0x100000000ull};
   ASSERT_ERR(shmap_frontend_add_region(front, &reg), SHMAP_ECLOSED);
   shmap_mappable_unref(m);
   cr_assert_eq(test_handle_count(), before, "duplicate left in the peer");
@@ -460,7 +465,8 @@ SHMAP_TEST(pipe_setup, connect_accept_and_adopt_carry_regions) {
   ASSERT_OK(shmap_window_reserve(8 * G, 0, &guest));
   ASSERT_OK(shmap_backend_create(guest, 0, &be));
   ASSERT_OK(shmap_mappable_create(2 * G, 0, &m));
-  shmap_region reg = {2 * G, 2 * G, m, 0};
+  /* host: a non-NULL stand-in; the raw message below sends no address. */
+  shmap_region reg = {2 * G, 2 * G, m, 0, (void *)(uintptr_t)0x100000000ull};
   /* The reply is sent before the request returns: no thread needed when
    * the server is served first, so send without waiting. */
   shmap_wire_msg msg;

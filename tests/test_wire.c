@@ -19,7 +19,7 @@ static int decode(const uint8_t *b, size_t len, int inbound,
   int rc = shmap_wire_header_decode(b, inbound, &h);
   if (rc != 0)
     return rc;
-  return shmap_wire_decode(&h, b + 12, len - 12, m);
+  return shmap_wire_decode_in(inbound, &h, b + 12, len - 12, m);
 }
 
 SHMAP_TEST(wire, add_mem_reg_layout) {
@@ -178,11 +178,15 @@ static const struct bad bads[] = {
      0},
     {"reply with NEED_REPLY", 37, V | 4 | 8, 8, TF, SHMAP_EFLAGS, NONE, 0, 0},
     {"reply of wrong size", 37, V | 4, 16, TF, SHMAP_ESIZE, NONE, 0, 0},
-    {"reply to a request never sent", 9, V | 4, 8, TF, SHMAP_EREQUEST, NONE, 0,
-     0},
+    /* Foreign codes are well framed (the header passes) but not decoded. */
+    {"reply to a code shmap does not decode", 4242, V | 4, 8, TF,
+     SHMAP_EREQUEST, NONE, 0, 0},
     {"unknown request", 99, V, 0, TB, SHMAP_EREQUEST, NONE, 0, 0},
-    {"request of the other direction", 9, V, 40, TB, SHMAP_EREQUEST, NONE, 0,
+    {"foreign request of 4097 bytes", 4242, V, 4097, TB, SHMAP_ESIZE, NONE, 0,
      0},
+    {"foreign reply of 4097 bytes", 4242, V | 4, 4097, TF, SHMAP_ESIZE, NONE,
+     0, 0},
+    {"GET_FEATURES of 4097 bytes", 1, V, 4097, TB, SHMAP_ESIZE, NONE, 0, 0},
     {"ADD_MEM_REG size 32", 37, V, 32, TB, SHMAP_ESIZE, NONE, 0, 0},
     {"REM_MEM_REG size 48", 38, V, 48, TB, SHMAP_ESIZE, NONE, 0, 0},
     {"SET_MEM_TABLE size 8", 5, V, 8, TB, SHMAP_ESIZE, NONE, 0, 0},
@@ -231,7 +235,7 @@ static const struct bad bads[] = {
 SHMAP_TEST(wire, every_rule_has_its_error) {
   for (size_t i = 0; i < sizeof bads / sizeof bads[0]; i++) {
     const struct bad *b = &bads[i];
-    uint8_t buf[12 + 512];
+    uint8_t buf[12 + SHMAP_MSG_MAX_PAYLOAD + 1];
     build_hdr(buf, b->req, b->flags, b->size);
     valid_payload(b->req, buf + 12, b->size);
     if (b->at != NONE) {
@@ -383,4 +387,131 @@ SHMAP_TEST(wire, decode_fills_the_member_or_zeroes_the_union) {
   memset(&back, 0xa5, sizeof back);
   ASSERT_OK(decode(get, sizeof get, SHMAP_WIRE_TO_BACKEND, &back));
   cr_assert_eq(back.u.u64, 0);
+}
+
+/* The two code spaces name the same numbers differently. */
+SHMAP_TEST(wire, request_names_in_both_spaces) {
+  cr_assert_str_eq(shmap_wire_request_name_in(TB, 1), "GET_FEATURES");
+  cr_assert_str_eq(shmap_wire_request_name_in(TF, 1), "IOTLB_MSG");
+  cr_assert_str_eq(shmap_wire_request_name_in(TB, 9), "SET_VRING_ADDR");
+  cr_assert_str_eq(shmap_wire_request_name_in(TF, 9), "SHMEM_MAP");
+  cr_assert_str_eq(shmap_wire_request_name_in(TB, 10), "SET_VRING_BASE");
+  cr_assert_str_eq(shmap_wire_request_name_in(TF, 10), "SHMEM_UNMAP");
+  cr_assert_str_eq(shmap_wire_request_name_in(TB, 21), "SET_BACKEND_REQ_FD");
+  cr_assert_str_eq(shmap_wire_request_name_in(TB, 37), "ADD_MEM_REG");
+  cr_assert_str_eq(shmap_wire_request_name_in(TF, 1007), "EXTERNAL_MAP");
+  cr_assert_str_eq(shmap_wire_request_name_in(TB, 1007), "UNKNOWN");
+  cr_assert_str_eq(shmap_wire_request_name_in(TF, 37), "UNKNOWN");
+  cr_assert_str_eq(shmap_wire_request_name_in(TB, 0), "UNKNOWN");
+  cr_assert_str_eq(shmap_wire_request_name_in(TB, 4242), "UNKNOWN");
+  cr_assert_str_eq(shmap_wire_request_name_in(TB, UINT32_MAX), "UNKNOWN");
+  cr_assert_str_eq(shmap_wire_request_name_in(0, 1), "UNKNOWN");
+  cr_assert_str_eq(shmap_wire_request_name_in(3, 9), "UNKNOWN");
+  /* The decoded codes alone: direction and the space-free name. */
+  cr_assert_eq(shmap_wire_direction(SHMAP_REQ_ADD_MEM_REG), TB);
+  cr_assert_eq(shmap_wire_direction(SHMAP_REQ_SHMEM_MAP), TF);
+  cr_assert_eq(shmap_wire_direction(SHMAP_REQ_GET_FEATURES), 0);
+  cr_assert_str_eq(shmap_wire_request_name(SHMAP_REQ_SHMEM_MAP), "SHMEM_MAP");
+}
+
+SHMAP_TEST(wire, always_answered) {
+  static const uint32_t yes[] = {SHMAP_REQ_GET_FEATURES,
+                                 SHMAP_REQ_GET_PROTOCOL_FEATURES,
+                                 SHMAP_REQ_GET_VRING_BASE,
+                                 SHMAP_REQ_GET_QUEUE_NUM,
+                                 SHMAP_REQ_GET_CONFIG,
+                                 SHMAP_REQ_GET_STATUS,
+                                 SHMAP_REQ_GET_MAX_MEM_SLOTS};
+  static const uint32_t no[] = {
+      SHMAP_REQ_SET_FEATURES,     SHMAP_REQ_SET_OWNER,
+      SHMAP_REQ_SET_MEM_TABLE,    SHMAP_REQ_ADD_MEM_REG,
+      SHMAP_REQ_REM_MEM_REG,      SHMAP_REQ_SET_VRING_ADDR,
+      SHMAP_REQ_SET_VRING_KICK,   SHMAP_REQ_SET_PROTOCOL_FEATURES,
+      SHMAP_REQ_SET_BACKEND_REQ_FD, 4242};
+  for (size_t i = 0; i < sizeof yes / sizeof *yes; i++)
+    cr_assert_eq(shmap_wire_always_answered(TB, yes[i]), 1, "%s",
+                 shmap_wire_request_name_in(TB, yes[i]));
+  for (size_t i = 0; i < sizeof no / sizeof *no; i++)
+    cr_assert_eq(shmap_wire_always_answered(TB, no[i]), 0, "%s",
+                 shmap_wire_request_name_in(TB, no[i]));
+  cr_assert_eq(shmap_wire_always_answered(TF, SHMAP_REQ_EXTERNAL_MAP), 1);
+  cr_assert_eq(shmap_wire_always_answered(TF, SHMAP_REQ_SHMEM_MAP), 0);
+  cr_assert_eq(shmap_wire_always_answered(TF, SHMAP_REQ_SHMEM_UNMAP), 0);
+  /* Code 1 is GET_FEATURES to the back end, IOTLB_MSG to the front end. */
+  cr_assert_eq(shmap_wire_always_answered(TF, 1), 0);
+  cr_assert_eq(shmap_wire_always_answered(TB, SHMAP_REQ_EXTERNAL_MAP), 0);
+  cr_assert_eq(shmap_wire_always_answered(0, 1), 0);
+}
+
+/* A foreign request is well framed up to SHMAP_MSG_MAX_PAYLOAD bytes, in
+ * either space, with or without NEED_REPLY; its reply too. */
+SHMAP_TEST(wire, header_takes_foreign_codes_up_to_4096) {
+  static const struct {
+    uint32_t req, flags;
+    int inbound;
+  } ok[] = {{SHMAP_REQ_GET_FEATURES, V, TB},
+            {SHMAP_REQ_SET_VRING_ADDR, V | 8, TB},
+            {4242, V, TB},
+            {1, V, TF},  /* IOTLB_MSG */
+            {11, V, TF}, /* not a back-end request code vhost-user has */
+            {SHMAP_REQ_GET_FEATURES, V | 4, TF}}; /* its reply */
+  for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
+    for (uint32_t size = 0; size <= 4097; size += size < 8 ? 8 : 4088 + 1) {
+      uint8_t b[12];
+      build_hdr(b, ok[i].req, ok[i].flags, size);
+      shmap_wire_header h;
+      memset(&h, 0xa5, sizeof h);
+      int rc = shmap_wire_header_decode(b, ok[i].inbound, &h);
+      if (size <= SHMAP_MSG_MAX_PAYLOAD) {
+        cr_assert_eq(rc, 0, "code %u size %u: %s", ok[i].req, size,
+                     shmap_last_message());
+        cr_assert_eq(h.request, ok[i].req);
+        cr_assert_eq(h.flags, ok[i].flags);
+        cr_assert_eq(h.size, size);
+      } else {
+        cr_assert_eq(rc, SHMAP_ESIZE, "code %u size %u: got %s", ok[i].req,
+                     size, shmap_err_name(rc));
+        cr_assert_eq(h.request, 0xa5a5a5a5u, "refused: output untouched");
+      }
+    }
+  }
+  /* The bound is exact. */
+  uint8_t b[12];
+  shmap_wire_header h;
+  build_hdr(b, SHMAP_REQ_GET_CONFIG, V, 4096);
+  ASSERT_OK(shmap_wire_header_decode(b, TB, &h));
+  build_hdr(b, SHMAP_REQ_GET_CONFIG, V, 4097);
+  ASSERT_ERR(shmap_wire_header_decode(b, TB, &h), SHMAP_ESIZE);
+  build_hdr(b, SHMAP_REQ_GET_CONFIG, V, UINT32_MAX);
+  ASSERT_ERR(shmap_wire_header_decode(b, TB, &h), SHMAP_ESIZE);
+  /* A foreign header still needs version 1 and known flag bits. */
+  build_hdr(b, SHMAP_REQ_GET_FEATURES, 2, 0);
+  ASSERT_ERR(shmap_wire_header_decode(b, TB, &h), SHMAP_EVERSION);
+  build_hdr(b, SHMAP_REQ_GET_FEATURES, V | 0x20, 0);
+  ASSERT_ERR(shmap_wire_header_decode(b, TB, &h), SHMAP_EFLAGS);
+  build_hdr(b, SHMAP_REQ_GET_FEATURES, V | 4 | 8, 8);
+  ASSERT_ERR(shmap_wire_header_decode(b, TF, &h), SHMAP_EFLAGS);
+}
+
+/* The decoder reads a code in the space its receiver gets requests in
+ * (shmap_wire_decode_in): a front-end SET_VRING_ADDR (9) whose header passed
+ * shmap_wire_header_decode(.., TO_BACKEND, ..) is not decoded as a
+ * SHMEM_MAP, and a reply to SET_VRING_ADDR received by a back end (inbound
+ * TO_FRONTEND) is not decoded as a SHMEM_MAP reply. */
+SHMAP_TEST(wire, decode_knows_the_space) {
+  uint8_t buf[12 + 40];
+  build_hdr(buf, 9, V, 40);
+  valid_payload(SHMAP_REQ_SHMEM_MAP, buf + 12, 40);
+  shmap_wire_msg m;
+  int rc = decode(buf, sizeof buf, TB, &m);
+  cr_assert_eq(rc, SHMAP_EREQUEST,
+               "SET_VRING_ADDR to the back end decoded as %s: got %s",
+               shmap_wire_request_name(9), shmap_err_name(rc));
+  build_hdr(buf, 9, V | 4, 8);
+  memset(buf + 12, 0, 8);
+  rc = decode(buf, 20, TF, &m);
+  cr_assert_eq(rc, SHMAP_EREQUEST,
+               "a reply to SET_VRING_ADDR decoded as a SHMEM_MAP reply: got "
+               "%s",
+               shmap_err_name(rc));
 }

@@ -260,6 +260,19 @@ SHMAP_API int shmap_wire_header_decode(const uint8_t *buf, int inbound,
 SHMAP_API int shmap_wire_decode(const shmap_wire_header *h,
                                 const uint8_t *payload, size_t len,
                                 shmap_wire_msg *out);
+/**
+ * shmap_wire_decode() for a receiver to whom requests of direction
+ * `inbound` are addressed, as in shmap_wire_header_decode(): a request's
+ * code is read in that space and a reply's in the other, so front-end 9
+ * (SET_VRING_ADDR) is refused with SHMAP_EREQUEST rather than decoded as
+ * back-end 9 (SHMEM_MAP). shmap_wire_decode() itself can only go by the
+ * code; a receiver that knows its direction calls this one.
+ *
+ * Errors: as shmap_wire_decode().
+ */
+SHMAP_API int shmap_wire_decode_in(int inbound, const shmap_wire_header *h,
+                                   const uint8_t *payload, size_t len,
+                                   shmap_wire_msg *out);
 
 /**
  * Encode header and payload into `buf` (cap >= SHMAP_WIRE_MAX_MESSAGE is

@@ -401,20 +401,23 @@ SHMAP__FLATTEN int shmap_channel_reply(shmap_channel *ch, uint32_t request,
                                        int result) {
   if (ch == NULL)
     return shmap__err(SHMAP_EINVAL, "channel reply: NULL channel");
-  return shmap__send_reply(ch, request, shmap_wire_reply_value(result));
+  int rc = check_outbound(ch, request, 1);
+  return rc != 0 ? rc
+                 : shmap__send_reply(ch, request, shmap_wire_reply_value(result));
 }
 
 int shmap_channel_reply_u64(shmap_channel *ch, uint32_t request,
                             uint64_t value) {
   if (ch == NULL)
     return shmap__err(SHMAP_EINVAL, "channel reply: NULL channel");
-  return shmap__send_reply(ch, request, value);
+  int rc = check_outbound(ch, request, 1);
+  return rc != 0 ? rc : shmap__send_reply(ch, request, value);
 }
 
 int shmap_channel_send_reply(shmap_channel *ch, const shmap_reply *r) {
   if (ch == NULL || r == NULL)
     return shmap__err(SHMAP_EINVAL, "channel send_reply: NULL argument");
-  return r->due ? shmap__send_reply(ch, r->request, r->value) : 0;
+  return r->due ? shmap_channel_reply_u64(ch, r->request, r->value) : 0;
 }
 
 SHMAP__FLATTEN int shmap_channel_recv_reply(shmap_channel *ch, uint32_t request,
@@ -500,7 +503,10 @@ int shmap_channel_call(shmap_channel *ch, uint32_t request, const void *payload,
 int shmap__apply_msg(shmap_channel *ch, shmap_msg *m, shmap_reply *reply,
                      shmap_event *ev, shmap__apply_fn apply, void *ctx) {
   shmap__outcome out = {0, NULL};
-  int rc = apply(ctx, ch, &m->wire, m->known, m, m->fds, m->nfds, &out);
+  /* A reply answers a request; there is nothing in it to apply. */
+  int rc = m->hdr.flags & SHMAP_WIRE_REPLY
+               ? SHMAP__NOT_MINE
+               : apply(ctx, ch, &m->wire, m->known, m, m->fds, m->nfds, &out);
   if (rc == SHMAP__NOT_MINE)
     return shmap__err(SHMAP_EREQUEST, "%s (request %" PRIu32 ") is not one "
                                       "this endpoint handles",

@@ -453,6 +453,16 @@ SHMAP__NOINLINE int shmap__wire_decode_in(int space,
   return rc;
 }
 
+int shmap_wire_decode_in(int inbound, const shmap_wire_header *h,
+                         const uint8_t *payload, size_t len,
+                         shmap_wire_msg *out) {
+  if (inbound != SHMAP_WIRE_TO_BACKEND && inbound != SHMAP_WIRE_TO_FRONTEND)
+    return shmap__err(SHMAP_EINVAL, "decode: bad direction %d", inbound);
+  int space = h != NULL && (h->flags & SHMAP_WIRE_REPLY) ? other_space(inbound)
+                                                         : inbound;
+  return shmap__wire_decode_in(space, h, payload, len, out);
+}
+
 int shmap_wire_decode(const shmap_wire_header *h, const uint8_t *payload,
                       size_t len, shmap_wire_msg *out) {
   /* The decoded codes of the two spaces do not collide: the code names its
