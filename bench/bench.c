@@ -559,8 +559,8 @@ static void bench_scale(void) {
 static const char *only;
 
 static int is_group(const char *name) {
-  static const char *const groups[] = {"map", "create", "rt", "translate",
-                                       "scale", "vhost"};
+  static const char *const groups[] = {"map",       "create", "rt",
+                                       "translate", "scale",  "vhost"};
   for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++)
     if (strcmp(name, groups[i]) == 0)
       return 1;

@@ -51,25 +51,24 @@
 enum { P_SHMAP, P_QSD, P_VIRTIOFSD, P_DPDK, P_FLOOR, P_COUNT };
 
 struct vpeer {
-  const char *option;   /* --vhost-NAME */
-  const char *label;    /* the baseline column */
-  const char *sock;     /* NULL: not asked for */
-  shmap_channel *ch;    /* NULL: not connected, or failed */
-  uint64_t proto;       /* agreed protocol features */
-  long pid;             /* the back end process (SO_PEERCRED), or 0 */
-  int fd;               /* P_FLOOR: its socket, else -1 */
+  const char *option; /* --vhost-NAME */
+  const char *label;  /* the baseline column */
+  const char *sock;   /* NULL: not asked for */
+  shmap_channel *ch;  /* NULL: not connected, or failed */
+  uint64_t proto;     /* agreed protocol features */
+  long pid;           /* the back end process (SO_PEERCRED), or 0 */
+  int fd;             /* P_FLOOR: its socket, else -1 */
 };
 
 static struct vpeer peers[P_COUNT] = {
     {NULL, "shmap back end (child process)", NULL, NULL, 0, 0, -1},
     {"--vhost-qsd", "qemu-storage-daemon (libvhost-user)", NULL, NULL, 0, 0,
      -1},
-    {"--vhost-virtiofsd", "virtiofsd (rust-vmm vhost-user-backend)", NULL,
-     NULL, 0, 0, -1},
-    {"--vhost-dpdk", "dpdk-testpmd (net_vhost, librte_vhost)", NULL, NULL, 0,
-     0, -1},
-    {NULL, "bare: same bytes+fds to a child, no mapping", NULL, NULL, 0, 0,
+    {"--vhost-virtiofsd", "virtiofsd (rust-vmm vhost-user-backend)", NULL, NULL,
+     0, 0, -1},
+    {"--vhost-dpdk", "dpdk-testpmd (net_vhost, librte_vhost)", NULL, NULL, 0, 0,
      -1},
+    {NULL, "bare: same bytes+fds to a child, no mapping", NULL, NULL, 0, 0, -1},
 };
 
 static int alive(const struct vpeer *p) { return p->ch != NULL || p->fd >= 0; }
@@ -145,8 +144,8 @@ static void peer_failed(struct vpeer *p, const char *what, int rc) {
 
 static int floor_msg(int fd, uint32_t size, size_t nfds) {
   uint8_t buf[12 + 8 + 32 * 2] = {0}, rep[20];
-  buf[0] = 37;   /* any request: the child does not look */
-  buf[4] = 0x9;  /* version | NEED_REPLY */
+  buf[0] = 37;  /* any request: the child does not look */
+  buf[4] = 0x9; /* version | NEED_REPLY */
   buf[8] = (uint8_t)size;
   int fds[2] = {shmap_mappable_native(cur.a.mappable),
                 shmap_mappable_native(cur.b.mappable)};
@@ -291,11 +290,26 @@ static double run_peer(int slot) {
   return ns;
 }
 
-static double run0(void *u) { (void)u; return run_peer(0); }
-static double run1(void *u) { (void)u; return run_peer(1); }
-static double run2(void *u) { (void)u; return run_peer(2); }
-static double run3(void *u) { (void)u; return run_peer(3); }
-static double run4(void *u) { (void)u; return run_peer(4); }
+static double run0(void *u) {
+  (void)u;
+  return run_peer(0);
+}
+static double run1(void *u) {
+  (void)u;
+  return run_peer(1);
+}
+static double run2(void *u) {
+  (void)u;
+  return run_peer(2);
+}
+static double run3(void *u) {
+  (void)u;
+  return run_peer(3);
+}
+static double run4(void *u) {
+  (void)u;
+  return run_peer(4);
+}
 
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
@@ -370,8 +384,8 @@ static void connect_peer(struct vpeer *p) {
     return;
   int rc = shmap_channel_connect(p->sock, SHMAP_ROLE_FRONTEND, 0, &p->ch);
   if (rc != 0) {
-    fprintf(stderr, "shmap-bench: vhost %s at %s: connect: %s (%s)\n",
-            p->label, p->sock, shmap_err_name(rc), shmap_last_message());
+    fprintf(stderr, "shmap-bench: vhost %s at %s: connect: %s (%s)\n", p->label,
+            p->sock, shmap_err_name(rc), shmap_last_message());
     p->ch = NULL;
     return;
   }
@@ -384,8 +398,7 @@ static void connect_peer(struct vpeer *p) {
   p->proto = n.protocol_features;
   p->pid = peer_pid(shmap_channel_native(p->ch));
   if (!(p->proto & SHMAP_PROTOCOL_F_REPLY_ACK)) {
-    fprintf(stderr, "shmap-bench: vhost %s: no REPLY_ACK, skipped\n",
-            p->label);
+    fprintf(stderr, "shmap-bench: vhost %s: no REPLY_ACK, skipped\n", p->label);
     shmap_channel_close(p->ch);
     p->ch = NULL;
   }

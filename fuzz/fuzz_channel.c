@@ -81,8 +81,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   unsigned ctl = size > 0 ? data[i++] : 0;
   unsigned role = ctl & 1 ? SHMAP_ROLE_FRONTEND : SHMAP_ROLE_BACKEND;
   unsigned chan_kind = (role == SHMAP_ROLE_FRONTEND) != ((ctl & 2) != 0)
-                      ? SHMAP_CHANNEL_BACKEND_REQ
-                      : 0;
+                           ? SHMAP_CHANNEL_BACKEND_REQ
+                           : 0;
   while (i + 2 <= size) {
     int nfds = data[i] & 0x0f, kind = data[i] >> 4;
     size_t len = data[i + 1];

@@ -95,8 +95,8 @@ static const struct bad bads[] = {
      MEMFD, 0, 0, SHMAP_EREQUEST},
     {"unknown request", FE, 4242, V | NR, 0, -1, 0, 0, 0, NOFD, 0, 0,
      SHMAP_EREQUEST},
-    {"foreign request of 4097 bytes", BE, 4242, V | NR, 0, -2, 4097, 4, 0,
-     NOFD, 0, 1, SHMAP_ESIZE},
+    {"foreign request of 4097 bytes", BE, 4242, V | NR, 0, -2, 4097, 4, 0, NOFD,
+     0, 1, SHMAP_ESIZE},
     {"too many descriptors (9)", BE, 37, V | NR, 0, -1, 0, 0, 9, MEMFD, 0, 1,
      SHMAP_EFDCOUNT},
     {"far too many descriptors (16, MSG_CTRUNC)", BE, 37, V | NR, 0, -1, 0, 0,
@@ -421,8 +421,7 @@ SHMAP_TEST(bad_input, request_instead_of_the_reply) {
   int sv[2];
   cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
   shmap_channel *ch;
-  ASSERT_OK(
-      shmap_channel_adopt(sv[1], BE, SHMAP_CHANNEL_BACKEND_REQ, &ch));
+  ASSERT_OK(shmap_channel_adopt(sv[1], BE, SHMAP_CHANNEL_BACKEND_REQ, &ch));
   uint8_t f[32];
   le32(f, 36), le32(f + 4, V | NR), le32(f + 8, 0);
   le32(f + 12, 10), le32(f + 16, 0x5), le32(f + 20, 8), le64(f + 24, 0);
@@ -513,8 +512,9 @@ SHMAP_TEST(bad_input, eintr_storm) {
   for (int i = 0; i < 500; i++) {
     /* host: a distinct non-NULL stand-in for the front end's address (this
      * shmap back end only records it; nothing dereferences it). */
-    shmap_region r = {(uint64_t)(i % 16) << 20, 1 << 16, ram, 0,
-                      (void *)(uintptr_t)(0x100000000ull + ((uint64_t)(i % 16) << 20))};
+    shmap_region r = {
+        (uint64_t)(i % 16) << 20, 1 << 16, ram, 0,
+        (void *)(uintptr_t)(0x100000000ull + ((uint64_t)(i % 16) << 20))};
     failures += shmap_frontend_add_region(front, &r) != 0;
     failures += shmap_frontend_remove_region(front, &r) != 0;
   }
@@ -571,8 +571,10 @@ SHMAP_TEST(security, byte_cap_per_peer) {
   test_thread *t = test_thread_start(storm_serve, &s);
   /* host: distinct non-NULL stand-ins (recorded, never dereferenced). */
   shmap_region a = {0, 2 << 16, ram, 0, (void *)(uintptr_t)0x100000000ull},
-               b = {1 << 20, 2 << 16, ram, 0, (void *)(uintptr_t)0x100100000ull},
-               c = {2 << 20, 1 << 16, ram, 0, (void *)(uintptr_t)0x100200000ull};
+               b = {1 << 20, 2 << 16, ram, 0,
+                    (void *)(uintptr_t)0x100100000ull},
+               c = {2 << 20, 1 << 16, ram, 0,
+                    (void *)(uintptr_t)0x100200000ull};
   int ra = shmap_frontend_add_region(front, &a);
   int rb = shmap_frontend_add_region(front, &b);
   int rc = shmap_frontend_add_region(front, &c);
@@ -669,7 +671,8 @@ SHMAP_TEST(vhost_raw, wrong_calls_send_nothing) {
   ASSERT_OK(shmap_channel_adopt(sv[1], BE, 0, &be_main));
   int sv2[2];
   cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv2), 0);
-  ASSERT_OK(shmap_channel_adopt(sv2[1], FE, SHMAP_CHANNEL_BACKEND_REQ, &fe_req));
+  ASSERT_OK(
+      shmap_channel_adopt(sv2[1], FE, SHMAP_CHANNEL_BACKEND_REQ, &fe_req));
   shmap_mappable *buf;
   ASSERT_OK(shmap_mappable_create(1 << 16, 0, &buf));
   shmap_region reg = {0, 1 << 16, buf, 0, (void *)(uintptr_t)0x100000000ull};
@@ -720,18 +723,19 @@ static int handshake_child(int sock, uint64_t uaddr) {
   shmap_backend_answer_handshake(be, HS_DEVICE_FEATURES, HS_OFFERED_PROTOCOL);
   /* GET_FEATURES, GET_PROTOCOL_FEATURES, SET_PROTOCOL_FEATURES, SET_OWNER,
    * SET_FEATURES, SET_BACKEND_REQ_FD, ADD_MEM_REG. */
-  static const uint32_t want[7] = {
-      SHMAP_REQ_GET_FEATURES,          SHMAP_REQ_GET_PROTOCOL_FEATURES,
-      SHMAP_REQ_SET_PROTOCOL_FEATURES, SHMAP_REQ_SET_OWNER,
-      SHMAP_REQ_SET_FEATURES,          SHMAP_REQ_SET_BACKEND_REQ_FD,
-      SHMAP_REQ_ADD_MEM_REG};
+  static const uint32_t want[7] = {SHMAP_REQ_GET_FEATURES,
+                                   SHMAP_REQ_GET_PROTOCOL_FEATURES,
+                                   SHMAP_REQ_SET_PROTOCOL_FEATURES,
+                                   SHMAP_REQ_SET_OWNER,
+                                   SHMAP_REQ_SET_FEATURES,
+                                   SHMAP_REQ_SET_BACKEND_REQ_FD,
+                                   SHMAP_REQ_ADD_MEM_REG};
   for (int i = 0; i < 7; i++) {
     shmap_event ev;
     int rc = shmap_backend_serve_one(be, ch, &ev);
     if (rc != 0 || ev.result != 0) {
-      fprintf(stderr, "child: serving %d: %s / %s: %s\n", i,
-              shmap_err_name(rc), shmap_err_name(ev.result),
-              shmap_last_message());
+      fprintf(stderr, "child: serving %d: %s / %s: %s\n", i, shmap_err_name(rc),
+              shmap_err_name(ev.result), shmap_last_message());
       return 20 + i;
     }
     if (ev.request != want[i] || ev.foreign != 0)
@@ -739,8 +743,7 @@ static int handshake_child(int sock, uint64_t uaddr) {
   }
   if (shmap_channel_protocol_features(ch) != HS_AGREED)
     return 40;
-  if (shmap_backend_features(be) !=
-      (0x1ull | SHMAP_VHOST_F_PROTOCOL_FEATURES))
+  if (shmap_backend_features(be) != (0x1ull | SHMAP_VHOST_F_PROTOCOL_FEATURES))
     return 41;
   shmap_channel *req = shmap_backend_request_channel(be);
   if (req == NULL || !(shmap_channel_flags(req) & SHMAP_CHANNEL_BACKEND_REQ) ||
@@ -811,8 +814,7 @@ SHMAP_TEST(vhost_process, handshake_and_shmem_map_across_processes) {
   cr_assert(pid >= 0);
   if (pid == 0) {
     close(sv[0]);
-    _exit(handshake_child(
-        sv[1], (uint64_t)(uintptr_t)shmap_window_base(mine)));
+    _exit(handshake_child(sv[1], (uint64_t)(uintptr_t)shmap_window_base(mine)));
   }
   close(sv[1]);
   shmap_channel *ch;

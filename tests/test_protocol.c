@@ -138,9 +138,11 @@ SHMAP_TEST(protocol, set_mem_table_is_all_or_nothing) {
   struct rig r;
   rig_open(&r, 0);
   struct server s = {.be = r.be, .ch = r.back};
-  shmap_region first[2] = {{0, 2 * G, r.ram, 0, host_of(&r, 0)}, {8 * G, 2 * G, r.ram, 2 * G, host_of(&r, 2 * G)}};
-  shmap_region second[3] = {
-      {0, G, r.ram, 0, host_of(&r, 0)}, {4 * G, G, r.ram, G, host_of(&r, G)}, {60 * G, 8 * G, r.ram, 0, host_of(&r, 0)}};
+  shmap_region first[2] = {{0, 2 * G, r.ram, 0, host_of(&r, 0)},
+                           {8 * G, 2 * G, r.ram, 2 * G, host_of(&r, 2 * G)}};
+  shmap_region second[3] = {{0, G, r.ram, 0, host_of(&r, 0)},
+                            {4 * G, G, r.ram, G, host_of(&r, G)},
+                            {60 * G, 8 * G, r.ram, 0, host_of(&r, 0)}};
   shmap_region third[1] = {{32 * G, 8 * G, r.ram, 0, host_of(&r, 0)}};
   int rc[3];
   WITH_SERVER(s, 3, {
@@ -168,7 +170,8 @@ SHMAP_TEST(protocol, failed_table_restores_old_regions) {
   rig_open(&r, 0);
   struct server s = {.be = r.be, .ch = r.back};
   shmap_region first[1] = {{0, 2 * G, r.ram, 0, host_of(&r, 0)}};
-  shmap_region bad[2] = {{4 * G, G, r.ram, 0, host_of(&r, 0)}, {63 * G, 2 * G, r.ram, 0, host_of(&r, 0)}};
+  shmap_region bad[2] = {{4 * G, G, r.ram, 0, host_of(&r, 0)},
+                         {63 * G, 2 * G, r.ram, 0, host_of(&r, 0)}};
   int rc[2];
   WITH_SERVER(s, 2, {
     rc[0] = shmap_frontend_set_mem_table(r.front, first, 1);
@@ -186,8 +189,8 @@ SHMAP_TEST(protocol, failed_table_restores_old_regions) {
 
 SHMAP_TEST(protocol, shmem_map_unmap_and_external) {
   shmap_channel *front, *back;
-  ASSERT_OK(shmap_channel_pair(SHMAP_CHANNEL_INPROCESS | SHMAP_CHANNEL_BACKEND_REQ,
-                               &front, &back));
+  ASSERT_OK(shmap_channel_pair(
+      SHMAP_CHANNEL_INPROCESS | SHMAP_CHANNEL_BACKEND_REQ, &front, &back));
   shmap_frontend *fe;
   ASSERT_OK(shmap_frontend_create(&fe));
   shmap_window *bar;

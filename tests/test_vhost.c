@@ -199,13 +199,11 @@ SHMAP_TEST(vhost, foreign_messages_reach_the_callback_in_order) {
   cr_assert_eq(features[1], DEVICE_FEATURES);
   /* The callback saw the four foreign requests, in order, whole. */
   cr_assert_eq(seen.n, 4);
-  static const uint32_t want[4] = {SHMAP_REQ_GET_FEATURES,
-                                   SHMAP_REQ_SET_VRING_KICK,
-                                   SHMAP_REQ_SET_VRING_KICK,
-                                   SHMAP_REQ_GET_FEATURES};
+  static const uint32_t want[4] = {
+      SHMAP_REQ_GET_FEATURES, SHMAP_REQ_SET_VRING_KICK,
+      SHMAP_REQ_SET_VRING_KICK, SHMAP_REQ_GET_FEATURES};
   for (int i = 0; i < 4; i++) {
-    cr_assert_eq(seen.code[i], want[i], "foreign %d: code %u", i,
-                 seen.code[i]);
+    cr_assert_eq(seen.code[i], want[i], "foreign %d: code %u", i, seen.code[i]);
     cr_assert_eq(seen.direction[i], TB);
     cr_assert_eq(seen.known[i], 0);
     cr_assert_eq(seen.reply_rc[i], 0);
@@ -258,8 +256,8 @@ SHMAP_TEST(vhost, foreign_request_without_callback_is_refused) {
     /* NEED_REPLY set (REPLY_ACK): answered with a failure. */
     rc[0] = shmap_channel_call(r.front, SHMAP_REQ_SET_VRING_ADDR, addr,
                                sizeof addr, NULL, 0, NULL);
-    rc[1] = shmap_channel_call(r.front, SHMAP_REQ_SET_VRING_KICK, idx, 8,
-                               &kick, 1, NULL);
+    rc[1] = shmap_channel_call(r.front, SHMAP_REQ_SET_VRING_KICK, idx, 8, &kick,
+                               1, NULL);
     /* Without NEED_REPLY: nothing answered, nothing waited for. */
     rc[2] = shmap_channel_send_msg(r.front, SHMAP_REQ_SET_OWNER, 0, NULL, 0,
                                    NULL, 0);
@@ -331,9 +329,9 @@ SHMAP_TEST(vhost, payload_of_4096_bytes_passes_4097_does_not) {
   shmap_native_t nine[9];
   for (int i = 0; i < 9; i++)
     nine[i] = shmap_channel_native(front);
-  ASSERT_ERR(shmap_channel_send_msg(front, SHMAP_REQ_SET_CONFIG, 0, big, 8,
-                                    nine, 9),
-             SHMAP_EFDCOUNT);
+  ASSERT_ERR(
+      shmap_channel_send_msg(front, SHMAP_REQ_SET_CONFIG, 0, big, 8, nine, 9),
+      SHMAP_EFDCOUNT);
   cr_assert_eq(test_native_pending(shmap_channel_native(back)), 0);
   free(m);
   free(big);
@@ -434,8 +432,7 @@ SHMAP_TEST(vhost, calls_wrong_for_the_channel_fail_before_sending) {
   ASSERT_ERR(shmap_backend_external_map(back, 0, 0, G, &ext), SHMAP_EPERM);
   /* ... and from the front end of either. */
   ASSERT_ERR(shmap_backend_shmem_map(front, 0, buf, 0, 0, G, 1), SHMAP_EPERM);
-  ASSERT_ERR(shmap_backend_shmem_map(rfront, 0, buf, 0, 0, G, 1),
-             SHMAP_EPERM);
+  ASSERT_ERR(shmap_backend_shmem_map(rfront, 0, buf, 0, 0, G, 1), SHMAP_EPERM);
   /* Regions from a back-end role, or on a back-end request socket. */
   ASSERT_ERR(shmap_frontend_add_region(back, &reg), SHMAP_EPERM);
   ASSERT_ERR(shmap_frontend_add_region(rfront, &reg), SHMAP_EPERM);
@@ -444,19 +441,18 @@ SHMAP_TEST(vhost, calls_wrong_for_the_channel_fail_before_sending) {
   ASSERT_ERR(shmap_frontend_remove_region(rfront, &reg), SHMAP_EPERM);
   ASSERT_ERR(shmap_frontend_negotiate(back, 0, 0, NULL), SHMAP_EPERM);
   ASSERT_ERR(shmap_frontend_negotiate(rfront, 0, 0, NULL), SHMAP_EPERM);
-  ASSERT_ERR(shmap_frontend_open_backend_channel(back, 0, &other),
-             SHMAP_EPERM);
+  ASSERT_ERR(shmap_frontend_open_backend_channel(back, 0, &other), SHMAP_EPERM);
   ASSERT_ERR(shmap_frontend_open_backend_channel(rfront, 0, &other),
              SHMAP_EPERM);
   /* Raw requests from an end that only answers. */
-  ASSERT_ERR(shmap_channel_send_msg(back, SHMAP_REQ_GET_FEATURES, 0, NULL, 0,
-                                    NULL, 0),
-             SHMAP_EPERM);
+  ASSERT_ERR(
+      shmap_channel_send_msg(back, SHMAP_REQ_GET_FEATURES, 0, NULL, 0, NULL, 0),
+      SHMAP_EPERM);
   ASSERT_ERR(shmap_channel_send_msg(rfront, 1, 0, NULL, 0, NULL, 0),
              SHMAP_EPERM);
-  ASSERT_ERR(shmap_channel_call(back, SHMAP_REQ_GET_FEATURES, NULL, 0, NULL, 0,
-                                NULL),
-             SHMAP_EPERM);
+  ASSERT_ERR(
+      shmap_channel_call(back, SHMAP_REQ_GET_FEATURES, NULL, 0, NULL, 0, NULL),
+      SHMAP_EPERM);
   /* ... and replies from an end that receives no requests. */
   ASSERT_ERR(shmap_channel_send_msg(front, SHMAP_REQ_GET_FEATURES,
                                     SHMAP_WIRE_REPLY, "12345678", 8, NULL, 0),
@@ -594,8 +590,7 @@ SHMAP_TEST(vhost, without_configure_mem_slots_tables_are_sent_whole) {
   rig_open(&r, 0);
   shmap_channel_set_protocol_features(r.front, SHMAP_PROTOCOL_F_REPLY_ACK);
   uint64_t slots;
-  ASSERT_ERR(shmap_frontend_get_max_mem_slots(r.front, &slots),
-             SHMAP_ENOTSUP);
+  ASSERT_ERR(shmap_frontend_get_max_mem_slots(r.front, &slots), SHMAP_ENOTSUP);
   struct server s = {.be = r.be, .ch = r.back};
   shmap_region reg[10];
   for (int i = 0; i < 10; i++)
@@ -652,10 +647,10 @@ SHMAP_TEST(vhost, without_configure_mem_slots_tables_are_sent_whole) {
   cr_assert_eq(shmap_backend_count(r.be), 8);
   cr_assert_null(shmap_window_translate(r.guest, 0, 1), "region 0 removed");
   for (int i = 1; i < 9; i++)
-    cr_assert_eq(memcmp(shmap_window_translate(r.guest, reg[i].guest_address,
-                                               G),
-                        reg[i].host, (size_t)G),
-                 0, "region %d", i);
+    cr_assert_eq(
+        memcmp(shmap_window_translate(r.guest, reg[i].guest_address, G),
+               reg[i].host, (size_t)G),
+        0, "region %d", i);
   /* (s.n == 10 above: nothing beyond the ten tables went out.) */
   rig_close(&r);
 }
@@ -680,7 +675,8 @@ SHMAP_TEST(vhost, rem_repeats_add_and_must_match) {
     cr_assert_eq(add->nfds, 1);
     cr_assert_eq(get64(add->payload + 8), 16 * G, "guest_phys_addr");
     cr_assert_eq(get64(add->payload + 16), 2 * G, "memory_size");
-    cr_assert_eq(get64(add->payload + 24), (uint64_t)(uintptr_t)host_of(&r, 3 * G),
+    cr_assert_eq(get64(add->payload + 24),
+                 (uint64_t)(uintptr_t)host_of(&r, 3 * G),
                  "userspace_addr is the front end's address");
     cr_assert_eq(get64(add->payload + 32), 3 * G, "mmap_offset");
     uint8_t added[40];
@@ -719,8 +715,8 @@ SHMAP_TEST(vhost, rem_repeats_add_and_must_match) {
     memset(&w, 0, sizeof w);
     w.hdr.request = SHMAP_REQ_REM_MEM_REG;
     w.hdr.flags = SHMAP_WIRE_VERSION | SHMAP_WIRE_NEED_REPLY;
-    w.u.region = (shmap_wire_region){16 * G, 2 * G, get64(added + 24) + G,
-                                     3 * G};
+    w.u.region =
+        (shmap_wire_region){16 * G, 2 * G, get64(added + 24) + G, 3 * G};
     ASSERT_OK(shmap_channel_send(r.front, &w, NULL, 0));
     ASSERT_OK(shmap_backend_serve_one(r.be, r.back, &ev));
     cr_assert_eq(ev.result, SHMAP_ENOENT);
@@ -794,9 +790,9 @@ static void front_steps(void *arg) {
   shmap_msg *m = msg_new();
   /* Each result is checked by the device loop's view below; here only that
    * every call came back as it should. */
-  cr_assert_eq(shmap_channel_call(r->front, SHMAP_REQ_GET_FEATURES, NULL, 0,
-                                  NULL, 0, m),
-               0);
+  cr_assert_eq(
+      shmap_channel_call(r->front, SHMAP_REQ_GET_FEATURES, NULL, 0, NULL, 0, m),
+      0);
   cr_assert_eq(shmap_msg_u64(m, &f), 0);
   cr_assert_eq(f, DEVICE_FEATURES);
   shmap_region reg = region(r, 0, 2 * G, G);
@@ -974,8 +970,7 @@ SHMAP_TEST(vhost, apply_refuses_replies) {
   cr_assert_eq(rc, SHMAP_EREQUEST,
                "backend_apply of a SHMEM_MAP reply: got %s (reply due %d, "
                "value %llu)",
-               shmap_err_name(rc), reply.due,
-               (unsigned long long)reply.value);
+               shmap_err_name(rc), reply.due, (unsigned long long)reply.value);
   shmap_backend_destroy(be);
   shmap_window_release(guest);
   shmap_channel_close(front);

@@ -184,8 +184,8 @@ static const struct bad bads[] = {
     {"unknown request", 99, V, 0, TB, SHMAP_EREQUEST, NONE, 0, 0},
     {"foreign request of 4097 bytes", 4242, V, 4097, TB, SHMAP_ESIZE, NONE, 0,
      0},
-    {"foreign reply of 4097 bytes", 4242, V | 4, 4097, TF, SHMAP_ESIZE, NONE,
-     0, 0},
+    {"foreign reply of 4097 bytes", 4242, V | 4, 4097, TF, SHMAP_ESIZE, NONE, 0,
+     0},
     {"GET_FEATURES of 4097 bytes", 1, V, 4097, TB, SHMAP_ESIZE, NONE, 0, 0},
     {"ADD_MEM_REG size 32", 37, V, 32, TB, SHMAP_ESIZE, NONE, 0, 0},
     {"REM_MEM_REG size 48", 38, V, 48, TB, SHMAP_ESIZE, NONE, 0, 0},
@@ -415,18 +415,16 @@ SHMAP_TEST(wire, request_names_in_both_spaces) {
 }
 
 SHMAP_TEST(wire, always_answered) {
-  static const uint32_t yes[] = {SHMAP_REQ_GET_FEATURES,
-                                 SHMAP_REQ_GET_PROTOCOL_FEATURES,
-                                 SHMAP_REQ_GET_VRING_BASE,
-                                 SHMAP_REQ_GET_QUEUE_NUM,
-                                 SHMAP_REQ_GET_CONFIG,
-                                 SHMAP_REQ_GET_STATUS,
-                                 SHMAP_REQ_GET_MAX_MEM_SLOTS};
+  static const uint32_t yes[] = {
+      SHMAP_REQ_GET_FEATURES,     SHMAP_REQ_GET_PROTOCOL_FEATURES,
+      SHMAP_REQ_GET_VRING_BASE,   SHMAP_REQ_GET_QUEUE_NUM,
+      SHMAP_REQ_GET_CONFIG,       SHMAP_REQ_GET_STATUS,
+      SHMAP_REQ_GET_MAX_MEM_SLOTS};
   static const uint32_t no[] = {
-      SHMAP_REQ_SET_FEATURES,     SHMAP_REQ_SET_OWNER,
-      SHMAP_REQ_SET_MEM_TABLE,    SHMAP_REQ_ADD_MEM_REG,
-      SHMAP_REQ_REM_MEM_REG,      SHMAP_REQ_SET_VRING_ADDR,
-      SHMAP_REQ_SET_VRING_KICK,   SHMAP_REQ_SET_PROTOCOL_FEATURES,
+      SHMAP_REQ_SET_FEATURES,       SHMAP_REQ_SET_OWNER,
+      SHMAP_REQ_SET_MEM_TABLE,      SHMAP_REQ_ADD_MEM_REG,
+      SHMAP_REQ_REM_MEM_REG,        SHMAP_REQ_SET_VRING_ADDR,
+      SHMAP_REQ_SET_VRING_KICK,     SHMAP_REQ_SET_PROTOCOL_FEATURES,
       SHMAP_REQ_SET_BACKEND_REQ_FD, 4242};
   for (size_t i = 0; i < sizeof yes / sizeof *yes; i++)
     cr_assert_eq(shmap_wire_always_answered(TB, yes[i]), 1, "%s",

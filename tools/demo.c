@@ -212,8 +212,8 @@ static int backend(int argc, char **argv) {
          shmap_backend_request_channel(be) == NULL) {
     shmap_event ev;
     if (shmap_backend_serve_one(be, ch, &ev) != 0 || ev.result != 0)
-      return die("backend", shmap_wire_request_name_in(ev.direction,
-                                                       ev.request));
+      return die("backend",
+                 shmap_wire_request_name_in(ev.direction, ev.request));
   }
   shmap_channel *req = shmap_backend_request_channel(be);
   /* Guest RAM through our own window: check the front end's half, write

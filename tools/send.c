@@ -189,8 +189,8 @@ static int frontend(shmap_channel *ch, struct send_opts *o,
                     shmap_window *guest) {
   int failures = 0;
   if (o->negotiate)
-    failures += tool_vhost_negotiate(
-        ch, !o->no_reply_ack, o->config ? SHMAP_PROTOCOL_F_CONFIG : 0);
+    failures += tool_vhost_negotiate(ch, !o->no_reply_ack,
+                                     o->config ? SHMAP_PROTOCOL_F_CONFIG : 0);
   shmap_region regs[MAX_ITEMS];
   for (int i = 0; i < o->n; i++)
     regs[i] = (shmap_region){
@@ -218,8 +218,8 @@ static int frontend(shmap_channel *ch, struct send_opts *o,
     tool_sleep_ms(o->hold * 1000);
   }
   for (int i = 0; o->remove && i < o->n; i++)
-    failures += report("REM_MEM_REG",
-                       shmap_frontend_remove_region(ch, &regs[i]), NULL);
+    failures +=
+        report("REM_MEM_REG", shmap_frontend_remove_region(ch, &regs[i]), NULL);
   if (o->slots) {
     uint64_t slots = 0;
     int rc = shmap_frontend_get_max_mem_slots(ch, &slots);
@@ -245,8 +245,8 @@ int tool_send(int argc, char **argv) {
     return 2;
   }
   shmap_window *guest = NULL;
-  int rc = o.role == SHMAP_ROLE_FRONTEND ? make_guest(&o, &guest)
-                                         : make_buffers(&o);
+  int rc =
+      o.role == SHMAP_ROLE_FRONTEND ? make_guest(&o, &guest) : make_buffers(&o);
   shmap_channel *ch = NULL;
   /* A front end talks on the main socket; a back end sends its requests
    * on a back-end request socket (here one that `serve` listens for). */

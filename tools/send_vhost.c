@@ -47,8 +47,8 @@ static int by_hand(shmap_channel *ch, uint64_t want_protocol) {
     rc = get_u64(ch, SHMAP_REQ_GET_PROTOCOL_FEATURES, &proto);
     if (line_u64("GET_PROTOCOL_FEATURES", rc, "offered", proto))
       return 1;
-    agreed = proto & (WANT_PROTOCOL | want_protocol) &
-             ~SHMAP_PROTOCOL_F_REPLY_ACK;
+    agreed =
+        proto & (WANT_PROTOCOL | want_protocol) & ~SHMAP_PROTOCOL_F_REPLY_ACK;
     rc = set_u64(ch, SHMAP_REQ_SET_PROTOCOL_FEATURES, agreed);
     if (line_u64("SET_PROTOCOL_FEATURES", rc, "agreed", agreed))
       return 1;

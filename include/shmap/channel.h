@@ -289,7 +289,7 @@ SHMAP_API int shmap_channel_call(shmap_channel *ch, uint32_t request,
  * handshake set it themselves. Not while another thread sends.
  */
 SHMAP_API void shmap_channel_set_protocol_features(shmap_channel *ch,
-                                                  uint64_t features);
+                                                   uint64_t features);
 /** The protocol features recorded on `ch` (0 for NULL). */
 SHMAP_API uint64_t shmap_channel_protocol_features(const shmap_channel *ch);
 

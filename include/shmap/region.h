@@ -82,10 +82,11 @@ typedef struct shmap_negotiation {
  * REPLY_ACK, BACKEND_REQ, CONFIGURE_MEM_SLOTS, SHMEM and `want_protocol`;
  * SET_OWNER; SET_FEATURES with what it offers of `want_features` (and of
  * the protocol-features bit and SHMAP_VIRTIO_F_VERSION_1: libvhost-user drops
- * a front end that acknowledges a legacy device). Records the agreed protocol features on `ch`
- * (shmap_channel_set_protocol_features()), which decides NEED_REPLY and
- * ADD/REM_MEM_REG versus SET_MEM_TABLE from then on. A caller that wants to
- * run the handshake itself does so with shmap_channel_call() instead.
+ * a front end that acknowledges a legacy device). Records the agreed protocol
+ * features on `ch` (shmap_channel_set_protocol_features()), which decides
+ * NEED_REPLY and ADD/REM_MEM_REG versus SET_MEM_TABLE from then on. A caller
+ * that wants to run the handshake itself does so with shmap_channel_call()
+ * instead.
  *
  * @param out  NULL, or receives what was offered and agreed.
  * Errors: SHMAP_EINVAL, SHMAP_EPERM (not the front end of a main channel),
@@ -201,18 +202,18 @@ SHMAP_API int shmap_frontend_add_window(shmap_frontend *fe, uint8_t shmid,
 
 /** What one received message did, for logs and tools. */
 typedef struct shmap_event {
-  uint32_t request;   /**< request code, in the space `direction` */
-  int result;         /**< 0 or the negative error code replied */
-  shmap_wire_msg msg; /**< the decoded message; when its payload did not
-                           decode, the header with a zeroed union; all zero
-                           when not even the header was valid */
-  void *head;         /**< for a new mapping: its first byte (borrowed, as
-                           from shmap_window_translate()), else NULL */
-  int direction;      /**< code space of `request` (enum
-                           shmap_wire_direction; 0 when not known) */
-  int foreign;        /**< 1: a message the endpoint does not handle (given
-                           to the foreign callback, or refused) */
-  uint32_t flags;     /**< the header's flags */
+  uint32_t request;     /**< request code, in the space `direction` */
+  int result;           /**< 0 or the negative error code replied */
+  shmap_wire_msg msg;   /**< the decoded message; when its payload did not
+                             decode, the header with a zeroed union; all zero
+                             when not even the header was valid */
+  void *head;           /**< for a new mapping: its first byte (borrowed, as
+                             from shmap_window_translate()), else NULL */
+  int direction;        /**< code space of `request` (enum
+                             shmap_wire_direction; 0 when not known) */
+  int foreign;          /**< 1: a message the endpoint does not handle (given
+                             to the foreign callback, or refused) */
+  uint32_t flags;       /**< the header's flags */
   uint32_t reserved[5]; /**< zero; room to grow */
 } shmap_event;
 
@@ -265,8 +266,8 @@ typedef int (*shmap_foreign_fn)(void *ctx, shmap_channel *ch, shmap_msg *m);
 SHMAP_API int shmap_frontend_serve_one(shmap_frontend *fe, shmap_channel *ch,
                                        shmap_event *ev);
 /** Give serve_one's foreign messages to `fn` (NULL: refuse them). */
-SHMAP_API void shmap_frontend_on_foreign(shmap_frontend *fe, shmap_foreign_fn fn,
-                                         void *ctx);
+SHMAP_API void shmap_frontend_on_foreign(shmap_frontend *fe,
+                                         shmap_foreign_fn fn, void *ctx);
 /**
  * Sans-I/O: apply a message the caller received (shmap_channel_recv_msg())
  * on `ch` — SHMEM_MAP, SHMEM_UNMAP, EXTERNAL_MAP — exactly as serve_one
@@ -371,7 +372,8 @@ SHMAP_API int shmap_backend_serve_one(shmap_backend *be, shmap_channel *ch,
  * Ask the front end to map [fd_offset, fd_offset+len) of `m` at
  * `shm_offset` of its window `shmid`, read-write when `writable`, and wait
  * for its reply. `ch` is the back-end request channel
- * (SHMAP_CHANNEL_BACKEND_REQ, e.g. shmap_backend_request_channel()). A read-only grant travels as a read-only descriptor
+ * (SHMAP_CHANNEL_BACKEND_REQ, e.g. shmap_backend_request_channel()). A
+ * read-only grant travels as a read-only descriptor
  * (shmap_mappable_share_readonly()), so the front end could not write even
  * if it ignored the flag.
  *

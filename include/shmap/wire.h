@@ -137,7 +137,7 @@ enum shmap_wire_frontend_request {
  * speaks. A peer that is not shmap must be negotiated with first.
  */
 #define SHMAP_PROTOCOL_SHMAP_DEFAULT                                           \
-  (SHMAP_PROTOCOL_F_REPLY_ACK | SHMAP_PROTOCOL_F_BACKEND_REQ |                \
+  (SHMAP_PROTOCOL_F_REPLY_ACK | SHMAP_PROTOCOL_F_BACKEND_REQ |                 \
    SHMAP_PROTOCOL_F_CONFIGURE_MEM_SLOTS | SHMAP_PROTOCOL_F_SHMEM)
 
 /** Header flags: protocol version 1 in the version bits. */

@@ -233,8 +233,8 @@ static void close_all(shmap_native_t *fds, size_t nfds) {
 }
 
 /* The handshake requests, when the back end answers them itself. */
-static int apply_handshake(shmap_backend *be, shmap_channel *ch,
-                           shmap_msg *raw, shmap_native_t *fds, size_t nfds,
+static int apply_handshake(shmap_backend *be, shmap_channel *ch, shmap_msg *raw,
+                           shmap_native_t *fds, size_t nfds,
                            shmap__outcome *out) {
   uint32_t code = raw->hdr.request;
   uint64_t v = 0;
@@ -334,14 +334,12 @@ SHMAP__FLATTEN int shmap__request(shmap_channel *ch, shmap_wire_msg *m,
                                   uint64_t *value) {
   uint32_t code = m->hdr.request;
   if (!shmap__wire_decoded(ch->tx, code))
-    return shmap__err(SHMAP_EPERM,
-                      "%s: this channel's end (%s, %s) does not send it",
-                      shmap_wire_request_name(code),
-                      ch->role == SHMAP_ROLE_FRONTEND ? "front end"
-                                                      : "back end",
-                      ch->flags & SHMAP_CHANNEL_BACKEND_REQ
-                          ? "back-end request socket"
-                          : "main socket");
+    return shmap__err(
+        SHMAP_EPERM, "%s: this channel's end (%s, %s) does not send it",
+        shmap_wire_request_name(code),
+        ch->role == SHMAP_ROLE_FRONTEND ? "front end" : "back end",
+        ch->flags & SHMAP_CHANNEL_BACKEND_REQ ? "back-end request socket"
+                                              : "main socket");
   int answered = shmap_wire_always_answered(ch->tx, code);
   int ack = !answered && (ch->proto & SHMAP_PROTOCOL_F_REPLY_ACK);
   m->hdr.flags = SHMAP_WIRE_VERSION | (ack ? SHMAP_WIRE_NEED_REPLY : 0);

@@ -349,8 +349,7 @@ int shmap_channel_recv_msg(shmap_channel *ch, shmap_msg *m) {
 int shmap_channel_send_msg(shmap_channel *ch, uint32_t request, uint32_t flags,
                            const void *payload, size_t size,
                            const shmap_native_t *fds, size_t nfds) {
-  if (ch == NULL || (size > 0 && payload == NULL) ||
-      (nfds > 0 && fds == NULL))
+  if (ch == NULL || (size > 0 && payload == NULL) || (nfds > 0 && fds == NULL))
     return shmap__err(SHMAP_EINVAL, "channel send_msg: NULL argument");
   if (size > SHMAP_MSG_MAX_PAYLOAD)
     return shmap__err(SHMAP_ESIZE,
@@ -379,8 +378,9 @@ int shmap_channel_send_msg(shmap_channel *ch, uint32_t request, uint32_t flags,
     if (rc == 0 && !reply)
       rc = shmap_wire_check_fds(&m, nfds);
     if (rc == 0 && reply && nfds > 0)
-      rc = shmap__err(SHMAP_EFDCOUNT, "channel send_msg: a reply to %s "
-                                      "carries no descriptors",
+      rc = shmap__err(SHMAP_EFDCOUNT,
+                      "channel send_msg: a reply to %s "
+                      "carries no descriptors",
                       shmap_wire_request_name_in(space, request));
     if (rc != 0)
       return rc;
@@ -402,8 +402,9 @@ SHMAP__FLATTEN int shmap_channel_reply(shmap_channel *ch, uint32_t request,
   if (ch == NULL)
     return shmap__err(SHMAP_EINVAL, "channel reply: NULL channel");
   int rc = check_outbound(ch, request, 1);
-  return rc != 0 ? rc
-                 : shmap__send_reply(ch, request, shmap_wire_reply_value(result));
+  return rc != 0
+             ? rc
+             : shmap__send_reply(ch, request, shmap_wire_reply_value(result));
 }
 
 int shmap_channel_reply_u64(shmap_channel *ch, uint32_t request,
@@ -508,8 +509,9 @@ int shmap__apply_msg(shmap_channel *ch, shmap_msg *m, shmap_reply *reply,
                ? SHMAP__NOT_MINE
                : apply(ctx, ch, &m->wire, m->known, m, m->fds, m->nfds, &out);
   if (rc == SHMAP__NOT_MINE)
-    return shmap__err(SHMAP_EREQUEST, "%s (request %" PRIu32 ") is not one "
-                                      "this endpoint handles",
+    return shmap__err(SHMAP_EREQUEST,
+                      "%s (request %" PRIu32 ") is not one "
+                      "this endpoint handles",
                       shmap_wire_request_name_in(m->direction, m->hdr.request),
                       m->hdr.request);
   m->nfds = 0; /* consumed */
@@ -541,12 +543,10 @@ int shmap__apply_msg(shmap_channel *ch, shmap_msg *m, shmap_reply *reply,
  * (the callback). */
 static int refuse(shmap_channel *ch, shmap_msg *m, shmap_event *ev) {
   shmap_msg_release(m);
-  ev->result = shmap__err(SHMAP_EREQUEST,
-                          "%s%s (request %" PRIu32 ") is not handled here",
-                          shmap_wire_request_name_in(m->direction,
-                                                     m->hdr.request),
-                          m->hdr.flags & SHMAP_WIRE_REPLY ? " reply" : "",
-                          m->hdr.request);
+  ev->result = shmap__err(
+      SHMAP_EREQUEST, "%s%s (request %" PRIu32 ") is not handled here",
+      shmap_wire_request_name_in(m->direction, m->hdr.request),
+      m->hdr.flags & SHMAP_WIRE_REPLY ? " reply" : "", m->hdr.request);
   if (m->hdr.flags & SHMAP_WIRE_REPLY)
     return 0;
   if (!(m->hdr.flags & SHMAP_WIRE_NEED_REPLY) &&
@@ -558,12 +558,10 @@ static int refuse(shmap_channel *ch, shmap_msg *m, shmap_event *ev) {
 
 /* The rare path of serve_one: a message the endpoint does not decode. Its
  * bytes go into a whole shmap_msg (4.5 KiB, kept out of the hot frame). */
-SHMAP__NOINLINE static int serve_foreign(shmap_channel *ch, shmap_event *ev,
-                                         const uint8_t *buf,
-                                         shmap_native_t *fds, size_t nfds,
-                                         shmap__apply_fn apply, void *ctx,
-                                         shmap_foreign_fn foreign,
-                                         void *foreign_ctx) {
+SHMAP__NOINLINE static int
+serve_foreign(shmap_channel *ch, shmap_event *ev, const uint8_t *buf,
+              shmap_native_t *fds, size_t nfds, shmap__apply_fn apply,
+              void *ctx, shmap_foreign_fn foreign, void *foreign_ctx) {
   shmap_msg *m = malloc(sizeof *m);
   if (m == NULL) {
     close_fds(fds, &nfds);
@@ -577,7 +575,7 @@ SHMAP__NOINLINE static int serve_foreign(shmap_channel *ch, shmap_event *ev,
   memset(&m->wire, 0, sizeof m->wire);
   memset(m->reserved, 0, sizeof m->reserved);
   memcpy(m->payload, buf + SHMAP_WIRE_HEADER_SIZE, m->hdr.size);
-  shmap_reply reply;
+  shmap_reply reply = {0, 0, 0};
   int rc;
   if (shmap__apply_msg(ch, m, &reply, ev, apply, ctx) == 0) {
     rc = shmap_channel_send_reply(ch, &reply); /* the endpoint's handshake */
@@ -626,9 +624,9 @@ int shmap__serve_one(shmap_channel *ch, shmap_event *ev, shmap__apply_fn apply,
   }
   if (rc == 0 && (h->flags & SHMAP_WIRE_REPLY)) {
     /* Nothing to answer: a reply is not a request. */
-    ev->result = shmap__err(SHMAP_EPROTO, "unexpected reply to %s",
-                            shmap_wire_request_name_in(ev->direction,
-                                                       h->request));
+    ev->result =
+        shmap__err(SHMAP_EPROTO, "unexpected reply to %s",
+                   shmap_wire_request_name_in(ev->direction, h->request));
     return 0;
   }
   shmap__outcome out = {0, NULL};

@@ -293,9 +293,9 @@ int shmap_frontend_negotiate(shmap_channel *ch, uint64_t want_features,
   }
   if (rc == 0)
     rc = shmap_channel_call(ch, SHMAP_REQ_SET_OWNER, NULL, 0, NULL, 0, NULL);
-  n.features = n.offered_features &
-               (want_features | SHMAP_VHOST_F_PROTOCOL_FEATURES |
-                SHMAP_VIRTIO_F_VERSION_1);
+  n.features =
+      n.offered_features & (want_features | SHMAP_VHOST_F_PROTOCOL_FEATURES |
+                            SHMAP_VIRTIO_F_VERSION_1);
   if (rc == 0)
     rc = set_u64(ch, SHMAP_REQ_SET_FEATURES, n.features);
   if (out != NULL)

@@ -84,8 +84,8 @@ static int wait_maps(long pid, shmap_mappable *m, int want) {
     return -1;
   long long end = now_ns() + WAIT_NS;
   int got;
-  while ((got = peer_maps(pid, (unsigned long)st.st_ino)) != want &&
-         got >= 0 && now_ns() < end)
+  while ((got = peer_maps(pid, (unsigned long)st.st_ino)) != want && got >= 0 &&
+         now_ns() < end)
     nap();
   return got;
 }
@@ -239,8 +239,7 @@ int main(int argc, char **argv) {
 
   uint64_t features1 = 0;
   rc = get_u64(ch, SHMAP_REQ_GET_FEATURES, &features1);
-  snprintf(extra, sizeof extra, "\"same_features\":%d",
-           features1 == features0);
+  snprintf(extra, sizeof extra, "\"same_features\":%d", features1 == features0);
   step("still_connected", rc == 0 && features1 != features0 ? SHMAP_EPROTO : rc,
        extra);
   if (slots) {
