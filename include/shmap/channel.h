@@ -72,8 +72,9 @@ enum shmap_channel_flags {
    * SHMEM_MAP, SHMEM_UNMAP and EXTERNAL_MAP on it and the front end answers.
    * Without it a channel is the main socket. */
   SHMAP_CHANNEL_BACKEND_REQ = 1u << 2,
-  /** REM_MEM_REG carries the region's descriptor too, as QEMU sends it, for
-   * back ends that want one there (rust-vmm refuses one: off by default). */
+  /** REM_MEM_REG carries the region's descriptor too, for a back end that
+   * expects one there. Off by default: QEMU 7.2 and 10 send none, and
+   * rust-vmm back ends drop a connection that sends one. */
   SHMAP_CHANNEL_REM_FD = 1u << 3
 };
 

@@ -288,7 +288,8 @@ SHMAP_API int shmap_wire_encode(const shmap_wire_msg *msg, uint8_t *buf,
 
 /**
  * Descriptors a message must carry: [*min, *max]. REM_MEM_REG tolerates
- * one (QEMU sends it; it is closed and ignored). Cannot fail.
+ * one (some front ends attach the region's; it is closed and ignored).
+ * Cannot fail.
  */
 SHMAP_API void shmap_wire_fd_range(const shmap_wire_msg *msg, size_t *min,
                                    size_t *max);

@@ -298,7 +298,7 @@ static int apply(void *ctx, shmap_channel *ch, const shmap_wire_msg *m,
     rc = add_region(be, &m->u.region, fds, nfds);
     break;
   case SHMAP_REQ_REM_MEM_REG:
-    /* QEMU sends the region's fd along; it means nothing here. */
+    /* A front end may attach the region's fd; it means nothing here. */
     close_all(fds, nfds);
     return remove_region(be, &m->u.region);
   case SHMAP_REQ_SET_MEM_TABLE:

@@ -592,7 +592,7 @@ void shmap_wire_fd_range(const shmap_wire_msg *msg, size_t *min, size_t *max) {
     case SHMAP_REQ_ADD_MEM_REG:
     case SHMAP_REQ_SHMEM_MAP: lo = hi = 1; break;
     case SHMAP_REQ_REM_MEM_REG:
-      hi = 1; /* QEMU sends the region's fd; it is closed and ignored */
+      hi = 1; /* some front ends attach the region's fd: closed, ignored */
       break;
     default: break;
     }
