@@ -285,7 +285,7 @@ SHMAP__FLATTEN int shmap_channel_recv(shmap_channel *ch, shmap_wire_msg *msg,
                                       shmap_native_t *fds, size_t *nfds) {
   if (ch == NULL || msg == NULL || fds == NULL || nfds == NULL)
     return shmap__err(SHMAP_EINVAL, "channel recv: NULL argument");
-  uint8_t buf[FRAME_MAX];
+  uint8_t *buf = ch->rxbuf;
   int known;
   int rc = shmap__chan_recv(ch, buf, msg, fds, nfds, &known);
   if (rc == 0 && !known) {
@@ -333,7 +333,7 @@ int shmap_msg_u64(const shmap_msg *m, uint64_t *value) {
 int shmap_channel_recv_msg(shmap_channel *ch, shmap_msg *m) {
   if (ch == NULL || m == NULL)
     return shmap__err(SHMAP_EINVAL, "channel recv_msg: NULL argument");
-  uint8_t buf[FRAME_MAX];
+  uint8_t *buf = ch->rxbuf;
   int known;
   m->nfds = 0;
   int rc = shmap__chan_recv(ch, buf, &m->wire, m->fds, &m->nfds, &known);
@@ -428,7 +428,7 @@ SHMAP__FLATTEN int shmap_channel_recv_reply(shmap_channel *ch, uint32_t request,
   shmap_wire_msg reply;
   shmap_native_t fds[SHMAP_WIRE_MAX_FDS];
   size_t n = 0;
-  uint8_t buf[FRAME_MAX];
+  uint8_t *buf = ch->rxbuf;
   int known;
   /* A reply is a header and one u64: a stream transport reads it whole. */
   ch->expect = SHMAP_WIRE_HEADER_SIZE + 8;
@@ -605,7 +605,7 @@ int shmap__serve_one(shmap_channel *ch, shmap_event *ev, shmap__apply_fn apply,
   ev->msg.hdr.request = 0;
   shmap_native_t fds[SHMAP_WIRE_MAX_FDS];
   size_t nfds = 0;
-  uint8_t buf[FRAME_MAX];
+  uint8_t *buf = ch->rxbuf;
   int known;
   int rc = shmap__chan_recv(ch, buf, &ev->msg, fds, &nfds, &known);
   const shmap_wire_header *h = &ch->last;

@@ -217,6 +217,11 @@ struct shmap_channel {
   /* Front end, main channel: what it shared, in the order it shared it. */
   shmap__shared *shared;
   size_t nshared, capshared;
+  /* The receiving thread's frame buffer (one receiver at a time). Here
+   * rather than on the stack: a 4 KiB frame on every receive path cost the
+   * round trip 3 points over the bare calls (docs/performance.md), and the
+   * same lines are reused by every message. */
+  uint8_t rxbuf[SHMAP_MSG_MAX_FRAME];
 };
 
 struct shmap_listener {
