@@ -12,15 +12,21 @@
  * duplicate into us anyway (it holds PROCESS_DUP_HANDLE on us, as we do on
  * it). A value that is not an open handle, or is one of the channel's own
  * handles, is refused and left alone. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
 
 #define ENVELOPE_HEAD 8
 #define ENVELOPE_MAX (ENVELOPE_HEAD + 8 * SHMAP_WIRE_MAX_FDS)
-/* Room for the largest valid message, rounded up to whole u64s so that
- * later chunks of an over-long message stay aligned to handle values. */
-#define MESSAGE_ROOM ((ENVELOPE_MAX + SHMAP_WIRE_MAX_MESSAGE + 7) & ~7u)
+/* Messages up to this size — every memory request and reply — are built on
+ * the stack; a larger one (a foreign message of up to SHMAP_MSG_MAX_PAYLOAD
+ * bytes: GET_CONFIG, SET_CONFIG...) in a buffer allocated for it. A send
+ * frame of the largest message (4.2 KiB) would cost every round trip what
+ * the common code's receive buffer did on the stack (src/common/internal.h,
+ * rxbuf). In whole u64s, never cleared: only the message's bytes are
+ * written. */
+#define SMALL_MESSAGE ((ENVELOPE_MAX + SHMAP_WIRE_MAX_MESSAGE + 7) & ~7u)
 
 static uint64_t le64(const uint8_t *p) {
   return shmap__le32(p) | (uint64_t)shmap__le32(p + 4) << 32;
@@ -66,43 +72,54 @@ static void close_remote(shmap__chan_os *c, const HANDLE *remote, size_t n) {
 
 int shmap__os_chan_send(shmap__chan_os *c, const uint8_t *buf, size_t len,
                         const shmap_native_t *fds, size_t nfds) {
-  uint8_t msg[ENVELOPE_MAX + SHMAP_WIRE_MAX_MESSAGE];
+  uint64_t small[SMALL_MESSAGE / 8];
   HANDLE remote[SHMAP_WIRE_MAX_FDS];
   if (nfds > SHMAP_WIRE_MAX_FDS)
     return shmap__err(SHMAP_EFDCOUNT, "channel send: %zu handles, at most %d",
                       nfds, SHMAP_WIRE_MAX_FDS);
-  if (len > SHMAP_WIRE_MAX_MESSAGE)
-    return shmap__err(SHMAP_ESIZE, "channel send: a %zu-byte frame", len);
+  if (len > SHMAP_MSG_MAX_FRAME)
+    return shmap__err(SHMAP_ESIZE, "channel send: a %zu-byte frame, at most %d",
+                      len, SHMAP_MSG_MAX_FRAME);
+  size_t head = ENVELOPE_HEAD + 8 * nfds;
+  uint8_t *msg =
+      head + len <= sizeof small ? (uint8_t *)small : malloc(head + len);
+  if (msg == NULL)
+    return shmap__err(SHMAP_ENOMEM, "channel send: a %zu-byte message",
+                      head + len);
+  int rc = 0;
+  DWORD err = 0, done = 0;
   for (size_t i = 0; i < nfds; i++) {
     if (!DuplicateHandle(GetCurrentProcess(), fds[i], c->peer, &remote[i], 0,
                          FALSE, DUPLICATE_SAME_ACCESS)) {
-      DWORD err = GetLastError();
+      err = GetLastError();
       close_remote(c, remote, i);
-      return shmap__err_os(
+      rc = shmap__err_os(
           err == ERROR_INVALID_HANDLE ? SHMAP_EBADF : SHMAP_EOS, (int)err,
-          "channel send: duplicating handle %zu into the "
-          "peer",
-          i);
+          "channel send: duplicating handle %zu into the peer", i);
+      goto out;
     }
   }
-  size_t head = ENVELOPE_HEAD + 8 * nfds;
   put32(msg, (uint32_t)nfds);
   put32(msg + 4, 0);
   for (size_t i = 0; i < nfds; i++)
     put64(msg + ENVELOPE_HEAD + 8 * i, (uint64_t)(uintptr_t)remote[i]);
   memcpy(msg + head, buf, len);
-  DWORD done;
-  DWORD err = pipe_io(c, 1, msg, (DWORD)(head + len), &done);
+  err = pipe_io(c, 1, msg, (DWORD)(head + len), &done);
   if (err == 0 && done == head + len)
-    return 0;
+    goto out;
   /* The peer will never learn these values: take them back. */
   close_remote(c, remote, nfds);
   if (err == 0)
-    return shmap__err(SHMAP_EOS, "channel send: wrote %lu of %zu bytes",
-                      (unsigned long)done, head + len);
-  return shmap__err_os(closed_error(err) ? SHMAP_ECLOSED : SHMAP_EOS, (int)err,
+    rc = shmap__err(SHMAP_EOS, "channel send: wrote %lu of %zu bytes",
+                    (unsigned long)done, head + len);
+  else
+    rc = shmap__err_os(closed_error(err) ? SHMAP_ECLOSED : SHMAP_EOS, (int)err,
                        "channel send%s",
                        closed_error(err) ? ": peer closed" : "");
+out:
+  if (msg != (uint8_t *)small)
+    free(msg);
+  return rc;
 }
 
 /* Whether `v` may be a handle the peer gave us: an open handle value that
@@ -132,10 +149,11 @@ static void take_handles(const shmap__chan_os *c, const uint8_t *msg, size_t n,
   }
 }
 
-/* Read the rest of a message longer than the first read; returns the
- * message's whole length. */
-static size_t drain_message(shmap__chan_os *c, size_t got) {
-  uint64_t chunk[512];
+/* Read and drop the rest of a message longer than any valid one; returns
+ * the message's whole length. Rare (a hostile or broken peer): kept out of
+ * the receive path's frame. */
+SHMAP__NOINLINE static size_t drain_message(shmap__chan_os *c, size_t got) {
+  uint64_t chunk[64];
   DWORD n, err;
   do {
     err = pipe_io(c, 0, chunk, sizeof chunk, &n);
@@ -157,19 +175,35 @@ static size_t listed_handles(const uint8_t *msg, size_t got, size_t total) {
                                           : (got - ENVELOPE_HEAD) / 8;
 }
 
+/* The message is read straight into the caller's frame buffer, envelope
+ * first, and the frame then moved down over the envelope: no buffer of our
+ * own (the common code keeps one per channel, warm, rather than 4 KiB on
+ * every receive path's stack). Only the largest frames, which leave no room
+ * in buf for their envelope, take a second read of at most ENVELOPE_MAX
+ * bytes. */
 int shmap__os_chan_recv_frame(shmap_channel *ch, uint8_t *buf, size_t cap,
                               size_t *len, shmap_native_t *fds, size_t *nfds) {
   shmap__chan_os *c = &ch->os;
-  uint64_t room[MESSAGE_ROOM / 8];
-  const uint8_t *msg = (const uint8_t *)room;
-  DWORD got;
-  DWORD err = pipe_io(c, 0, room, sizeof room, &got);
+  /* Every envelope and a header fit the first read (the common code gives
+   * SHMAP_MSG_MAX_FRAME). */
+  if (cap < ENVELOPE_MAX + SHMAP_WIRE_HEADER_SIZE || cap > MAXDWORD)
+    return shmap__err(SHMAP_EINVAL, "channel receive: a %zu-byte buffer", cap);
+  const uint8_t *msg = buf;
+  DWORD got, more = 0;
+  DWORD err = pipe_io(c, 0, buf, (DWORD)cap, &got);
   if (err != 0 && err != ERROR_MORE_DATA)
     return closed_error(err)
                ? shmap__err_os(SHMAP_ECLOSED, (int)err,
                                "channel receive: peer closed the connection")
                : shmap__err_os(SHMAP_EOS, (int)err, "channel receive");
-  size_t total = err == ERROR_MORE_DATA ? drain_message(c, got) : got;
+  uint64_t tail[ENVELOPE_MAX / 8]; /* not cleared: `more` bytes are read */
+  size_t total = got;
+  if (err == ERROR_MORE_DATA) {
+    err = pipe_io(c, 0, tail, sizeof tail, &more);
+    total += more;
+    if (err == ERROR_MORE_DATA)
+      total = drain_message(c, total);
+  }
   if (got < ENVELOPE_HEAD)
     return shmap__err(SHMAP_EPROTO,
                       "channel receive: a %lu-byte message has no envelope",
@@ -203,16 +237,24 @@ int shmap__os_chan_recv_frame(shmap_channel *ch, uint8_t *buf, size_t cap,
                       "channel receive: %zu bytes after the envelope, less "
                       "than a header",
                       frame);
+  /* head <= ENVELOPE_MAX here, and the first read holds the whole message
+   * or cap bytes of it: the header is in it. */
   size_t payload;
   int rc = shmap__chan_header(ch, msg + head, &payload);
   if (rc != 0)
     return rc;
-  if (frame != SHMAP_WIRE_HEADER_SIZE + payload || frame > cap)
+  /* The header allows at most SHMAP_MSG_MAX_PAYLOAD and the envelope at
+   * most SHMAP_WIRE_MAX_FDS handles, so a message that matches its header
+   * was read whole, in buf and at most ENVELOPE_MAX bytes of tail. Checked
+   * all the same: the moves below rely on it. */
+  if (frame != SHMAP_WIRE_HEADER_SIZE + payload || frame > cap ||
+      total != (size_t)got + more)
     return shmap__err(SHMAP_EPROTO,
                       "channel receive: the header announces %zu payload "
                       "bytes, the message carries %zu",
                       payload, frame - SHMAP_WIRE_HEADER_SIZE);
-  memcpy(buf, msg + head, frame);
+  memmove(buf, buf + head, got - head);
+  memcpy(buf + (got - head), tail, more);
   *len = frame;
   return 0;
 }

@@ -4,7 +4,9 @@
  * remote clients, and clients open it with SECURITY_IDENTIFICATION so the
  * server can learn who they are but never act as them. Each end opens the
  * other end's process (PROCESS_DUP_HANDLE) once, at connection time, to
- * duplicate handles into it when sending. */
+ * duplicate handles into it when sending; a pair end kept while its other
+ * end went to another process learns that process from the main channel
+ * (shmap__os_chan_peer_from). */
 #include <stdio.h>
 #include <string.h>
 
@@ -290,6 +292,33 @@ int shmap__os_pair(shmap__chan_os *a, shmap__chan_os *b) {
     shmap_native_close(client);
   }
   return rc;
+}
+
+/* The two ends of a pair are both opened by this process, so the pipe names
+ * this process as its client and its server alike and chan_init gave each
+ * end this process as peer: right while both ends stay here (threads).
+ * When one end is handed to another process (SET_BACKEND_REQ_FD), that
+ * process's chan_init, on adopting it, finds the front end as the pipe's
+ * creator, which is right for it; but the end kept here would go on
+ * duplicating handles into itself, its peer values meaning nothing, or
+ * something else, over there. Nothing in Windows tells which process holds
+ * the other end of a pipe (the ids it records are those of the processes
+ * that created and opened it, and cannot be changed from user mode), so it
+ * cannot be found out later; the caller that handed the end over knows: to
+ * the peer of `from`, the main channel, whose process handle we copy.
+ * SAME_USER was checked against this process when the pair was made; a
+ * caller that wants it for the new peer checks again. */
+int shmap__os_chan_peer_from(shmap__chan_os *c, const shmap__chan_os *from) {
+  HANDLE peer;
+  if (!DuplicateHandle(GetCurrentProcess(), from->peer, GetCurrentProcess(),
+                       &peer, 0, FALSE, DUPLICATE_SAME_ACCESS))
+    return shmap__err_os(SHMAP_EOS, (int)GetLastError(),
+                         "channel: taking the peer process %lu of the main "
+                         "channel",
+                         (unsigned long)GetProcessId(from->peer));
+  shmap_native_close(c->peer);
+  c->peer = peer;
+  return 0;
 }
 
 shmap_native_t shmap__os_chan_native(const shmap__chan_os *c) {
