@@ -29,8 +29,13 @@ static void send_chunk(int sock, const uint8_t *p, size_t n, int nfds,
   int fds[12];
   for (int i = 0; i < nfds; i++) {
     if (kind & 1) {
-      fds[i] = memfd_create("fz", MFD_CLOEXEC);
+      fds[i] = memfd_create("fz", MFD_CLOEXEC | MFD_ALLOW_SEALING);
       if (fds[i] >= 0 && ftruncate(fds[i], 0x10000) != 0)
+        abort();
+      /* Sealed against shrinking, as the endpoints require by default,
+       * unless bit 2 asks for memory a peer could shrink (refused). */
+      if (fds[i] >= 0 && !(kind & 4) &&
+          fcntl(fds[i], F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) != 0)
         abort();
     } else {
       int pp[2];

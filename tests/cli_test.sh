@@ -174,4 +174,44 @@ grep '"request":"SET_VRING_ADDR"' "$dir/serve.out" | grep -q '"error":"SHMAP_ERE
 grep -q '"request":"GET_MAX_MEM_SLOTS","result":0' "$dir/send.out" \
   || fail "server did not go on after the refusal"
 passed=$((passed + 1))
+
+# 7. (issue 15) a hostile back end sends memory it keeps shrinking: refused
+#    by default (EBACKING); with --allow-unsealed the server maps it and its
+#    head reads go through the fault-safe copy, so it survives (before, a
+#    direct read died of SIGBUS). A refused peer of another user (root
+#    only: it needs a second uid) does not end the server.
+if [ $native = 1 ] && command -v python3 >/dev/null; then
+  here=$(cd "$(dirname "$0")" && pwd)
+  for opt in default --allow-unsealed; do
+    extra=()
+    [ $opt = default ] || extra=(--allow-unsealed)
+    start_server --role frontend --shm 0:16M "${extra[@]}"
+    timeout 60 python3 "$here/shrink_peer.py" "$addr" 200 || fail "hostile peer failed"
+    wait "$server" || fail "server exited $? with $opt (SIGBUS is 135)"
+    n=$(grep -c '"request":"SHMEM_MAP"' "$dir/serve.out")
+    [ "$n" = 200 ] || fail "$n of 200 SHMEM_MAPs answered"
+    # A build forced to shm_open cannot seal its own memory: off by default.
+    if [ $opt = default ] && "${shmap[@]}" info | grep -q '"seals":true'; then
+      [ "$(grep -c '"error":"SHMAP_EBACKING"' "$dir/serve.out")" = 200 ] \
+        || fail "unsealed memory not refused by default"
+    fi
+  done
+  passed=$((passed + 1))
+  py=/usr/bin/python3 # not a per-user shim: the other user runs it
+  if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null && [ -x $py ]; then
+    chmod 0711 "$dir"
+    start_server --role backend
+    chmod 0666 "$addr"
+    setpriv --reuid=65534 --regid=65534 --clear-groups "$py" -c \
+      'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.recv(1)' \
+      "$addr" || fail "the other user could not connect"
+    "${shmap[@]}" send --connect "$addr" --role frontend \
+      --region 0x100000:64K:3 >"$dir/send.out" || fail "send exited $?"
+    wait "$server" || fail "server exited $?"
+    grep -q '"event":"refused"' "$dir/serve.out" || fail "peer not refused"
+    grep -q '"request":"ADD_MEM_REG","code":37,"result":0' "$dir/serve.out" \
+      || fail "server did not go on accepting after the refusal"
+    passed=$((passed + 1))
+  fi
+fi
 echo "cli_test: $passed passed, 0 failed"

@@ -127,3 +127,33 @@ SHMAP_TEST(posix_mappable, write_sealed_memfd_is_readonly) {
   cr_assert_eq(shmap_mappable_access(m), SHMAP_PROT_READ);
   shmap_mappable_unref(m);
 }
+
+SHMAP_TEST(posix_mappable, readonly_share_takes_write_permission_away) {
+  /* Created objects carry no write permission; an adopted memfd (born mode
+   * 0777) loses its write bits when shared read-only, so no receiver can
+   * reopen the grant O_RDWR through /proc (process::
+   * readonly_grant_cannot_write tries that as another user). */
+  shmap_mappable *m;
+  ASSERT_OK(shmap_mappable_create(4096, 0, &m));
+  struct stat st;
+  cr_assert_eq(fstat(shmap_mappable_native(m), &st), 0);
+  cr_assert_eq(st.st_mode & 0222, 0, "created with mode 0%o",
+               st.st_mode & 07777);
+  shmap_mappable_unref(m);
+  int fd = memfd_create("t", MFD_CLOEXEC);
+  cr_assert(fd >= 0);
+  cr_assert_eq(ftruncate(fd, 4096), 0);
+  ASSERT_OK(shmap_mappable_adopt(fd, &m));
+  int ro;
+  ASSERT_OK(shmap_mappable_share_readonly(m, &ro));
+  cr_assert_eq(fstat(ro, &st), 0);
+  cr_assert_eq(st.st_mode & 0222, 0, "shared with mode 0%o",
+               st.st_mode & 07777);
+  /* The holder's own read-write descriptor still writes. */
+  void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  cr_assert_neq(p, MAP_FAILED);
+  *(volatile char *)p = 1;
+  munmap(p, 4096);
+  shmap_native_close(ro);
+  shmap_mappable_unref(m);
+}

@@ -6,6 +6,103 @@
 
 #define G shmap_map_granularity()
 
+#ifndef _WIN32
+#  include <errno.h>
+#  include <fcntl.h>
+#  include <grp.h>
+#  include <sys/wait.h>
+#  include <unistd.h>
+
+/* The user the other-user cases become (nobody). */
+#  define OTHER_UID 65534
+
+/* Become `uid` (group too, no supplementary groups). */
+static int become(int uid) {
+  return setgroups(0, NULL) == 0 && setgid((gid_t)uid) == 0 &&
+                 setuid((uid_t)uid) == 0
+             ? 0
+             : -1;
+}
+
+/* A second process that becomes `uid` (-1: stays who it is) and tries to
+ * forge write access from the read-only descriptor `fd` it inherited: an
+ * O_RDWR reopen through its own /proc/self/fd. Exit code: 0 refused with
+ * EACCES, 1 reopened writable (forged), 2 could not become `uid`, 3 another
+ * error. */
+static int try_forge(int fd, int uid) {
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid < 0)
+    return -1;
+  if (pid == 0) {
+    if (uid >= 0 && become(uid) != 0)
+      _exit(2);
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    int rw = open(path, O_RDWR | O_CLOEXEC);
+    _exit(rw >= 0 ? 1 : errno == EACCES ? 0 : 3);
+  }
+  int status;
+  while (waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR)
+      return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* Everything one user does: create, keep writing through its own
+ * read-write descriptor, grant read-only, and have a second process of the
+ * same user try to forge write access. Runs in a process of its own (it may
+ * have changed user); exit code as try_forge, 4 setup, 5 the owner's write
+ * broke. */
+static int same_user_case(void) {
+  shmap_mappable *m;
+  shmap_native_t ro;
+  if (shmap_mappable_create(4096, 0, &m) != 0 ||
+      shmap_mappable_share_readonly(m, &ro) != 0)
+    return 4;
+  int code = try_forge(ro, -1);
+  /* The owner's read-write descriptor keeps working. */
+  shmap_window *w;
+  if (code == 0 && (shmap_window_reserve(shmap_map_granularity(), 0, &w) != 0 ||
+                    shmap_window_map(w, 0, m, 0, shmap_map_granularity(),
+                                     SHMAP_PROT_RW) != 0))
+    code = 5;
+  else if (code == 0) {
+    *(volatile uint8_t *)shmap_window_base(w) = 1;
+    shmap_window_release(w);
+  }
+  shmap_native_close(ro);
+  shmap_mappable_unref(m);
+  return code;
+}
+
+/* The grant `ro` cannot be reopened writable by a second process of
+ * another user, nor of the same user when that user is not root. Root
+ * passes every permission check (docs/guide.md): the other-user and
+ * non-root same-user cases need root to set up, and a non-root run checks
+ * its own user only. */
+static void forge_checks(shmap_native_t ro) {
+  if (geteuid() != 0) {
+    cr_assert_eq(try_forge(ro, -1), 0, "a same-user process reopened it");
+    return;
+  }
+  int other = try_forge(ro, OTHER_UID);
+  /* The same user, not root: owner and receiver both uid OTHER_UID. */
+  fflush(NULL);
+  pid_t pid = fork();
+  cr_assert(pid >= 0);
+  if (pid == 0)
+    _exit(become(OTHER_UID) != 0 ? 2 : same_user_case());
+  int status;
+  cr_assert_eq(waitpid(pid, &status, 0), pid);
+  cr_assert(WIFEXITED(status), "the owner process died");
+  int same = WEXITSTATUS(status);
+  /* 1: reopened the grant O_RDWR; 2-4: setup; 5: the owner's write broke */
+  cr_assert(other == 0 && same == 0, "other user: %d, same user: %d", other,
+            same);
+}
+#endif
+
 SHMAP_TEST(process, child_sees_and_writes) {
   uint64_t size = 4 * G;
   shmap_mappable *m;
@@ -45,6 +142,9 @@ SHMAP_TEST(process, readonly_grant_cannot_write) {
   snprintf(sz, sizeof sz, "%llu", (unsigned long long)size);
   const char *args[] = {"readonly", "%h", sz, "99", NULL};
   int code = test_run_child(args, ro);
+#ifndef _WIN32
+  forge_checks(ro);
+#endif
   shmap_native_close(ro);
   cr_assert_eq(code, 0, "child exit code %d", code);
   shmap_window_release(w);

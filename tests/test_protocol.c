@@ -2,6 +2,7 @@
  * end land in the back end's guest window; the back end's SHMEM_MAP lands in
  * the front end's shared-memory window; every rejected request is answered
  * with its error and changes nothing. */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -317,4 +318,151 @@ SHMAP_TEST(protocol, channel_reply_round_trips) {
              SHMAP_EOVERLAP);
   shmap_channel_close(front);
   shmap_channel_close(back);
+}
+
+/* ---- issue 15, items 3 and 4: hostile peers, exhausted resources ---- */
+
+/* A front end serving until its peer hangs up. */
+struct fe_loop {
+  shmap_frontend *fe;
+  shmap_channel *ch;
+};
+
+static void fe_serve_all(void *arg) {
+  struct fe_loop *l = arg;
+  shmap_event ev;
+  while (shmap_frontend_serve_one(l->fe, l->ch, &ev) == 0)
+    ;
+}
+
+/* A hostile back end floods SHMEM_MAP: the front end refuses past its cap
+ * with SHMAP_ELIMIT, closing each refused descriptor; an unmap gives room
+ * back. Before the cap every map was accepted until the descriptor limit. */
+static void flood(size_t cap, uint64_t max_bytes, size_t want_accepted) {
+  shmap_channel *front, *back;
+  ASSERT_OK(shmap_channel_pair(SHMAP_CHANNEL_BACKEND_REQ, &front, &back));
+  shmap_channel_set_protocol_features(front, SHMAP_PROTOCOL_F_REPLY_ACK);
+  shmap_channel_set_protocol_features(back, SHMAP_PROTOCOL_F_REPLY_ACK);
+  shmap_window *w;
+  ASSERT_OK(shmap_window_reserve((SHMAP_FRONTEND_MAX_MAPPINGS + 16) * G, 0,
+                                 &w));
+  shmap_frontend *fe;
+  ASSERT_OK(shmap_frontend_create(&fe));
+  ASSERT_OK(shmap_frontend_add_window(fe, 3, w));
+  if (cap != (size_t)-1)
+    shmap_frontend_set_limits(fe, cap, max_bytes);
+  shmap_mappable *m;
+  ASSERT_OK(shmap_mappable_create(G, 0, &m));
+  struct fe_loop l = {fe, front};
+  test_thread *t = test_thread_start(fe_serve_all, &l);
+  /* A refused request first, so that the serve thread has made its
+   * one-time allocations (on Windows its thread-local error state takes a
+   * handle) before the count. */
+  ASSERT_ERR(shmap_backend_shmem_map(back, 9, m, 0, 0, G, 1), SHMAP_ENOWINDOW);
+  long fds0 = test_handle_count();
+  size_t accepted = 0;
+  int rc = 0;
+  for (size_t i = 0; i < SHMAP_FRONTEND_MAX_MAPPINGS + 8; i++) {
+    rc = shmap_backend_shmem_map(back, 3, m, 0, i * G, G, 1);
+    if (rc != 0)
+      break;
+    accepted++;
+  }
+  cr_assert_eq(rc, SHMAP_ELIMIT, "flood refused with %s (%s)",
+               shmap_err_name(rc), shmap_last_message());
+  cr_assert_eq(accepted, want_accepted);
+  /* One descriptor held per accepted mapping, none for refused ones. */
+  cr_assert_eq(test_handle_count(), fds0 + (long)accepted);
+  cr_assert_eq(shmap_window_count(w), accepted);
+  /* Room comes back with an unmap. */
+  ASSERT_OK(shmap_backend_shmem_unmap(back, 3, 0, G));
+  ASSERT_OK(shmap_backend_shmem_map(back, 3, m, 0, 0, G, 1));
+  ASSERT_ERR(shmap_backend_shmem_map(back, 3, m, 0, accepted * G, G, 1),
+             SHMAP_ELIMIT);
+  shmap_channel_close(back);
+  test_thread_join(t);
+  shmap_channel_close(front);
+  shmap_frontend_destroy(fe);
+  shmap_window_release(w);
+  shmap_mappable_unref(m);
+}
+
+SHMAP_TEST(hostile, shmem_map_flood_stops_at_mapping_cap) {
+  flood(16, 0, 16);
+}
+
+SHMAP_TEST(hostile, shmem_map_flood_stops_at_byte_cap) {
+  flood(0, 5 * G, 5);
+}
+
+SHMAP_TEST(hostile, shmem_map_flood_stops_at_default_cap) {
+  flood((size_t)-1, 0, SHMAP_FRONTEND_MAX_MAPPINGS);
+}
+
+/* A reader translating old regions while the back end serves tables. */
+struct reader {
+  shmap_window *w;
+  atomic_int stop;
+  long reads, misses;
+};
+
+static void read_loop(void *arg) {
+  struct reader *rd = arg;
+  while (!atomic_load(&rd->stop)) {
+    for (uint64_t off = 0; off < 8 * G; off += 2 * G) {
+      rd->reads++;
+      if (shmap_window_translate(rd->w, off, G) == NULL)
+        rd->misses++;
+    }
+  }
+}
+
+/* A refused SET_MEM_TABLE (here the back end's window is too small for a
+ * region, which the front end cannot know) never touches the live table:
+ * a reader sees no gap. Before, the old regions were unmapped first and
+ * mapped back: thousands of misses. An accepted table that keeps a region's
+ * range replaces its mapping in one step: no gap either. */
+SHMAP_TEST(hostile, refused_table_leaves_readers_alone) {
+  struct rig r;
+  rig_open(&r, 0);
+  struct server s = {.be = r.be, .ch = r.back};
+  shmap_region live[2] = {{0, 4 * G, r.ram, 0, host_of(&r, 0)},
+                          {4 * G, 4 * G, r.ram, 4 * G, host_of(&r, 4 * G)}};
+  shmap_region bad[3] = {live[0], live[1],
+                         {60 * G, 8 * G, r.ram, 0, host_of(&r, 0)}};
+  int rc;
+  WITH_SERVER(s, 1, rc = shmap_frontend_set_mem_table(r.front, live, 2));
+  cr_assert_eq(rc, 0, "%s", shmap_last_message());
+  struct reader rd = {.w = r.guest};
+  atomic_init(&rd.stop, 0);
+  test_thread *t = test_thread_start(read_loop, &rd);
+  int refused = 0, accepted = 0;
+  for (int round = 0; round < 40; round++) {
+    int rcs[10];
+    WITH_SERVER(s, 10, {
+      for (int i = 0; i < 10; i++)
+        rcs[i] = shmap_frontend_set_mem_table(r.front, i & 1 ? live : bad,
+                                              i & 1 ? 2 : 3);
+    });
+    for (int i = 0; i < 10; i++) {
+      refused += rcs[i] == SHMAP_ERANGE;
+      accepted += rcs[i] == 0;
+    }
+  }
+  atomic_store(&rd.stop, 1);
+  test_thread_join(t);
+  cr_assert_eq(refused, 200);
+  cr_assert_eq(accepted, 200);
+  cr_assert(rd.reads > 0);
+  cr_assert_eq(rd.misses, 0, "%ld of %ld reads found no mapping", rd.misses,
+               rd.reads);
+  cr_assert_eq(shmap_backend_count(r.be), 2);
+  for (uint64_t off = 0; off < 8 * G; off += 4 * G) {
+    void *g = shmap_window_translate(r.guest, off, 4 * G);
+    cr_assert_not_null(g);
+    cr_assert_eq(memcmp(g, (uint8_t *)shmap_window_base(r.mine) + off,
+                        (size_t)(4 * G)),
+                 0);
+  }
+  rig_close(&r);
 }

@@ -25,6 +25,7 @@ struct serve_opts {
   uint64_t capacity;
   int peek;
   uint64_t peek_gpa, peek_len;
+  int allow_unsealed;
 };
 
 /* The most bytes --peek prints. */
@@ -36,6 +37,10 @@ static int parse(int argc, char **argv, struct serve_opts *o) {
   o->capacity = 131072;       /* 64 MiB in 512-byte sectors */
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (strcmp(a, "--allow-unsealed") == 0) { /* the one flag without value */
+      o->allow_unsealed = 1;
+      continue;
+    }
     if (v == NULL)
       return -1;
     i++;
@@ -82,7 +87,27 @@ static int parse(int argc, char **argv, struct serve_opts *o) {
   return o->listen != NULL && o->role != 0 ? 0 : -1;
 }
 
-static void print_event(const shmap_event *ev, size_t live) {
+/* Where a peer's memory is: the window holding host address `p`, and its
+ * offset there (NULL when none does). */
+static shmap_window *window_of(shmap_window *const *ws, int n, const void *p,
+                               uint64_t *off) {
+  for (int i = 0; i < n; i++) {
+    uintptr_t base = (uintptr_t)shmap_window_base(ws[i]);
+    if (ws[i] != NULL && (uintptr_t)p >= base &&
+        (uintptr_t)p - base < shmap_window_size(ws[i])) {
+      *off = (uint64_t)((uintptr_t)p - base);
+      return ws[i];
+    }
+  }
+  return NULL;
+}
+
+/* The peer's memory is read through the fault-safe copy, never directly:
+ * a peer allowed to send memory it can shrink (--allow-unsealed) could
+ * truncate it between the map and this read, and a direct read would end
+ * the process with SIGBUS. */
+static void print_event(const shmap_event *ev, size_t live,
+                        shmap_window *const *ws, int nws) {
   tool_line_begin(shmap_wire_request_name_in(ev->direction, ev->request),
                   ev->request, ev->result, NULL);
   if (ev->flags & SHMAP_WIRE_REPLY)
@@ -91,18 +116,26 @@ static void print_event(const shmap_event *ev, size_t live) {
    * the two spaces: front-end 9 is SET_VRING_ADDR, back-end 9 SHMEM_MAP). */
   if (!ev->foreign && shmap_wire_direction(ev->request) == ev->direction)
     tool_print_msg_fields(stdout, &ev->msg);
-  if (ev->head != NULL) {
+  uint64_t off;
+  shmap_window *w =
+      ev->head != NULL ? window_of(ws, nws, ev->head, &off) : NULL;
+  uint8_t head[16];
+  int rc = w != NULL ? shmap_window_read(w, off, head, sizeof head, NULL) : 0;
+  if (w != NULL && rc == 0) {
     printf(",\"head\":\"");
-    tool_print_hex(stdout, ev->head, 16);
+    tool_print_hex(stdout, head, sizeof head);
     putchar('"');
+  } else if (w != NULL) {
+    printf(",\"head_error\":\"%s\"", shmap_err_name(rc));
   }
   tool_line_end(ev->foreign, live);
 }
 
 /* --peek: once the guest bytes are mapped, print them (once). */
 static void peek(struct serve_opts *o, shmap_window *guest) {
-  const uint8_t *p = shmap_window_translate(guest, o->peek_gpa, o->peek_len);
-  if (p == NULL)
+  uint8_t p[PEEK_MAX];
+  /* Fault-safe, as the head read: not mapped yet is the common failure. */
+  if (shmap_window_read(guest, o->peek_gpa, p, (size_t)o->peek_len, NULL) != 0)
     return;
   printf("{\"peek\":\"0x%" PRIx64 "\",\"len\":%" PRIu64 ",\"hex\":\"",
          o->peek_gpa, o->peek_len);
@@ -118,7 +151,7 @@ int tool_serve(int argc, char **argv) {
     fputs("usage: shmap serve --listen ADDR --role backend|frontend "
           "[--shm ID:SIZE ...] [--guest-size SIZE] [--max-bytes SIZE]\n"
           "                   [--device blk [--capacity SECTORS]] "
-          "[--peek GPA:LEN]\n",
+          "[--peek GPA:LEN] [--allow-unsealed]\n",
           stderr);
     return 2;
   }
@@ -135,6 +168,8 @@ int tool_serve(int argc, char **argv) {
     rc = shmap_window_reserve(o.guest_size, 0, &guest);
     if (rc == 0)
       rc = shmap_backend_create(guest, o.max_bytes, &be);
+    if (rc == 0 && o.allow_unsealed)
+      shmap_backend_set_require_sealed(be, 0);
     /* A front end that negotiates finds a back end that answers; the
      * back-end request socket it hands over is adopted. */
     shmap_backend_answer_handshake(be, o.blk ? TOOL_BLK_FEATURES : 0,
@@ -149,6 +184,8 @@ int tool_serve(int argc, char **argv) {
     /* A back end connects its back-end request socket to us. */
     flags |= SHMAP_CHANNEL_BACKEND_REQ;
     rc = shmap_frontend_create(&fe);
+    if (rc == 0 && o.allow_unsealed)
+      shmap_frontend_set_require_sealed(fe, 0);
     for (int i = 0; rc == 0 && i < o.nshm; i++) {
       rc = shmap_window_reserve(o.shm_size[i], 0, &shm[i]);
       if (rc == 0)
@@ -164,6 +201,15 @@ int tool_serve(int argc, char **argv) {
            o.role == SHMAP_ROLE_BACKEND ? "backend" : "frontend");
     fflush(stdout);
     rc = shmap_listener_accept(l, o.role, flags, &ch);
+    /* A peer of another user is refused (SO_PEERCRED); the next one may be
+     * the right one, so go on accepting. */
+    while (rc == SHMAP_EPERM) {
+      printf("{\"event\":\"refused\",\"message\":");
+      tool_print_json_string(stdout, shmap_last_message());
+      printf("}\n");
+      fflush(stdout);
+      rc = shmap_listener_accept(l, o.role, flags, &ch);
+    }
   }
   if (rc != 0) {
     fprintf(stderr, "shmap serve: %s\n", shmap_last_message());
@@ -181,7 +227,8 @@ int tool_serve(int argc, char **argv) {
     for (int i = 0; i < o.nshm; i++)
       live += shmap_window_count(shm[i]);
     if (!(ev.foreign && o.blk)) /* the device printed its own */
-      print_event(&ev, live);
+      be != NULL ? print_event(&ev, live, &guest, 1)
+                 : print_event(&ev, live, shm, o.nshm);
     if (o.peek)
       peek(&o, guest);
   }

@@ -95,7 +95,9 @@ SHMAP_API uint64_t shmap_map_granularity(void);
  * Create anonymous shared memory of `size` bytes (> 0), zero-filled, readable
  * and writable. POSIX: a memfd sealed against shrinking and growing, so that
  * no holder can truncate it under a live mapping (or, when memfd is
- * unavailable, an unlinked shm_open object). Windows: a pagefile-backed
+ * unavailable, an unlinked shm_open object), file mode 0400 so that no
+ * holder of a read-only descriptor can reopen it for writing (the
+ * descriptor returned stays read-write). Windows: a pagefile-backed
  * SEC_COMMIT section. The size is rounded up to the mapping granularity.
  *
  * Ownership: on success `*out` holds one reference owned by the caller;
@@ -167,13 +169,20 @@ SHMAP_API shmap_native_t shmap_mappable_native(const shmap_mappable *m);
 /**
  * A new native object giving read-only access to the same memory, for a peer
  * that must not write. POSIX: a reopen O_RDONLY of the memory object through
- * /proc; Windows: a duplicate with only SECTION_MAP_READ|SECTION_QUERY.
+ * /proc; if the object's file mode still allows writing (an adopted memfd is
+ * born 0777), its write bits are removed, since a receiver could otherwise
+ * reopen the grant O_RDWR through its own /proc/self/fd (descriptors already
+ * open keep their access). That holds against peers of another, non-root
+ * uid; root, and the object's own uid (which can chmod it back), are not
+ * stopped (docs/guide.md). Windows: a duplicate with only
+ * SECTION_MAP_READ|SECTION_QUERY.
  *
  * Ownership: `*out` is the caller's; close it with shmap_native_close() or
  * hand it to shmap_channel_send() (which borrows it) and close it after.
  * Thread-safe.
  *
- * Errors: SHMAP_EINVAL, SHMAP_ENOTSUP (no /proc), SHMAP_EOS.
+ * Errors: SHMAP_EINVAL, SHMAP_ENOTSUP (no /proc), SHMAP_EPERM (the mode
+ * allows writing and this process cannot change it), SHMAP_EOS.
  */
 SHMAP_API int shmap_mappable_share_readonly(const shmap_mappable *m,
                                             shmap_native_t *out);

@@ -200,6 +200,32 @@ SHMAP_API void shmap_frontend_destroy(shmap_frontend *fe);
 SHMAP_API int shmap_frontend_add_window(shmap_frontend *fe, uint8_t shmid,
                                         shmap_window *w);
 
+/** The default cap on the back end's live mappings (SHMEM_MAP and
+ * EXTERNAL_MAP not yet unmapped) in one front end. */
+#define SHMAP_FRONTEND_MAX_MAPPINGS 4096
+/**
+ * Cap what the back end may map through `fe`, so that a hostile peer cannot
+ * spend the process's descriptors and kernel mappings without bound (each
+ * SHMEM_MAP holds one descriptor and one or two map entries): at most
+ * `max_mappings` live mappings (0: no cap; default
+ * SHMAP_FRONTEND_MAX_MAPPINGS) and `max_bytes` bytes in them (0, the
+ * default: only the windows' sizes bound it). A request past either is
+ * refused with SHMAP_ELIMIT, its descriptor closed, nothing mapped; each
+ * SHMEM_UNMAP gives room back. Counted per front end: serve each peer with
+ * its own. Keep the mapping cap well below the process's descriptor limit.
+ * Independently, on Linux a map is refused (SHMAP_ELIMIT) once the process
+ * is within a few dozen entries of vm.max_map_count, kept so that unmaps
+ * still succeed there. NULL is ignored.
+ */
+SHMAP_API void shmap_frontend_set_limits(shmap_frontend *fe,
+                                         size_t max_mappings,
+                                         uint64_t max_bytes);
+/**
+ * Whether memory the back end sends (SHMEM_MAP) must be sealed against
+ * shrinking; see shmap_backend_set_require_sealed(). NULL is ignored.
+ */
+SHMAP_API void shmap_frontend_set_require_sealed(shmap_frontend *fe, int on);
+
 /** What one received message did, for logs and tools. */
 typedef struct shmap_event {
   uint32_t request;     /**< request code, in the space `direction` */
@@ -307,6 +333,22 @@ SHMAP_API int shmap_backend_create(shmap_window *guest, uint64_t max_bytes,
 SHMAP_API void shmap_backend_destroy(shmap_backend *be);
 /** Number of regions currently mapped (0 for NULL). */
 SHMAP_API size_t shmap_backend_count(const shmap_backend *be);
+/**
+ * Whether memory the front end sends (SET_MEM_TABLE, ADD_MEM_REG) must be
+ * sealed against shrinking (`on` 1, the default) or not (0).
+ *
+ * A peer that can shrink the object under a mapping (an unsealed memfd, a
+ * regular file, an shm object) can kill this process with SIGBUS on its next
+ * direct access to the memory. With the policy on, such memory is refused
+ * with SHMAP_EBACKING before anything is mapped; POSIX requires F_SEAL_SHRINK
+ * on a memfd (QEMU's memory-backend-memfd seals by default, seal=on). Turn it
+ * off only for peers that cannot seal, and then read their memory with the
+ * fault-safe calls (shmap_window_read()). Windows sections cannot shrink:
+ * the policy changes nothing there. A build forced to shm_open
+ * (SHMAP_FORCE_SHM_OPEN), whose own objects cannot be sealed, defaults to
+ * off. NULL is ignored.
+ */
+SHMAP_API void shmap_backend_set_require_sealed(shmap_backend *be, int on);
 
 /**
  * The host pointer for front-end address `uaddr` (a vring address of

@@ -33,6 +33,7 @@ struct shmap_backend {
   void *foreign_ctx;
   size_t n;
   slot slots[MAX_SLOTS];
+  int allow_unsealed; /* shmap_backend_set_require_sealed: 1 off, -1 on */
 };
 
 int shmap_backend_create(shmap_window *guest, uint64_t max_bytes,
@@ -48,19 +49,32 @@ int shmap_backend_create(shmap_window *guest, uint64_t max_bytes,
   return 0;
 }
 
-static void drop_slot(shmap_backend *be, size_t i) {
-  slot *s = &be->slots[i];
-  (void)shmap_window_unmap(be->guest, s->gpa, s->size);
-  be->mapped_bytes -= s->size;
-  shmap_mappable_unref(s->m);
+/* Forget slot i (its mapping already gone, or left to the window). */
+static void forget_slot(shmap_backend *be, size_t i) {
+  be->mapped_bytes -= be->slots[i].size;
+  shmap_mappable_unref(be->slots[i].m);
   be->slots[i] = be->slots[--be->n];
+}
+
+/* Unmap slot i and forget it; when the unmap fails the region stays mapped
+ * and the slot stays, so the failure is reported, never acknowledged. */
+static int drop_slot(shmap_backend *be, size_t i) {
+  int rc = shmap_window_unmap(be->guest, be->slots[i].gpa, be->slots[i].size);
+  if (rc == 0)
+    forget_slot(be, i);
+  return rc;
 }
 
 void shmap_backend_destroy(shmap_backend *be) {
   if (be == NULL)
     return;
-  while (be->n > 0)
-    drop_slot(be, be->n - 1);
+  /* A region whose unmap fails stays in the window (which holds its own
+   * reference) until the window is released. */
+  while (be->n > 0) {
+    (void)shmap_window_unmap(be->guest, be->slots[be->n - 1].gpa,
+                             be->slots[be->n - 1].size);
+    forget_slot(be, be->n - 1);
+  }
   shmap_channel_close(be->req);
   free(be);
 }
@@ -132,9 +146,10 @@ static int add_slot(shmap_backend *be, const shmap_wire_region *r,
 }
 
 /* Adopt every received descriptor, all or none. */
-static int adopt_all(shmap_native_t *fds, size_t nfds, shmap_mappable **ms) {
+static int adopt_all(shmap_native_t *fds, size_t nfds, shmap_mappable **ms,
+                     int allow_unsealed) {
   for (size_t i = 0; i < nfds; i++) {
-    int rc = shmap_mappable_adopt(fds[i], &ms[i]);
+    int rc = shmap__mappable_adopt_peer(fds[i], allow_unsealed, &ms[i]);
     if (rc != 0) {
       for (size_t j = 0; j < i; j++)
         shmap_mappable_unref(ms[j]);
@@ -149,7 +164,7 @@ static int adopt_all(shmap_native_t *fds, size_t nfds, shmap_mappable **ms) {
 static int add_region(shmap_backend *be, const shmap_wire_region *r,
                       shmap_native_t *fds, size_t nfds) {
   shmap_mappable *m = NULL;
-  int rc = adopt_all(fds, nfds, &m);
+  int rc = adopt_all(fds, nfds, &m, be->allow_unsealed);
   if (rc != 0)
     return rc;
   rc = add_slot(be, r, m);
@@ -175,55 +190,186 @@ static int remove_region(shmap_backend *be, const shmap_wire_region *r) {
                         "REM_MEM_REG: region at 0x%" PRIx64
                         " has size 0x%" PRIx64 ", not 0x%" PRIx64,
                         r->guest_phys_addr, be->slots[i].size, r->memory_size);
-    drop_slot(be, i);
-    return 0;
+    return drop_slot(be, i);
   }
   return shmap__err(SHMAP_ENOENT, "REM_MEM_REG: no region at 0x%" PRIx64,
                     r->guest_phys_addr);
 }
 
-/* Replace the whole table. The old regions are unmapped first (the new set
- * may reuse their guest addresses); if any new region fails, the new ones
- * are unmapped and the old ones mapped back from the references we kept,
- * so the window ends exactly as it was. */
+static int ranges_meet(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen) {
+  return a < b + blen && b < a + alen;
+}
+
+/* Everything that could refuse a new table, asked before anything is
+ * touched: each region inside the window, aligned, backed (the size asked
+ * of the OS now) and writable; no two overlapping; within the cap; and
+ * meeting no mapping of the window but old regions. */
+struct table_check {
+  shmap_backend *be;
+  const shmap_wire_region *r;
+  size_t n;
+  int rc;
+};
+
+static int check_foreign(const shmap_mapping_info *info, void *arg) {
+  struct table_check *c = arg;
+  for (size_t j = 0; j < c->be->n; j++)
+    if (c->be->slots[j].gpa == info->offset &&
+        c->be->slots[j].size == info->len)
+      return 0; /* an old region: the new table replaces it */
+  for (size_t i = 0; i < c->n; i++)
+    if (ranges_meet(c->r[i].guest_phys_addr, c->r[i].memory_size,
+                    info->offset, info->len))
+      return c->rc = shmap__err(
+                 SHMAP_EOVERLAP,
+                 "SET_MEM_TABLE: region 0x%" PRIx64 "+0x%" PRIx64
+                 " overlaps a mapping that is not the back end's",
+                 c->r[i].guest_phys_addr, c->r[i].memory_size);
+  return 0;
+}
+
+static int check_table(shmap_backend *be, const shmap_wire_region *r,
+                       shmap_mappable *const *ms, size_t n) {
+  uint64_t gran = shmap__os_granularity(), total = 0;
+  for (size_t i = 0; i < n; i++) {
+    int rc = shmap__check_range("SET_MEM_TABLE", r[i].guest_phys_addr,
+                                r[i].memory_size, shmap_window_size(be->guest),
+                                gran);
+    if (rc != 0)
+      return rc;
+    if (r[i].mmap_offset & (gran - 1))
+      return shmap__err(SHMAP_EALIGN,
+                        "SET_MEM_TABLE: mmap_offset 0x%" PRIx64
+                        " not aligned to 0x%" PRIx64,
+                        r[i].mmap_offset, gran);
+    if ((rc = shmap_mappable_check_range(ms[i], r[i].mmap_offset,
+                                         r[i].memory_size)) != 0)
+      return rc;
+    if (!(shmap_mappable_access(ms[i]) & SHMAP_PROT_WRITE))
+      return shmap__err(SHMAP_EACCES, "SET_MEM_TABLE: region at 0x%" PRIx64
+                                      " comes with a read-only descriptor",
+                        r[i].guest_phys_addr);
+    for (size_t j = 0; j < i; j++)
+      if (ranges_meet(r[i].guest_phys_addr, r[i].memory_size,
+                      r[j].guest_phys_addr, r[j].memory_size))
+        return shmap__err(SHMAP_EOVERLAP,
+                          "SET_MEM_TABLE: regions at 0x%" PRIx64
+                          " and 0x%" PRIx64 " overlap",
+                          r[j].guest_phys_addr, r[i].guest_phys_addr);
+    total += r[i].memory_size; /* n <= 8 sizes checked above: no wrap */
+  }
+  if (n > MAX_SLOTS)
+    return shmap__err(SHMAP_ELIMIT, "backend: all %d region slots in use",
+                      MAX_SLOTS);
+  if (be->max_bytes != 0 && total > be->max_bytes)
+    return shmap__err(SHMAP_ELIMIT,
+                      "SET_MEM_TABLE: 0x%" PRIx64 " bytes exceed the cap of "
+                      "0x%" PRIx64,
+                      total, be->max_bytes);
+  struct table_check c = {be, r, n, 0};
+  (void)shmap_window_foreach(be->guest, check_foreign, &c);
+  return c.rc;
+}
+
+/* Replace the whole table. Everything that could refuse it is checked
+ * first (check_table), so a refused table never touches the live one. Then:
+ * old regions the new table drops are unmapped; a new region with exactly
+ * an old one's guest range replaces it in one step (readers of the window
+ * never see it missing, shmap__window_replace); the others are mapped. If
+ * the OS fails a step, what was done is undone in reverse; an old region
+ * that cannot be mapped again is forgotten (it is not mapped) and the
+ * message says so. */
 SHMAP__NOINLINE static int set_table(shmap_backend *be,
                                      const shmap_wire_msg *msg,
                                      shmap_native_t *fds, size_t nfds) {
   shmap_mappable *ms[SHMAP_WIRE_MAX_REGIONS];
-  int rc = adopt_all(fds, nfds, ms);
+  const shmap_wire_region *r = msg->u.mem_table.regions;
+  int rc = adopt_all(fds, nfds, ms, be->allow_unsealed);
   if (rc != 0)
     return rc;
-  slot old[MAX_SLOTS];
+  if ((rc = check_table(be, r, ms, nfds)) != 0) {
+    for (size_t i = 0; i < nfds; i++)
+      shmap_mappable_unref(ms[i]);
+    return rc;
+  }
   size_t old_n = be->n;
-  memcpy(old, be->slots, old_n * sizeof *old);
-  for (size_t i = 0; i < old_n; i++)
-    (void)shmap_window_unmap(be->guest, old[i].gpa, old[i].size);
-  be->n = 0;
-  be->mapped_bytes = 0;
-  size_t added = 0;
-  for (; added < nfds; added++) {
-    rc = add_slot(be, &msg->u.mem_table.regions[added], ms[added]);
+  int same[SHMAP_WIRE_MAX_REGIONS]; /* old slot with the same range, or -1 */
+  unsigned char kept[MAX_SLOTS], gone[MAX_SLOTS]; /* gone: 1 unmapped, 2 lost */
+  memset(kept, 0, sizeof kept);
+  memset(gone, 0, sizeof gone);
+  for (size_t i = 0; i < nfds; i++) {
+    same[i] = -1;
+    for (size_t j = 0; j < old_n; j++)
+      if (be->slots[j].gpa == r[i].guest_phys_addr &&
+          be->slots[j].size == r[i].memory_size) {
+        same[i] = (int)j;
+        kept[j] = 1;
+      }
+  }
+  size_t done = 0;
+  /* 1: unmap the old regions that go. */
+  for (size_t j = 0; j < old_n && rc == 0; j++)
+    if (!kept[j] && (rc = shmap_window_unmap(be->guest, be->slots[j].gpa,
+                                             be->slots[j].size)) == 0)
+      gone[j] = 1;
+  /* 2: map or replace the new ones. */
+  for (; done < nfds && rc == 0; done++) {
+    rc = same[done] >= 0
+             ? shmap__window_replace(be->guest, r[done].guest_phys_addr,
+                                     r[done].memory_size, ms[done],
+                                     r[done].mmap_offset, SHMAP_PROT_RW)
+             : shmap_window_map(be->guest, r[done].guest_phys_addr, ms[done],
+                                r[done].mmap_offset, r[done].memory_size,
+                                SHMAP_PROT_RW);
     if (rc != 0)
       break;
   }
   if (rc == 0) {
-    for (size_t i = 0; i < old_n; i++)
-      shmap_mappable_unref(old[i].m);
+    for (size_t j = 0; j < old_n; j++)
+      shmap_mappable_unref(be->slots[j].m);
+    be->n = 0;
+    be->mapped_bytes = 0;
+    for (size_t i = 0; i < nfds; i++) {
+      be->slots[be->n++] = (slot){r[i].guest_phys_addr, r[i].memory_size,
+                                  r[i].mmap_offset, r[i].userspace_addr, ms[i]};
+      be->mapped_bytes += r[i].memory_size;
+    }
     return 0;
   }
+  /* Undo, newest first. */
   int saved = rc;
   char why[256];
   snprintf(why, sizeof why, "%s", shmap_last_message());
-  while (be->n > 0)
-    drop_slot(be, be->n - 1); /* drops the new refs it took over */
-  for (size_t i = added; i < nfds; i++)
-    shmap_mappable_unref(ms[i]);
-  for (size_t i = 0; i < old_n; i++) {
-    shmap_wire_region r = {old[i].gpa, old[i].size, old[i].uaddr,
-                           old[i].mmap_offset};
-    if (add_slot(be, &r, old[i].m) != 0)
-      shmap_mappable_unref(old[i].m); /* cannot happen: it fit before */
+  int lost = 0;
+  while (done-- > 0) {
+    const slot *o = same[done] >= 0 ? &be->slots[same[done]] : NULL;
+    int u = o != NULL
+                ? shmap__window_replace(be->guest, o->gpa, o->size, o->m,
+                                        o->mmap_offset, SHMAP_PROT_RW)
+                : shmap_window_unmap(be->guest, r[done].guest_phys_addr,
+                                     r[done].memory_size);
+    if (u != 0 && o != NULL) /* the old one could not come back */
+      gone[same[done]] = 2;
   }
+  for (size_t j = 0; j < old_n; j++)
+    if (gone[j] == 1 &&
+        shmap_window_map(be->guest, be->slots[j].gpa, be->slots[j].m,
+                         be->slots[j].mmap_offset, be->slots[j].size,
+                         SHMAP_PROT_RW) != 0)
+      gone[j] = 2;
+  for (size_t j = old_n; j-- > 0;)
+    if (gone[j] == 2) {
+      (void)shmap_window_unmap(be->guest, be->slots[j].gpa, be->slots[j].size);
+      forget_slot(be, j);
+      lost++;
+    }
+  for (size_t i = 0; i < nfds; i++)
+    shmap_mappable_unref(ms[i]);
+  if (lost)
+    return shmap__err(saved,
+                      "SET_MEM_TABLE: %s; %d old region(s) could not be "
+                      "mapped again and are gone",
+                      why, lost);
   return shmap__err(saved, "SET_MEM_TABLE: %s", why);
 }
 
@@ -397,4 +543,9 @@ int shmap_backend_external_map(shmap_channel *ch, uint8_t shmid,
   msg.u.external =
       (shmap_wire_external){shmid, shm_offset, len, (uint64_t)(uintptr_t)ptr};
   return shmap__request(ch, &msg, NULL, 0, NULL);
+}
+
+void shmap_backend_set_require_sealed(shmap_backend *be, int on) {
+  if (be != NULL)
+    be->allow_unsealed = on ? -1 : 1;
 }

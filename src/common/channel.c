@@ -487,7 +487,7 @@ int shmap_channel_call(shmap_channel *ch, uint32_t request, const void *payload,
   }
   if (reply != NULL && answered)
     return 0; /* the answer is the caller's to read */
-  uint64_t v;
+  uint64_t v = 0;
   rc = shmap_msg_u64(r, &v);
   if (reply == NULL)
     shmap_msg_release(r);

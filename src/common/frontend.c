@@ -335,6 +335,10 @@ int shmap_frontend_open_backend_channel(shmap_channel *ch, unsigned flags,
   shmap_channel_close(back); /* the peer holds its own copy now */
   if (rc == 0)
     rc = shmap__os_chan_peer_from(&front->os, &ch->os);
+  /* The pair was checked against this process; its peer is only now the
+   * back end's. */
+  if (rc == 0 && (flags & SHMAP_CHANNEL_SAME_USER))
+    rc = shmap__os_peer_check(&front->os);
   if (rc != 0) {
     shmap_channel_close(front);
     return rc;
@@ -348,8 +352,13 @@ int shmap_frontend_open_backend_channel(shmap_channel *ch, unsigned flags,
 
 struct shmap_frontend {
   shmap_window *windows[256]; /* by shmid; borrowed */
+  /* What the peer mapped through this front end (SHMEM_MAP, EXTERNAL_MAP)
+   * and has not unmapped, against the caps of shmap_frontend_set_limits(). */
+  size_t max_mappings, mappings;
+  uint64_t max_bytes, bytes;
   shmap_foreign_fn foreign;
   void *foreign_ctx;
+  int allow_unsealed; /* shmap_frontend_set_require_sealed: 1 off, -1 on */
 };
 
 void shmap_frontend_on_foreign(shmap_frontend *fe, shmap_foreign_fn fn,
@@ -364,9 +373,44 @@ int shmap_frontend_create(shmap_frontend **out) {
   if (out == NULL)
     return shmap__err(SHMAP_EINVAL, "frontend create: NULL out");
   *out = calloc(1, sizeof **out);
-  return *out != NULL
-             ? 0
-             : shmap__err(SHMAP_ENOMEM, "frontend create: out of memory");
+  if (*out == NULL)
+    return shmap__err(SHMAP_ENOMEM, "frontend create: out of memory");
+  (*out)->max_mappings = SHMAP_FRONTEND_MAX_MAPPINGS;
+  return 0;
+}
+
+void shmap_frontend_set_limits(shmap_frontend *fe, size_t max_mappings,
+                               uint64_t max_bytes) {
+  if (fe == NULL)
+    return;
+  fe->max_mappings = max_mappings;
+  fe->max_bytes = max_bytes;
+}
+
+/* Refuse a new mapping of `len` bytes past the caps. */
+static int check_caps(const shmap_frontend *fe, uint64_t len,
+                      const char *what) {
+  if (fe->max_mappings != 0 && fe->mappings >= fe->max_mappings)
+    return shmap__err(SHMAP_ELIMIT,
+                      "%s: the back end already has %zu mappings, the "
+                      "front end's cap (shmap_frontend_set_limits)",
+                      what, fe->mappings);
+  if (fe->max_bytes != 0 && len > fe->max_bytes - fe->bytes)
+    return shmap__err(SHMAP_ELIMIT,
+                      "%s: 0x%" PRIx64 " more bytes exceed the front end's "
+                      "cap of 0x%" PRIx64 " (0x%" PRIx64 " mapped)",
+                      what, len, fe->max_bytes, fe->bytes);
+  return 0;
+}
+
+static void count_map(shmap_frontend *fe, uint64_t len) {
+  fe->mappings++;
+  fe->bytes += len;
+}
+
+static void count_unmap(shmap_frontend *fe, uint64_t len) {
+  fe->mappings -= fe->mappings > 0;
+  fe->bytes -= len < fe->bytes ? len : fe->bytes;
 }
 
 void shmap_frontend_destroy(shmap_frontend *fe) { free(fe); }
@@ -395,11 +439,11 @@ static int apply_map(shmap_frontend *fe, const shmap_wire_mmap *mm,
   int rc = 0;
   shmap_window *w = window_of(fe, mm->shmid, &rc);
   shmap_mappable *m;
-  if (w == NULL) {
+  if (w == NULL || (rc = check_caps(fe, mm->len, "SHMEM_MAP")) != 0) {
     shmap_native_close(fd);
     return rc;
   }
-  if ((rc = shmap_mappable_adopt(fd, &m)) != 0) {
+  if ((rc = shmap__mappable_adopt_peer(fd, fe->allow_unsealed, &m)) != 0) {
     shmap_native_close(fd);
     return rc;
   }
@@ -407,8 +451,10 @@ static int apply_map(shmap_frontend *fe, const shmap_wire_mmap *mm,
       mm->flags & SHMAP_WIRE_MAP_RW ? SHMAP_PROT_RW : SHMAP_PROT_READ;
   rc = shmap_window_map(w, mm->shm_offset, m, mm->fd_offset, mm->len, prot);
   shmap_mappable_unref(m); /* the window holds its own reference */
-  if (rc == 0)
+  if (rc == 0) {
+    count_map(fe, mm->len);
     *head = shmap_window_translate(w, mm->shm_offset, 16);
+  }
   return rc;
 }
 
@@ -428,12 +474,16 @@ static int apply(void *ctx, shmap_channel *ch, const shmap_wire_msg *m,
   case SHMAP_REQ_SHMEM_UNMAP:
     if ((w = window_of(fe, m->u.mmap.shmid, &rc)) == NULL)
       return rc;
-    return shmap_window_unmap(w, m->u.mmap.shm_offset, m->u.mmap.len);
+    if ((rc = shmap_window_unmap(w, m->u.mmap.shm_offset, m->u.mmap.len)) ==
+        0)
+      count_unmap(fe, m->u.mmap.len);
+    return rc;
   default: /* EXTERNAL_MAP */
     if (!(shmap_channel_flags(ch) & SHMAP_CHANNEL_INPROCESS))
       return shmap__err(SHMAP_EPERM, "EXTERNAL_MAP on a cross-process "
                                      "channel: its pointer means nothing here");
-    if ((w = window_of(fe, m->u.external.shmid, &rc)) == NULL)
+    if ((w = window_of(fe, m->u.external.shmid, &rc)) == NULL ||
+        (rc = check_caps(fe, m->u.external.len, "EXTERNAL_MAP")) != 0)
       return rc;
     if (m->u.external.ptr > UINTPTR_MAX)
       return shmap__err(SHMAP_EOVERFLOW,
@@ -443,8 +493,10 @@ static int apply(void *ctx, shmap_channel *ch, const shmap_wire_msg *m,
     rc = shmap_window_map_external(w, m->u.external.shm_offset,
                                    m->u.external.len,
                                    (void *)(uintptr_t)m->u.external.ptr);
-    if (rc == 0)
+    if (rc == 0) {
+      count_map(fe, m->u.external.len);
       *head = shmap_window_translate(w, m->u.external.shm_offset, 16);
+    }
     return rc;
   }
 }
@@ -462,4 +514,9 @@ int shmap_frontend_apply(shmap_frontend *fe, shmap_channel *ch, shmap_msg *m,
   if (fe == NULL || ch == NULL || m == NULL || reply == NULL)
     return shmap__err(SHMAP_EINVAL, "frontend apply: NULL argument");
   return shmap__apply_msg(ch, m, reply, ev, apply, fe);
+}
+
+void shmap_frontend_set_require_sealed(shmap_frontend *fe, int on) {
+  if (fe != NULL)
+    fe->allow_unsealed = on ? -1 : 1;
 }

@@ -347,6 +347,18 @@ int shmap__os_mappable_query(shmap_native_t native, uint64_t *size,
                              unsigned *access, int *committed);
 int shmap__os_native_dup(shmap_native_t native, shmap_native_t *out);
 int shmap__os_share_readonly(shmap_native_t native, shmap_native_t *out);
+/* Memory a peer could shrink under a mapping (SIGBUS on the next access).
+ * `allow_unsealed` is an endpoint's policy: > 0 accept it, < 0 refuse it,
+ * 0 the default: refuse it where shmap's own objects are sealed (memfd
+ * builds), accept it in a build forced to shm_open, whose own peers cannot
+ * seal. Returns 0 (*sealed 1 when the object can never shrink: a memfd
+ * with F_SEAL_SHRINK, any Windows section) or SHMAP_EBACKING, recorded. */
+int shmap__os_check_sealed(shmap_native_t native, int allow_unsealed,
+                           int *sealed);
+/* shmap_mappable_adopt() for an object received from a peer, under that
+ * policy. On failure `native` is still the caller's. */
+int shmap__mappable_adopt_peer(shmap_native_t native, int allow_unsealed,
+                               shmap_mappable **out);
 
 /* Reserve the window's address space: set w->base (aligned to `align`) and
  * w->os. w->size is already set. */
@@ -354,14 +366,24 @@ int shmap__os_window_reserve(shmap_window *w, uint64_t align);
 /* Give the whole reservation back (every mapping was already unmapped). */
 void shmap__os_window_release(shmap_window *w);
 /* Make `e` (kind MAPPABLE or ANON) accessible. On failure the range must be
- * reserved and inaccessible again, as before the call. Called under the
- * write lock with `e` not yet in the table. */
+ * reserved and inaccessible again, as before the call; SHMAP_ELIMIT (POSIX:
+ * too near the map-count limit) means it touched nothing. Called under the
+ * write lock with `e` not yet in the table (or, from shmap__window_replace,
+ * with `e`'s range still mapped when SHMAP__OS_MAP_REPLACES). */
 int shmap__os_window_map(shmap_window *w, const shmap__entry *e);
 /* Turn `e`'s range back into inaccessible reservation. Called under the
  * write lock with `e` still in the table. */
 int shmap__os_window_unmap(shmap_window *w, const shmap__entry *e);
 int shmap__os_window_protect(shmap_window *w, const shmap__entry *e,
                              unsigned prot);
+/* Replace the mapping that is exactly [offset, offset+len) with
+ * [file_offset, +len) of `m` in one step under the window's lock (common/
+ * window.c). A platform whose shmap__os_window_map() maps over an existing
+ * mapping atomically defines SHMAP__OS_MAP_REPLACES in its os.h; elsewhere
+ * the old view is unmapped first. */
+int shmap__window_replace(shmap_window *w, uint64_t offset, uint64_t len,
+                          shmap_mappable *m, uint64_t file_offset,
+                          unsigned prot);
 
 /* Run fn(arg), which touches memory in [lo, hi). A fault at an address in
  * that range abandons fn and returns SHMAP_EFAULT with *fault set to the

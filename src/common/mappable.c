@@ -67,6 +67,26 @@ SHMAP__FLATTEN int shmap_mappable_adopt(shmap_native_t native,
   return wrap(native, size, 0, shmap__os_sizes_fixed(), committed, out);
 }
 
+SHMAP__FLATTEN int shmap__mappable_adopt_peer(shmap_native_t native,
+                                              int allow_unsealed,
+                                              shmap_mappable **out) {
+  /* Adopt first: it says what is wrong with a pipe or a directory. */
+  int rc = shmap_mappable_adopt(native, out);
+  if (rc != 0)
+    return rc;
+  int sealed = 0;
+  rc = shmap__os_check_sealed(native, allow_unsealed, &sealed);
+  if (rc != 0) {
+    free(*out); /* the only reference; `native` goes back to the caller */
+    *out = NULL;
+    return rc;
+  }
+  /* It can never shrink below the size adopt saw: no map need ask again. */
+  if (sealed)
+    (*out)->size_fixed = 1;
+  return 0;
+}
+
 int shmap_mappable_dup(shmap_native_t native, shmap_mappable **out) {
   if (out == NULL)
     return shmap__err(SHMAP_EINVAL, "mappable dup: NULL out");

@@ -286,6 +286,80 @@ SHMAP__FLATTEN int shmap_window_unmap(shmap_window *w, uint64_t offset,
   return rc;
 }
 
+/* 1 when a failed shmap__os_window_map() left the range as it was: it
+ * refuses with SHMAP_ELIMIT before touching anything (POSIX: the headroom
+ * under the map-count limit). */
+static int untouched(int rc) {
+#ifdef SHMAP__OS_MAP_REPLACES
+  return rc == SHMAP_ELIMIT;
+#else
+  (void)rc;
+  return 0;
+#endif
+}
+
+/* Put `m` where the mapping that is exactly [offset, offset+len) was, in one
+ * step under the write lock: translate and lookup see the old mapping or the
+ * new one, never nothing. Where the OS maps over an existing mapping
+ * atomically (SHMAP__OS_MAP_REPLACES: POSIX MAP_FIXED) direct readers of the
+ * memory never meet a hole either; elsewhere the old view is unmapped first.
+ * On failure the old mapping is put back when it can be; when it cannot, it
+ * leaves the table (it is no longer mapped) and the message says so. */
+int shmap__window_replace(shmap_window *w, uint64_t offset, uint64_t len,
+                          shmap_mappable *m, uint64_t file_offset,
+                          unsigned prot) {
+  static const char what[] = "window replace";
+  if (w == NULL || m == NULL)
+    return shmap__err(SHMAP_EINVAL, "%s: NULL window or mappable", what);
+  int rc = check_prot(what, prot, 0);
+  if (rc != 0)
+    return rc;
+  if (file_offset & (shmap__os_granularity() - 1))
+    return shmap__err(SHMAP_EALIGN,
+                      "%s: file offset 0x%" PRIx64 " not aligned to 0x%" PRIx64,
+                      what, file_offset, shmap__os_granularity());
+  if ((rc = shmap__mappable_check_map(m, file_offset, len)) != 0)
+    return rc;
+  shmap__entry ne = {offset, len, file_offset, NULL, m, SHMAP_MAPPING_MAPPABLE,
+                     prot};
+  shmap_mappable *drop = m;
+  shmap_mappable_ref(m);
+  shmap__rwlock_wrlock(&w->lock);
+  shmap__entry *e = find_exact(w, what, offset, len, &rc);
+  if (e != NULL) {
+    shmap__entry old = *e;
+    int os_old = old.kind != SHMAP_MAPPING_EXTERNAL;
+    int unmap_failed = 0;
+#ifndef SHMAP__OS_MAP_REPLACES
+    if (os_old && (rc = shmap__os_window_unmap(w, e)) != 0)
+      unmap_failed = 1; /* still mapped: nothing changed */
+#endif
+    if (rc == 0 && (rc = shmap__os_window_map(w, &ne)) == 0) {
+      if (!os_old)
+        xlat_remove(w, &old);
+      *e = ne; /* same offset: the table's order and keys hold */
+      if (!os_old)
+        xlat_add(w, e);
+      drop = old.m;
+    } else if (os_old && !unmap_failed && !untouched(rc) &&
+               shmap__os_window_map(w, &old) != 0) {
+      /* The old range was unmapped (or removed by the failed MAP_FIXED)
+       * and cannot be mapped again: it leaves the table. */
+      xlat_remove(w, &old);
+      shmap__table_remove(&w->table, e);
+      xlat_restart(w);
+      shmap_mappable_unref(old.m);
+      rc = shmap__err(rc,
+                      "%s: at 0x%" PRIx64 ": the new mapping failed and the "
+                      "old one could not be restored (now unmapped)",
+                      what, offset);
+    }
+  }
+  shmap__rwlock_wrunlock(&w->lock);
+  shmap_mappable_unref(drop);
+  return rc;
+}
+
 int shmap_window_protect(shmap_window *w, uint64_t offset, uint64_t len,
                          unsigned prot) {
   static const char what[] = "window protect";

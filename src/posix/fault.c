@@ -60,12 +60,32 @@ static void install(void) {
     install_error = 1;
 }
 
+/* The program may install its own SIGBUS/SIGSEGV handler after ours (it
+ * is then the process's handler, not us). A fault in the copy would reach
+ * a handler that knows nothing of it: typically the end of the process.
+ * So every guarded call first asks the kernel whether ours is still the
+ * installed one (two sigaction queries: they change nothing, so they race
+ * with nobody) and refuses rather than copy unprotected. Installing ours
+ * again on top would chain to the program's handler, but one that chains
+ * back to the handler it replaced (ours) would loop forever. */
+static int still_ours(int sig) {
+  struct sigaction cur;
+  return sigaction(sig, NULL, &cur) == 0 && (cur.sa_flags & SA_SIGINFO) &&
+         cur.sa_sigaction == on_fault;
+}
+
 int shmap__os_guarded(void (*fn)(void *), void *arg, uintptr_t lo, uintptr_t hi,
                       uintptr_t *fault) {
   pthread_once(&install_once, install);
   if (install_error)
     return shmap__err(SHMAP_EOS,
                       "fault-safe access: installing handlers failed");
+  if (!still_ours(SIGBUS) || !still_ours(SIGSEGV))
+    return shmap__err(SHMAP_EBUSY,
+                      "fault-safe access: the program replaced shmap's %s "
+                      "handler; install program handlers before the first "
+                      "fault-safe call (shmap chains to them), not after",
+                      still_ours(SIGBUS) ? "SIGSEGV" : "SIGBUS");
   sigjmp_buf jb;
   armed_lo = lo;
   armed_hi = hi;

@@ -15,6 +15,15 @@
  * growing is harmless but would make the size a peer checked a lie. */
 #define SHMAP_SEALS (F_SEAL_SHRINK | F_SEAL_GROW)
 
+/* The file mode of every object shmap creates: no write permission for
+ * anyone. Descriptors already open keep the access they were opened with
+ * (the creator's O_RDWR one keeps working); what the mode stops is a new
+ * open for writing, which is how a receiver would turn a read-only grant
+ * into a writable one (O_RDWR through its /proc/self/fd/N). Root passes
+ * the check anyway (CAP_DAC_OVERRIDE), and a process of the object's own
+ * uid could fchmod it back: the grant holds against other users. */
+#define READ_ONLY_MODE 0400
+
 #if defined(MFD_CLOEXEC) && !defined(SHMAP_FORCE_SHM_OPEN)
 static int create_memfd(uint64_t size, unsigned flags, int *out) {
   /* The name from the stack, a page every call has just touched: read from
@@ -29,7 +38,11 @@ static int create_memfd(uint64_t size, unsigned flags, int *out) {
   int seals = SHMAP_SEALS;
   if (flags & SHMAP_CREATE_SEAL_SEAL)
     seals |= F_SEAL_SEAL;
-  if (ftruncate(fd, (off_t)size) != 0 || fcntl(fd, F_ADD_SEALS, seals) != 0) {
+  /* A memfd is born mode 0777: anyone holding a read-only descriptor could
+   * reopen it O_RDWR through /proc/self/fd. READ_ONLY_MODE first, before
+   * the descriptor can reach anyone (see share_readonly). */
+  if (fchmod(fd, READ_ONLY_MODE) != 0 || ftruncate(fd, (off_t)size) != 0 ||
+      fcntl(fd, F_ADD_SEALS, seals) != 0) {
     int err = errno;
     close(fd);
     return shmap__err_os(
@@ -55,7 +68,9 @@ static int create_shm(uint64_t size, int *out) {
       r = (uint64_t)time(NULL) * 2654435761u + (uint64_t)attempt;
     char name[64];
     snprintf(name, sizeof name, "/shmap-%ld-%016" PRIx64, (long)getpid(), r);
-    int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    /* Created read-only-moded: O_CREAT grants the creator O_RDWR anyway. */
+    int fd =
+        shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, READ_ONLY_MODE);
     if (fd < 0 && errno == EEXIST)
       continue;
     if (fd < 0)
@@ -87,6 +102,31 @@ int shmap__os_mappable_create(uint64_t size, unsigned flags, int *out,
 
 /* A peer's fd may be an unsealed file it can truncate at any time. */
 int shmap__os_sizes_fixed(void) { return 0; }
+
+int shmap__os_check_sealed(int fd, int allow_unsealed, int *sealed) {
+  int seals = -1;
+#ifdef F_GET_SEALS
+  seals = fcntl(fd, F_GET_SEALS); /* EINVAL: not a memfd */
+#endif
+  *sealed = seals >= 0 && (seals & F_SEAL_SHRINK) != 0;
+#if defined(MFD_CLOEXEC) && !defined(SHMAP_FORCE_SHM_OPEN)
+  int by_default = 1; /* our own objects are sealed: expect it of peers */
+#else
+  int by_default = 0;
+#endif
+  if (*sealed || allow_unsealed > 0 || (allow_unsealed == 0 && !by_default))
+    return 0;
+  return shmap__err(SHMAP_EBACKING,
+                    "received fd %d is %s: its holder can truncate it under "
+                    "the mapping, and the next access dies of SIGBUS; the "
+                    "peer must seal it (F_SEAL_SHRINK), or this end accept "
+                    "such memory (shmap_backend_set_require_sealed / "
+                    "shmap_frontend_set_require_sealed, 0)",
+                    fd,
+                    seals < 0 ? "not a sealable memfd (a regular file or shm "
+                                "object)"
+                              : "a memfd not sealed against shrinking");
+}
 
 int shmap__os_mappable_query(int fd, uint64_t *size, unsigned *access,
                              int *committed) {
@@ -151,6 +191,18 @@ int shmap__os_share_readonly(int fd, int *out) {
     close(ro);
     return shmap__err(SHMAP_EOS,
                       "mappable share_readonly: reopened fd is another file");
+  }
+  /* An object shmap did not create (adopted) may still allow writing to
+   * someone: the receiver could reopen the grant O_RDWR. Take the write
+   * bits away, or refuse to hand out a grant that is not one. */
+  if ((b.st_mode & 0222) != 0 && fchmod(ro, b.st_mode & 07555) != 0) {
+    int err = errno;
+    close(ro);
+    return shmap__err_os(SHMAP_EPERM, err,
+                         "mappable share_readonly: cannot remove the write "
+                         "permission of mode 0%o (a receiver could reopen "
+                         "the grant for writing)",
+                         (unsigned)b.st_mode & 07777);
   }
   *out = ro;
   return 0;

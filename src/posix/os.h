@@ -7,6 +7,10 @@
 
 typedef pthread_rwlock_t shmap__rwlock;
 
+/* mmap(MAP_FIXED) over a mapping replaces it in one step: no reader of the
+ * range ever meets a hole (common/window.c shmap__window_replace). */
+#define SHMAP__OS_MAP_REPLACES 1
+
 /* A connected Unix stream socket. */
 typedef struct shmap__chan_os {
   int fd;

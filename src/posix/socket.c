@@ -33,17 +33,44 @@ int shmap__os_listen(const char *addr, shmap__listener_os *out) {
   int rc = open_unix("listen", addr, &sa, &fd);
   if (rc != 0)
     return rc;
-  /* A socket file left by a dead server would make bind fail; only a
-   * socket is removed, never a regular file someone put there. */
+  /* A socket file left by a dead server would make bind fail: it is
+   * replaced. One a live server is bound to is not (taking it over would
+   * hand that server's next peers to us). A datagram connect tells them
+   * apart without queueing a connection at the live server (which would
+   * take it for a peer): ECONNREFUSED when nobody is bound to the file,
+   * EPROTOTYPE (or success) when a socket is. Only a socket file is ever
+   * removed, never a regular file someone put there. */
   struct stat st;
-  if (lstat(addr, &st) == 0 && S_ISSOCK(st.st_mode))
+  if (lstat(addr, &st) == 0 && S_ISSOCK(st.st_mode)) {
+    int probe = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    int c = probe < 0 ? -1 : connect(probe, (struct sockaddr *)&sa, sizeof sa);
+    int err = c == 0 ? EPROTOTYPE : errno;
+    if (probe >= 0)
+      close(probe);
+    if (err != ECONNREFUSED) {
+      close(fd);
+      return err == EPROTOTYPE
+                 ? shmap__err(SHMAP_EBUSY,
+                              "listen: a live socket is bound to %s (another "
+                              "server?); not taking it over",
+                              addr)
+                 : shmap__err_os(SHMAP_EOS, err,
+                                 "listen: probing the socket at %s", addr);
+    }
     unlink(addr);
+  }
   /* Created 0600 from the start: no window in which another user could
-   * connect before a chmod. */
-  mode_t old = umask(0177);
+   * connect before a chmod. The mode comes from the socket's own inode
+   * (Linux's bind gives the file the socket's mode less the umask), so
+   * the process umask is left alone: changing it for the bind would give
+   * files other threads create meanwhile its mode. */
+  if (fchmod(fd, 0600) != 0) {
+    int err = errno;
+    close(fd);
+    return shmap__err_os(SHMAP_EOS, err, "listen: fchmod on the socket");
+  }
   int b = bind(fd, (struct sockaddr *)&sa, sizeof sa);
   int err = errno;
-  umask(old);
   if (b != 0 || listen(fd, 8) != 0) {
     if (b == 0) {
       err = errno;

@@ -159,3 +159,12 @@ int shmap__os_share_readonly(HANDLE h, HANDLE *out) {
                          "mappable share_readonly: duplicating %p", h);
   return 0;
 }
+
+/* Sections cannot shrink: whatever a peer sends keeps backing every view
+ * (the receiver's sealing policy is a no-op here). */
+int shmap__os_check_sealed(HANDLE h, int allow_unsealed, int *sealed) {
+  (void)h;
+  (void)allow_unsealed;
+  *sealed = 1;
+  return 0;
+}
