@@ -895,8 +895,8 @@ static void be_serve_all(void *arg) {
 static void fill_map_count(uint8_t **area, size_t *len) {
   size_t page = (size_t)sysconf(_SC_PAGESIZE), pages = 140000;
   *len = pages * page;
-  *area = mmap(NULL, *len, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS |
-               MAP_NORESERVE, -1, 0);
+  *area = mmap(NULL, *len, PROT_READ,
+               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   cr_assert_neq(*area, MAP_FAILED);
   for (size_t i = 0; i < pages; i += 2)
     if (mprotect(*area + i * page, page, PROT_NONE) != 0)
@@ -935,8 +935,8 @@ SHMAP_TEST(hostile, rem_mem_reg_at_map_count_limit) {
   ASSERT_OK(shmap_backend_create(guest, 0, &be));
   shmap_mappable *ram;
   ASSERT_OK(shmap_mappable_create(N * G, 0, &ram));
-  uint8_t *host = mmap(NULL, N * G, PROT_READ, MAP_SHARED,
-                       shmap_mappable_native(ram), 0);
+  uint8_t *host =
+      mmap(NULL, N * G, PROT_READ, MAP_SHARED, shmap_mappable_native(ram), 0);
   cr_assert_neq(host, MAP_FAILED);
   struct be_loop l = {be, back};
   test_thread *t = test_thread_start(be_serve_all, &l);

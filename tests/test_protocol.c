@@ -344,8 +344,8 @@ static void flood(size_t cap, uint64_t max_bytes, size_t want_accepted) {
   shmap_channel_set_protocol_features(front, SHMAP_PROTOCOL_F_REPLY_ACK);
   shmap_channel_set_protocol_features(back, SHMAP_PROTOCOL_F_REPLY_ACK);
   shmap_window *w;
-  ASSERT_OK(shmap_window_reserve((SHMAP_FRONTEND_MAX_MAPPINGS + 16) * G, 0,
-                                 &w));
+  ASSERT_OK(
+      shmap_window_reserve((SHMAP_FRONTEND_MAX_MAPPINGS + 16) * G, 0, &w));
   shmap_frontend *fe;
   ASSERT_OK(shmap_frontend_create(&fe));
   ASSERT_OK(shmap_frontend_add_window(fe, 3, w));
@@ -387,13 +387,9 @@ static void flood(size_t cap, uint64_t max_bytes, size_t want_accepted) {
   shmap_mappable_unref(m);
 }
 
-SHMAP_TEST(hostile, shmem_map_flood_stops_at_mapping_cap) {
-  flood(16, 0, 16);
-}
+SHMAP_TEST(hostile, shmem_map_flood_stops_at_mapping_cap) { flood(16, 0, 16); }
 
-SHMAP_TEST(hostile, shmem_map_flood_stops_at_byte_cap) {
-  flood(0, 5 * G, 5);
-}
+SHMAP_TEST(hostile, shmem_map_flood_stops_at_byte_cap) { flood(0, 5 * G, 5); }
 
 SHMAP_TEST(hostile, shmem_map_flood_stops_at_default_cap) {
   flood((size_t)-1, 0, SHMAP_FRONTEND_MAX_MAPPINGS);
@@ -428,8 +424,8 @@ SHMAP_TEST(hostile, refused_table_leaves_readers_alone) {
   struct server s = {.be = r.be, .ch = r.back};
   shmap_region live[2] = {{0, 4 * G, r.ram, 0, host_of(&r, 0)},
                           {4 * G, 4 * G, r.ram, 4 * G, host_of(&r, 4 * G)}};
-  shmap_region bad[3] = {live[0], live[1],
-                         {60 * G, 8 * G, r.ram, 0, host_of(&r, 0)}};
+  shmap_region bad[3] = {
+      live[0], live[1], {60 * G, 8 * G, r.ram, 0, host_of(&r, 0)}};
   int rc;
   WITH_SERVER(s, 1, rc = shmap_frontend_set_mem_table(r.front, live, 2));
   cr_assert_eq(rc, 0, "%s", shmap_last_message());
@@ -460,9 +456,9 @@ SHMAP_TEST(hostile, refused_table_leaves_readers_alone) {
   for (uint64_t off = 0; off < 8 * G; off += 4 * G) {
     void *g = shmap_window_translate(r.guest, off, 4 * G);
     cr_assert_not_null(g);
-    cr_assert_eq(memcmp(g, (uint8_t *)shmap_window_base(r.mine) + off,
-                        (size_t)(4 * G)),
-                 0);
+    cr_assert_eq(
+        memcmp(g, (uint8_t *)shmap_window_base(r.mine) + off, (size_t)(4 * G)),
+        0);
   }
   rig_close(&r);
 }

@@ -7,8 +7,9 @@
  * the first byte of their message (a receiver takes them with its first
  * read of the header and refuses them with any later read; descriptors a
  * sender attaches to a later header byte are accepted when the kernel
- * delivers both pieces in that first read: docs/wire.md). Windows: a message-mode named pipe; the
- * sender duplicates each handle into the peer process.
+ * delivers both pieces in that first read: docs/wire.md). Windows: a
+ * message-mode named pipe; the sender duplicates each handle into the peer
+ * process.
  *
  * A channel has a role — the front end (VMM) or the back end (device) — and a
  * kind: the main socket (the default), on which the front end sends its

@@ -218,13 +218,13 @@ static int check_foreign(const shmap_mapping_info *info, void *arg) {
         c->be->slots[j].size == info->len)
       return 0; /* an old region: the new table replaces it */
   for (size_t i = 0; i < c->n; i++)
-    if (ranges_meet(c->r[i].guest_phys_addr, c->r[i].memory_size,
-                    info->offset, info->len))
-      return c->rc = shmap__err(
-                 SHMAP_EOVERLAP,
-                 "SET_MEM_TABLE: region 0x%" PRIx64 "+0x%" PRIx64
-                 " overlaps a mapping that is not the back end's",
-                 c->r[i].guest_phys_addr, c->r[i].memory_size);
+    if (ranges_meet(c->r[i].guest_phys_addr, c->r[i].memory_size, info->offset,
+                    info->len))
+      return c->rc =
+                 shmap__err(SHMAP_EOVERLAP,
+                            "SET_MEM_TABLE: region 0x%" PRIx64 "+0x%" PRIx64
+                            " overlaps a mapping that is not the back end's",
+                            c->r[i].guest_phys_addr, c->r[i].memory_size);
   return 0;
 }
 
@@ -246,8 +246,9 @@ static int check_table(shmap_backend *be, const shmap_wire_region *r,
                                          r[i].memory_size)) != 0)
       return rc;
     if (!(shmap_mappable_access(ms[i]) & SHMAP_PROT_WRITE))
-      return shmap__err(SHMAP_EACCES, "SET_MEM_TABLE: region at 0x%" PRIx64
-                                      " comes with a read-only descriptor",
+      return shmap__err(SHMAP_EACCES,
+                        "SET_MEM_TABLE: region at 0x%" PRIx64
+                        " comes with a read-only descriptor",
                         r[i].guest_phys_addr);
     for (size_t j = 0; j < i; j++)
       if (ranges_meet(r[i].guest_phys_addr, r[i].memory_size,
@@ -343,11 +344,10 @@ SHMAP__NOINLINE static int set_table(shmap_backend *be,
   int lost = 0;
   while (done-- > 0) {
     const slot *o = same[done] >= 0 ? &be->slots[same[done]] : NULL;
-    int u = o != NULL
-                ? shmap__window_replace(be->guest, o->gpa, o->size, o->m,
-                                        o->mmap_offset, SHMAP_PROT_RW)
-                : shmap_window_unmap(be->guest, r[done].guest_phys_addr,
-                                     r[done].memory_size);
+    int u = o != NULL ? shmap__window_replace(be->guest, o->gpa, o->size, o->m,
+                                              o->mmap_offset, SHMAP_PROT_RW)
+                      : shmap_window_unmap(be->guest, r[done].guest_phys_addr,
+                                           r[done].memory_size);
     if (u != 0 && o != NULL) /* the old one could not come back */
       gone[same[done]] = 2;
   }

@@ -474,8 +474,7 @@ static int apply(void *ctx, shmap_channel *ch, const shmap_wire_msg *m,
   case SHMAP_REQ_SHMEM_UNMAP:
     if ((w = window_of(fe, m->u.mmap.shmid, &rc)) == NULL)
       return rc;
-    if ((rc = shmap_window_unmap(w, m->u.mmap.shm_offset, m->u.mmap.len)) ==
-        0)
+    if ((rc = shmap_window_unmap(w, m->u.mmap.shm_offset, m->u.mmap.len)) == 0)
       count_unmap(fe, m->u.mmap.len);
     return rc;
   default: /* EXTERNAL_MAP */

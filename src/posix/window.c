@@ -32,9 +32,9 @@ static int to_prot(unsigned p) {
 #define HEADROOM 64
 
 static pthread_mutex_t hr_lock = PTHREAD_MUTEX_INITIALIZER;
-static uint8_t *hr_base;                 /* HEADROOM + 2 pages, or NULL */
-static unsigned char hr_gone[HEADROOM];  /* 1: page given back */
-static atomic_int hr_missing;            /* pages given back, not retaken */
+static uint8_t *hr_base;                /* HEADROOM + 2 pages, or NULL */
+static unsigned char hr_gone[HEADROOM]; /* 1: page given back */
+static atomic_int hr_missing;           /* pages given back, not retaken */
 
 static int hr_prot(size_t i) { return i & 1 ? PROT_READ : PROT_NONE; }
 
