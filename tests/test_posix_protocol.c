@@ -16,6 +16,7 @@
 #include <sys/time.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "support.h"
@@ -1135,7 +1136,9 @@ static void stale_socket(const char *path) {
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   struct sockaddr_un sa = {0};
   sa.sun_family = AF_UNIX;
-  snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+  size_t n = strlen(path);
+  cr_assert(n < sizeof sa.sun_path);
+  memcpy(sa.sun_path, path, n + 1);
   cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
   close(fd);
 }
@@ -1260,4 +1263,247 @@ SHMAP_TEST(hostile, peer_of_another_user_is_refused) {
   shmap_channel_close(s);
   shmap_listener_close(l);
   rmdir(dir);
+}
+
+/* ---- stalled peers and non-blocking channels (issue 15, item 5) ---- */
+
+static uint64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* A regression must fail, not hang: SIGALRM's default action ends the
+ * test's process (Criterion runs each test in its own). */
+static void watchdog(unsigned seconds) {
+  signal(SIGALRM, SIG_DFL);
+  alarm(seconds);
+}
+
+/* A peer that sends part of a message and stops: the back end's serve_one
+ * gives up after the channel's timeout with SHMAP_ETIMEDOUT, the channel is
+ * out of sync, and the descriptor that came with the first byte is closed
+ * (the test's fd count). Stalls inside the header and inside the payload. */
+SHMAP_TEST(stall, partial_message_times_out) {
+  watchdog(10);
+  for (int where = 0; where < 2; where++) {
+    int sv[2];
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    shmap_channel *ch;
+    ASSERT_OK(shmap_channel_adopt(sv[1], BE, 0, &ch));
+    ASSERT_OK(shmap_channel_set_timeout(ch, 200));
+    cr_assert_eq(shmap_channel_timeout(ch), 200);
+    shmap_window *w;
+    ASSERT_OK(shmap_window_reserve(0x100000, 0, &w));
+    shmap_backend *be;
+    ASSERT_OK(shmap_backend_create(w, 0, &be));
+    uint8_t f[12 + 512];
+    le32(f, 37), le32(f + 4, V), le32(f + 8, 40);
+    payload(37, 0, f + 12);
+    int fd = make_fd(MEMFD, NULL);
+    raw_send(sv[0], f, where == 0 ? 5 : 12 + 17, &fd, 1, 0);
+    close(fd);
+    uint64_t t0 = now_ms();
+    shmap_event ev;
+    ASSERT_ERR(shmap_backend_serve_one(be, ch, &ev), SHMAP_ETIMEDOUT);
+    uint64_t took = now_ms() - t0;
+    cr_assert(took >= 150 && took < 5000, "timed out after %llu ms",
+              (unsigned long long)took);
+    cr_assert_eq(shmap_channel_in_sync(ch), 0);
+    cr_assert_eq(shmap_window_count(w), 0);
+    shmap_backend_destroy(be);
+    shmap_window_release(w);
+    shmap_channel_close(ch);
+    close(sv[0]);
+  }
+  alarm(0);
+}
+
+/* A peer that floods requests (GET_MAX_MEM_SLOTS, always answered) and
+ * never reads the replies: once the socket's buffers are full the back
+ * end's reply cannot go out, and serve_one fails with SHMAP_ETIMEDOUT
+ * instead of blocking in send for ever. The flooder is a child process,
+ * ended by its pid. */
+SHMAP_TEST(stall, flood_without_reading_times_out) {
+  watchdog(20);
+  int sv[2];
+  cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  fflush(NULL);
+  pid_t pid = fork();
+  cr_assert(pid >= 0);
+  if (pid == 0) {
+    close(sv[1]);
+    uint8_t req[12 * 64];
+    for (int i = 0; i < 64; i++)
+      le32(req + 12 * i, 36), le32(req + 12 * i + 4, V),
+          le32(req + 12 * i + 8, 0);
+    for (;;)
+      if (send(sv[0], req, sizeof req, MSG_NOSIGNAL) < 0)
+        _exit(0);
+  }
+  close(sv[0]);
+  shmap_channel *ch;
+  ASSERT_OK(shmap_channel_adopt(sv[1], BE, 0, &ch));
+  ASSERT_OK(shmap_channel_set_timeout(ch, 200));
+  shmap_window *w;
+  ASSERT_OK(shmap_window_reserve(0x100000, 0, &w));
+  shmap_backend *be;
+  ASSERT_OK(shmap_backend_create(w, 0, &be));
+  shmap_event ev;
+  int rc, served = 0;
+  while ((rc = shmap_backend_serve_one(be, ch, &ev)) == 0)
+    served++;
+  cr_assert_eq(rc, SHMAP_ETIMEDOUT, "after %d requests: %s (%s)", served,
+               shmap_err_name(rc), shmap_last_message());
+  cr_assert(served > 0);
+  cr_assert_eq(shmap_channel_in_sync(ch), 0);
+  kill(pid, SIGKILL);
+  int status;
+  cr_assert_eq(waitpid(pid, &status, 0), pid);
+  shmap_backend_destroy(be);
+  shmap_window_release(w);
+  shmap_channel_close(ch);
+  alarm(0);
+}
+
+/* A non-blocking channel with nothing to read: serve_one and recv_msg
+ * RETURN SHMAP_EAGAIN, and the channel stays in sync. */
+SHMAP_TEST(nonblock, nothing_to_read_returns_eagain) {
+  watchdog(10);
+  int sv[2];
+  cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  cr_assert_eq(fcntl(sv[1], F_SETFL, fcntl(sv[1], F_GETFL) | O_NONBLOCK), 0);
+  shmap_channel *ch;
+  ASSERT_OK(shmap_channel_adopt(sv[1], BE, 0, &ch));
+  shmap_window *w;
+  ASSERT_OK(shmap_window_reserve(0x100000, 0, &w));
+  shmap_backend *be;
+  ASSERT_OK(shmap_backend_create(w, 0, &be));
+  shmap_event ev;
+  ASSERT_ERR(shmap_backend_serve_one(be, ch, &ev), SHMAP_EAGAIN);
+  cr_assert_eq(shmap_channel_in_sync(ch), 1);
+  shmap_msg m;
+  ASSERT_ERR(shmap_channel_recv_msg(ch, &m), SHMAP_EAGAIN);
+  cr_assert_eq(m.nfds, 0);
+  cr_assert_eq(shmap_channel_in_sync(ch), 1);
+  /* The front end's serve_one too, on a back-end request socket. */
+  int sv2[2];
+  cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv2), 0);
+  cr_assert_eq(fcntl(sv2[1], F_SETFL, O_NONBLOCK), 0);
+  shmap_channel *req;
+  ASSERT_OK(shmap_channel_adopt(sv2[1], FE, SHMAP_CHANNEL_BACKEND_REQ, &req));
+  shmap_frontend *fe;
+  ASSERT_OK(shmap_frontend_create(&fe));
+  ASSERT_ERR(shmap_frontend_serve_one(fe, req, &ev), SHMAP_EAGAIN);
+  cr_assert_eq(shmap_channel_in_sync(req), 1);
+  shmap_frontend_destroy(fe);
+  shmap_channel_close(req);
+  close(sv2[0]);
+  shmap_backend_destroy(be);
+  shmap_window_release(w);
+  shmap_channel_close(ch);
+  close(sv[0]);
+  alarm(0);
+}
+
+/* An ADD_MEM_REG delivered in three pieces on a non-blocking channel, the
+ * descriptor with the first: two calls return SHMAP_EAGAIN at once (never
+ * waiting), the channel keeping the bytes and the descriptor (one more
+ * open descriptor, exactly); the third applies the whole message, maps the
+ * region and replies. */
+SHMAP_TEST(nonblock, message_in_three_pieces) {
+  watchdog(10);
+  int sv[2];
+  cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  cr_assert_eq(fcntl(sv[1], F_SETFL, O_NONBLOCK), 0);
+  shmap_channel *ch;
+  ASSERT_OK(shmap_channel_adopt(sv[1], BE, 0, &ch));
+  shmap_window *w;
+  ASSERT_OK(shmap_window_reserve(0x100000, 0, &w));
+  shmap_backend *be;
+  ASSERT_OK(shmap_backend_create(w, 0, &be));
+  uint8_t f[12 + 512];
+  le32(f, 37), le32(f + 4, V | NR), le32(f + 8, 40);
+  payload(37, 0, f + 12);
+  int fd = make_fd(MEMFD, NULL);
+  long base = test_handle_count();
+  raw_send(sv[0], f, 5, &fd, 1, 0);
+  close(fd);
+  shmap_event ev;
+  uint64_t t0 = now_ms();
+  ASSERT_ERR(shmap_backend_serve_one(be, ch, &ev), SHMAP_EAGAIN);
+  cr_assert_eq(shmap_channel_in_sync(ch), 1);
+  /* The descriptor is the channel's now: ours is closed, its is open. */
+  cr_assert_eq(test_handle_count(), base);
+  raw_send(sv[0], f + 5, 20, NULL, 0, 0); /* rest of header, 13 payload */
+  ASSERT_ERR(shmap_backend_serve_one(be, ch, &ev), SHMAP_EAGAIN);
+  cr_assert_eq(test_handle_count(), base);
+  cr_assert(now_ms() - t0 < 1000, "a non-blocking call waited");
+  cr_assert_eq(shmap_window_count(w), 0);
+  raw_send(sv[0], f + 25, 12 + 40 - 25, NULL, 0, 0);
+  ASSERT_OK(shmap_backend_serve_one(be, ch, &ev));
+  cr_assert_eq(ev.result, 0, "ADD_MEM_REG: %s", shmap_err_name(ev.result));
+  cr_assert_eq(ev.request, 37);
+  cr_assert_eq(shmap_window_count(w), 1);
+  uint8_t r[20];
+  cr_assert_eq(recv(sv[0], r, sizeof r, 0), 20);
+  cr_assert_eq(get64(r + 12), 0);
+  /* Nothing more: back to SHMAP_EAGAIN, in sync. */
+  ASSERT_ERR(shmap_backend_serve_one(be, ch, &ev), SHMAP_EAGAIN);
+  cr_assert_eq(shmap_channel_in_sync(ch), 1);
+  shmap_backend_destroy(be);
+  shmap_window_release(w);
+  shmap_channel_close(ch);
+  close(sv[0]);
+  alarm(0);
+}
+
+/* A half-read message on a non-blocking channel is closed with the
+ * channel: its descriptor does not leak (the test's fd count). */
+SHMAP_TEST(nonblock, partial_message_closed_with_channel) {
+  int sv[2];
+  cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  cr_assert_eq(fcntl(sv[1], F_SETFL, O_NONBLOCK), 0);
+  shmap_channel *ch;
+  ASSERT_OK(shmap_channel_adopt(sv[1], BE, 0, &ch));
+  uint8_t f[12] = {37, 0, 0, 0, 1};
+  int fd = make_fd(MEMFD, NULL);
+  raw_send(sv[0], f, 7, &fd, 1, 0);
+  close(fd);
+  shmap_msg m;
+  ASSERT_ERR(shmap_channel_recv_msg(ch, &m), SHMAP_EAGAIN);
+  cr_assert_eq(m.nfds, 0);
+  shmap_channel_close(ch);
+  close(sv[0]);
+}
+
+/* Sends on a non-blocking channel go whole or not at all: when the first
+ * call would block, SHMAP_EAGAIN and nothing sent (the peer then reads
+ * whole replies only). */
+SHMAP_TEST(nonblock, send_whole_or_nothing) {
+  watchdog(10);
+  int sv[2];
+  cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  cr_assert_eq(fcntl(sv[1], F_SETFL, O_NONBLOCK), 0);
+  shmap_channel *ch;
+  ASSERT_OK(shmap_channel_adopt(sv[1], BE, 0, &ch));
+  int rc;
+  size_t sent = 0;
+  while ((rc = shmap_channel_reply_u64(ch, 36, 7)) == 0)
+    sent++;
+  cr_assert_eq(rc, SHMAP_EAGAIN, "%s (%s)", shmap_err_name(rc),
+               shmap_last_message());
+  cr_assert_eq(shmap_channel_in_sync(ch), 1);
+  size_t got = 0;
+  uint8_t r[20];
+  ssize_t n;
+  while ((n = recv(sv[0], r, sizeof r, MSG_DONTWAIT | MSG_WAITALL)) == 20) {
+    cr_assert_eq(get64(r + 12), 7);
+    got++;
+  }
+  cr_assert_eq(n, -1, "a partial reply: %zd bytes", n);
+  cr_assert_eq(got, sent);
+  shmap_channel_close(ch);
+  close(sv[0]);
+  alarm(0);
 }
