@@ -226,7 +226,9 @@ SHMAP_API int shmap_channel_send(shmap_channel *ch, const shmap_wire_msg *msg,
  *
  * Errors: SHMAP_EINVAL, SHMAP_ECLOSED (peer closed between messages),
  * SHMAP_EPROTO, SHMAP_ETRUNC, SHMAP_EFDCOUNT, SHMAP_EAGAIN (non-blocking
- * socket with nothing to read), the codec's errors
+ * socket with nothing, or not yet the whole message, to read: see
+ * shmap_channel_set_timeout()), SHMAP_ETIMEDOUT (the channel's timeout
+ * passed inside a message), the codec's errors
  * (shmap_wire_header_decode(), shmap_wire_decode()), SHMAP_EOS.
  */
 SHMAP_API int shmap_channel_recv(shmap_channel *ch, shmap_wire_msg *msg,
@@ -272,6 +274,12 @@ SHMAP_API int shmap_channel_send_msg(shmap_channel *ch, uint32_t request,
  * REPLY_ACK was negotiated, and a request that is always answered
  * (shmap_wire_always_answered()) is waited for either way.
  *
+ * @param ch       The channel (an end that sends requests).
+ * @param request  The request code, in the space this end sends in.
+ * @param payload  `size` payload bytes (NULL when size is 0).
+ * @param size     At most SHMAP_MSG_MAX_PAYLOAD.
+ * @param fds      `nfds` descriptors to send along (borrowed).
+ * @param nfds     At most SHMAP_WIRE_MAX_FDS.
  * @param reply  NULL, or receives the reply message (known 0 for foreign
  *               requests); unchanged (nfds 0, hdr zeroed) when no reply
  *               was due. With NULL a reply carrying a u64 is read as a
@@ -319,6 +327,51 @@ shmap_channel_last_header(const shmap_channel *ch);
  * payload that was read whole), 0 after a framing error (or for NULL).
  */
 SHMAP_API int shmap_channel_in_sync(const shmap_channel *ch);
+
+/**
+ * @brief Bound how long a stalled peer can hold this end.
+ *
+ * With `ms` > 0, two waits are bounded by `ms` milliseconds:
+ *  - completing a message whose first byte has arrived (a receive that
+ *    has part of a message waits at most `ms` for the rest, counted from
+ *    its first wait), and
+ *  - each send, including one blocked because the peer does not read
+ *    (counted from its first wait).
+ * Past the bound the call fails with SHMAP_ETIMEDOUT; the stream is then
+ * inside a message (shmap_channel_in_sync() 0) and the caller closes the
+ * channel. Every descriptor received with the unfinished message is
+ * closed. Waiting for a message to begin is never bounded: poll the native
+ * socket (shmap_channel_native()) for that.
+ *
+ * `ms` 0 or negative: no bound (the default; a stalled peer blocks a
+ * blocking channel for ever).
+ *
+ * The bound costs nothing while the peer keeps up: the calls that find
+ * their bytes there (or room to send) are the same system calls as
+ * without it; a wait (poll) happens only where a call would block.
+ *
+ * Non-blocking sockets (O_NONBLOCK on shmap_channel_native()), with or
+ * without a timeout:
+ *  - a receive with nothing to read returns SHMAP_EAGAIN (in sync);
+ *  - a receive that has read part of a message returns SHMAP_EAGAIN
+ *    without waiting and keeps what it read (bytes, descriptors) in the
+ *    channel; the next receive on the channel (any of the receive and
+ *    serve_one calls) resumes it. The timeout does not run across those
+ *    calls: an event loop bounds a peer's unfinished message itself
+ *    (closing the channel closes what it kept);
+ *  - a send is whole or nothing as the caller sees it: when its first
+ *    system call would block it returns SHMAP_EAGAIN with nothing sent;
+ *    once part of a message is out it finishes it, waiting for room at
+ *    most the timeout (without one, until the peer reads).
+ *
+ * Thread safety: set it before the channel is used by other threads.
+ * Errors: SHMAP_EINVAL (NULL), SHMAP_ENOTSUP (Windows, for `ms` > 0: a
+ * message-mode pipe delivers messages whole, and its sends are not
+ * bounded yet).
+ */
+SHMAP_API int shmap_channel_set_timeout(shmap_channel *ch, int ms);
+/** The bound set with shmap_channel_set_timeout(), 0 when none (or NULL). */
+SHMAP_API int shmap_channel_timeout(const shmap_channel *ch);
 
 /**
  * @brief Wait for the reply to `request`, which this end sent with

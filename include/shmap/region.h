@@ -88,6 +88,9 @@ typedef struct shmap_negotiation {
  * that wants to run the handshake itself does so with shmap_channel_call()
  * instead.
  *
+ * @param ch             The front end of a main channel.
+ * @param want_features  Device features to acknowledge if offered.
+ * @param want_protocol  Protocol features wanted beyond the memory ones.
  * @param out  NULL, or receives what was offered and agreed.
  * Errors: SHMAP_EINVAL, SHMAP_EPERM (not the front end of a main channel),
  * SHMAP_EPROTO / SHMAP_ESIZE (a malformed answer), and those of
