@@ -1,6 +1,7 @@
 /* Cross-process: a real second process receives the OS object, maps it into
  * a window of its own and both sides see each other's writes. */
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "support.h"
 
@@ -82,6 +83,10 @@ static int same_user_case(void) {
  * non-root same-user cases need root to set up, and a non-root run checks
  * its own user only. */
 static void forge_checks(shmap_native_t ro) {
+  /* The forked checkers end with _exit while holding the test's heap, which
+   * valgrind (tracing children) reports as lost: they run without it. */
+  if (getenv("SHMAP_UNDER_VALGRIND"))
+    return;
   if (geteuid() != 0) {
     cr_assert_eq(try_forge(ro, -1), 0, "a same-user process reopened it");
     return;

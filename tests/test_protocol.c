@@ -371,8 +371,16 @@ static void flood(size_t cap, uint64_t max_bytes, size_t want_accepted) {
   cr_assert_eq(rc, SHMAP_ELIMIT, "flood refused with %s (%s)",
                shmap_err_name(rc), shmap_last_message());
   cr_assert_eq(accepted, want_accepted);
-  /* One descriptor held per accepted mapping, none for refused ones. */
-  cr_assert_eq(test_handle_count(), fds0 + (long)accepted);
+  /* One descriptor held per accepted mapping, none for refused ones. On
+   * Windows the count also sees the runtime's own transient handles (one
+   * run in three lanes was off by one for a moment): it must settle on the
+   * exact figure within a bound. */
+  long want = fds0 + (long)accepted, now = test_handle_count();
+  for (int i = 0; i < 100 && now != want; i++) {
+    test_sleep_ms(20);
+    now = test_handle_count();
+  }
+  cr_assert_eq(now, want, "handles %ld, want %ld", now, want);
   cr_assert_eq(shmap_window_count(w), accepted);
   /* Room comes back with an unmap. */
   ASSERT_OK(shmap_backend_shmem_unmap(back, 3, 0, G));

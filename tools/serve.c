@@ -26,6 +26,7 @@ struct serve_opts {
   int peek;
   uint64_t peek_gpa, peek_len;
   int allow_unsealed;
+  int timeout_ms; /* --timeout: drop a peer stalled that long (0: never) */
 };
 
 /* The most bytes --peek prints. */
@@ -67,6 +68,13 @@ static int parse(int argc, char **argv, struct serve_opts *o) {
           o->peek_len > PEEK_MAX)
         return -1;
       o->peek = 1;
+    } else if (strcmp(a, "--timeout") == 0) {
+      /* Seconds, fractions allowed; at least a millisecond. */
+      char *end;
+      double sec = strtod(v, &end);
+      if (end == v || *end != '\0' || !(sec >= 0.001 && sec <= 2000000.0))
+        return -1;
+      o->timeout_ms = (int)(sec * 1000.0);
     } else if (strcmp(a, "--max-bytes") == 0) {
       if (tool_parse_size(v, &o->max_bytes) != 0)
         return -1;
@@ -151,7 +159,7 @@ int tool_serve(int argc, char **argv) {
     fputs("usage: shmap serve --listen ADDR --role backend|frontend "
           "[--shm ID:SIZE ...] [--guest-size SIZE] [--max-bytes SIZE]\n"
           "                   [--device blk [--capacity SECTORS]] "
-          "[--peek GPA:LEN] [--allow-unsealed]\n",
+          "[--peek GPA:LEN] [--allow-unsealed] [--timeout SECONDS]\n",
           stderr);
     return 2;
   }
@@ -211,6 +219,10 @@ int tool_serve(int argc, char **argv) {
       rc = shmap_listener_accept(l, o.role, flags, &ch);
     }
   }
+  /* A peer that leaves a message unfinished, or does not read its
+   * replies, that long ends the session (reason SHMAP_ETIMEDOUT). */
+  if (rc == 0 && o.timeout_ms > 0)
+    rc = shmap_channel_set_timeout(ch, o.timeout_ms);
   if (rc != 0) {
     fprintf(stderr, "shmap serve: %s\n", shmap_last_message());
     goto out;

@@ -288,9 +288,12 @@ typedef int (*shmap_foreign_fn)(void *ctx, shmap_channel *ch, shmap_msg *m);
  * without ending the channel.
  *
  * Errors (returned): SHMAP_EINVAL, SHMAP_ECLOSED (the peer hung up between
- * messages: the normal end), framing or transport errors (those of
- * shmap_channel_recv_msg() and shmap_channel_send()) after which the channel
- * should be closed, and what the foreign callback returned.
+ * messages: the normal end), SHMAP_EAGAIN (a non-blocking channel has
+ * nothing, or not yet the whole message, to read: the channel stays usable,
+ * call again when it is readable), SHMAP_ETIMEDOUT (the channel's timeout,
+ * shmap_channel_set_timeout(): close it), framing or transport errors (those
+ * of shmap_channel_recv_msg() and shmap_channel_send()) after which the
+ * channel should be closed, and what the foreign callback returned.
  */
 SHMAP_API int shmap_frontend_serve_one(shmap_frontend *fe, shmap_channel *ch,
                                        shmap_event *ev);

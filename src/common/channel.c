@@ -147,6 +147,9 @@ void shmap_channel_close(shmap_channel *ch) {
   if (ch == NULL)
     return;
   shmap__shared_clear(ch);
+  /* A message half read on a non-blocking socket: what it brought. */
+  for (size_t i = 0; i < ch->rx_nfds; i++)
+    shmap_native_close(ch->rx_fds[i]);
   shmap__os_chan_close(&ch->os);
   free(ch);
 }
@@ -186,6 +189,33 @@ const shmap_wire_header *shmap_channel_last_header(const shmap_channel *ch) {
 
 int shmap_channel_in_sync(const shmap_channel *ch) {
   return ch != NULL && ch->in_sync;
+}
+
+int shmap_channel_set_timeout(shmap_channel *ch, int ms) {
+  if (ch == NULL)
+    return shmap__err(SHMAP_EINVAL, "channel set_timeout: NULL channel");
+  if (ms < 0)
+    ms = 0;
+  if (ms > 0 && !shmap__os_chan_timeouts())
+    return shmap__err(SHMAP_ENOTSUP,
+                      "channel set_timeout: this platform's channels take "
+                      "no timeout");
+  ch->timeout_ms = ms;
+  return 0;
+}
+
+int shmap_channel_timeout(const shmap_channel *ch) {
+  return ch != NULL ? ch->timeout_ms : 0;
+}
+
+/* Every send goes through here: past the channel's timeout the peer may
+ * hold part of a message, so the stream is no longer in sync. */
+static int chan_send(shmap_channel *ch, const uint8_t *buf, size_t len,
+                     const shmap_native_t *fds, size_t nfds) {
+  int rc = shmap__os_chan_send(&ch->os, buf, len, fds, nfds, ch->timeout_ms);
+  if (rc == SHMAP_ETIMEDOUT)
+    ch->in_sync = 0;
+  return rc;
 }
 
 int shmap__chan_header(shmap_channel *ch, const uint8_t *buf, size_t *payload) {
@@ -242,7 +272,7 @@ SHMAP__FLATTEN int shmap_channel_send(shmap_channel *ch,
                              &len);
   if (rc != 0)
     return rc;
-  return shmap__os_chan_send(&ch->os, buf, len, fds, nfds);
+  return chan_send(ch, buf, len, fds, nfds);
 }
 
 static void close_fds(shmap_native_t *fds, size_t *nfds) {
@@ -261,8 +291,10 @@ int shmap__chan_recv(shmap_channel *ch, uint8_t *buf, shmap_wire_msg *wire,
   size_t len = 0;
   int rc = shmap__os_chan_recv_frame(ch, buf, FRAME_MAX, &len, fds, nfds);
   if (rc != 0) {
-    /* Framing errors leave the stream somewhere inside a message. EAGAIN
-     * before the first byte and a clean close are at a boundary. */
+    /* Framing errors and timeouts leave the stream somewhere inside a
+     * message. SHMAP_EAGAIN is at a boundary (nothing read) or resumable
+     * (the OS layer kept the part read, descriptors included, in the
+     * channel: *nfds is 0 here). */
     ch->in_sync = rc == SHMAP_EAGAIN;
     close_fds(fds, nfds);
     return rc;
@@ -385,8 +417,7 @@ int shmap_channel_send_msg(shmap_channel *ch, uint32_t request, uint32_t flags,
     if (rc != 0)
       return rc;
   }
-  return shmap__os_chan_send(&ch->os, buf, SHMAP_WIRE_HEADER_SIZE + size, fds,
-                             nfds);
+  return chan_send(ch, buf, SHMAP_WIRE_HEADER_SIZE + size, fds, nfds);
 }
 
 /* A reply straight to bytes: replies are the most frequent message and
@@ -394,7 +425,7 @@ int shmap_channel_send_msg(shmap_channel *ch, uint32_t request, uint32_t flags,
 int shmap__send_reply(shmap_channel *ch, uint32_t request, uint64_t value) {
   uint8_t buf[SHMAP__REPLY_BYTES];
   shmap__wire_reply_bytes(buf, request, value);
-  return shmap__os_chan_send(&ch->os, buf, sizeof buf, NULL, 0);
+  return chan_send(ch, buf, sizeof buf, NULL, 0);
 }
 
 SHMAP__FLATTEN int shmap_channel_reply(shmap_channel *ch, uint32_t request,
@@ -616,6 +647,10 @@ int shmap__serve_one(shmap_channel *ch, shmap_event *ev, shmap__apply_fn apply,
     memset(&ev->msg, 0, sizeof ev->msg); /* the decoder never ran */
   if (rc != 0 && !shmap_channel_in_sync(ch))
     return rc; /* framing or transport: the connection is done */
+  if (rc == SHMAP_EAGAIN) {
+    ev->result = rc;
+    return rc; /* non-blocking: nothing (more) to read yet */
+  }
   if (rc == 0 && !known) {
     memset(&ev->msg, 0, sizeof ev->msg);
     ev->msg.hdr = *h;

@@ -210,6 +210,14 @@ struct shmap_channel {
   uint64_t proto; /* protocol features agreed with the peer */
   shmap_wire_header last; /* header of the last message received */
   int in_sync;
+  int timeout_ms; /* shmap_channel_set_timeout(); 0: no bound */
+  /* A message half read on a non-blocking socket (the OS layer's, POSIX):
+   * rx_got bytes of it are in rxbuf and rx_fds are the descriptors that
+   * came with it, owned here until the next receive resumes it or close
+   * closes them. rx_got 0: none kept. */
+  size_t rx_got;
+  size_t rx_nfds;
+  shmap_native_t rx_fds[SHMAP_WIRE_MAX_FDS];
   /* Whole size of the next message when the caller knows it (a requester
    * waiting for its reply), else 0. A stream transport may then read it
    * with one call instead of header and payload apart. */
@@ -408,13 +416,21 @@ shmap_native_t shmap__os_chan_native(const shmap__chan_os *c);
 int shmap__os_chan_peer_from(shmap__chan_os *c, const shmap__chan_os *from);
 /* SAME_USER: refuse a peer of another user. */
 int shmap__os_peer_check(shmap__chan_os *c);
-/* Send one encoded message with its descriptors, all of it or an error. */
+/* Send one encoded message with its descriptors, all of it or an error.
+ * `timeout_ms` > 0 bounds the send (SHMAP_ETIMEDOUT past it), counted from
+ * its first wait; a non-blocking socket whose first call would block gives
+ * SHMAP_EAGAIN with nothing sent. */
 int shmap__os_chan_send(shmap__chan_os *c, const uint8_t *buf, size_t len,
-                        const shmap_native_t *fds, size_t nfds);
+                        const shmap_native_t *fds, size_t nfds, int timeout_ms);
+/* 1 when this platform's channels honour a timeout. */
+int shmap__os_chan_timeouts(void);
 /* Receive one frame: header (validated with shmap__chan_header before
  * anything else is read) and payload, into buf (cap bytes); descriptors
  * that arrived go to fds (room for SHMAP_WIRE_MAX_FDS), and on error the
- * caller closes those. */
+ * caller closes those. ch->timeout_ms bounds completing a message whose
+ * first byte arrived (SHMAP_ETIMEDOUT). On a non-blocking socket:
+ * SHMAP_EAGAIN with nothing read, or with part of a message read, which is
+ * then kept in ch (rx_got, rx_fds; *nfds 0) and resumed by the next call. */
 int shmap__os_chan_recv_frame(shmap_channel *ch, uint8_t *buf, size_t cap,
                               size_t *len, shmap_native_t *fds, size_t *nfds);
 

@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -34,12 +35,54 @@ static int sock_err(int code, const char *what) {
   return shmap__err_os(code, err, "channel %s", what);
 }
 
+int shmap__os_chan_timeouts(void) { return 1; }
+
+static int64_t mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int nonblocking(int fd) {
+  int fl = fcntl(fd, F_GETFL);
+  return fl >= 0 && (fl & O_NONBLOCK);
+}
+
+/* A call on `fd` would block: wait for `events`, bounded by `timeout_ms`
+ * (> 0) counted from the call's first wait (*deadline 0 until then), or
+ * for ever. 0 when the call may be retried (ready, or interrupted), else
+ * SHMAP_ETIMEDOUT, recorded. Only reached when a call would block: the
+ * path where data (or room) is there makes no system call for it. */
+SHMAP__NOINLINE static int wait_fd(int fd, short events, int timeout_ms,
+                                   int64_t *deadline, const char *what) {
+  int wait = -1;
+  if (timeout_ms > 0) {
+    int64_t now = mono_ms();
+    if (*deadline == 0)
+      *deadline = now + timeout_ms;
+    if (now >= *deadline)
+      return shmap__err(
+          SHMAP_ETIMEDOUT, "channel %s: the peer %s for %d ms", what,
+          events == POLLOUT ? "read nothing" : "left a message unfinished",
+          timeout_ms);
+    wait = (int)(*deadline - now);
+  }
+  struct pollfd p = {fd, events, 0};
+  (void)poll(&p, 1, wait); /* timed out: the next turn says so */
+  return 0;
+}
+
 int shmap__os_chan_send(shmap__chan_os *c, const uint8_t *buf, size_t len,
-                        const shmap_native_t *fds, size_t nfds) {
+                        const shmap_native_t *fds, size_t nfds,
+                        int timeout_ms) {
   union {
     char room[CMSG_ROOM];
     struct cmsghdr align;
   } ctl;
+  /* With a bound, no call may block: a full socket is waited for in
+   * wait_fd(), with the time left. */
+  int flags = MSG_NOSIGNAL | (timeout_ms > 0 ? MSG_DONTWAIT : 0);
+  int64_t deadline = 0;
   size_t done = 0;
   while (done < len) {
     struct iovec iov = {(void *)(buf + done), len - done};
@@ -59,16 +102,20 @@ int shmap__os_chan_send(shmap__chan_os *c, const uint8_t *buf, size_t len,
     /* Without descriptors, send(): the kernel then has no msghdr to copy
      * in, which is most of what a short sendmsg costs beyond write(). */
     ssize_t n = mh.msg_control != NULL
-                    ? sendmsg(c->fd, &mh, MSG_NOSIGNAL)
-                    : send(c->fd, buf + done, len - done, MSG_NOSIGNAL);
+                    ? sendmsg(c->fd, &mh, flags)
+                    : send(c->fd, buf + done, len - done, flags);
     if (n < 0) {
       if (errno == EINTR)
         continue;
-      if ((errno == EAGAIN || errno == EWOULDBLOCK) && done > 0) {
-        /* Mid-message on a non-blocking socket: finishing the message is
-         * the only way to keep the stream in sync. */
-        struct pollfd p = {c->fd, POLLOUT, 0};
-        (void)poll(&p, 1, -1);
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        /* Nothing sent on a non-blocking socket: the caller's to retry.
+         * Mid-message, finishing the message is the only way to keep the
+         * stream in sync: wait for room, within the bound. */
+        if (done == 0 && (!(flags & MSG_DONTWAIT) || nonblocking(c->fd)))
+          return sock_err(SHMAP_EOS, "send");
+        int rc = wait_fd(c->fd, POLLOUT, timeout_ms, &deadline, "send");
+        if (rc != 0)
+          return rc;
         continue;
       }
       return sock_err(SHMAP_EOS, "send");
@@ -107,16 +154,21 @@ static void close_all_rights(struct msghdr *mh) {
   (void)take_rights(mh, NULL, &none, 0);
 }
 
-/* Receive at least `len` bytes into buf, asking for up to `max` (>= len);
- * *got says how many arrived. Descriptors are taken only with the first
- * byte (fds not NULL). */
-static int recv_bytes(shmap__chan_os *c, uint8_t *buf, size_t len, size_t max,
-                      size_t *got, shmap_native_t *fds, size_t *nfds) {
+/* Receive until *done (in/out: bytes of the frame at buf so far) reaches
+ * `len`, asking for up to `max` (>= len). Descriptors are taken only with
+ * the frame's first byte (fds not NULL). A would-block with nothing read
+ * is SHMAP_EAGAIN; inside the frame it is a wait bounded by the channel's
+ * timeout, or on a non-blocking socket SHMAP_EAGAIN at once (the caller
+ * keeps the part read). */
+static int recv_bytes(shmap_channel *ch, uint8_t *buf, size_t len, size_t max,
+                      size_t *done_io, shmap_native_t *fds, size_t *nfds,
+                      int64_t *deadline) {
   union {
     char room[CMSG_ROOM];
     struct cmsghdr align;
   } ctl;
-  size_t done = 0;
+  shmap__chan_os *c = &ch->os;
+  size_t done = *done_io;
   int rc = 0;
   while (done < len) {
     struct iovec iov = {buf + done, max - done};
@@ -125,16 +177,26 @@ static int recv_bytes(shmap__chan_os *c, uint8_t *buf, size_t len, size_t max,
     mh.msg_iovlen = 1;
     mh.msg_control = ctl.room;
     mh.msg_controllen = sizeof ctl.room;
-    ssize_t n = recvmsg(c->fd, &mh, MSG_CMSG_CLOEXEC);
+    /* The first byte may be waited for without bound; with a timeout the
+     * rest never blocks in the call (wait_fd bounds it). */
+    int flags = MSG_CMSG_CLOEXEC;
+    if (done > 0 && ch->timeout_ms > 0)
+      flags |= MSG_DONTWAIT;
+    ssize_t n = recvmsg(c->fd, &mh, flags);
     if (n < 0 && errno == EINTR)
       continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && done == 0 &&
-        fds != NULL)
-      return sock_err(SHMAP_EOS, "receive");
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      /* A message is half read: wait for the rest rather than lose sync. */
-      struct pollfd p = {c->fd, POLLIN, 0};
-      (void)poll(&p, 1, -1);
+      *done_io = done;
+      if (done == 0 || rc != 0)
+        return rc != 0 ? rc : sock_err(SHMAP_EOS, "receive");
+      if (!(flags & MSG_DONTWAIT) || nonblocking(c->fd))
+        return shmap__err(SHMAP_EAGAIN,
+                          "channel receive: would block inside a message "
+                          "(%zu bytes kept; the next receive resumes it)",
+                          done);
+      if ((rc = wait_fd(c->fd, POLLIN, ch->timeout_ms, deadline, "receive")) !=
+          0)
+        return rc;
       continue;
     }
     if (n < 0)
@@ -159,18 +221,44 @@ static int recv_bytes(shmap__chan_os *c, uint8_t *buf, size_t len, size_t max,
       rc = shmap__err(SHMAP_ETRUNC, "channel receive: control data truncated");
     }
     if (n == 0)
-      return rc != 0 ? rc
-                     : shmap__err(done == 0 && fds != NULL ? SHMAP_ECLOSED
-                                                           : SHMAP_EPROTO,
-                                  "channel receive: peer closed %s",
-                                  done == 0 && fds != NULL
-                                      ? "the connection"
-                                      : "the connection inside a message");
+      return rc != 0
+                 ? rc
+                 : shmap__err(done == 0 ? SHMAP_ECLOSED : SHMAP_EPROTO,
+                              "channel receive: peer closed %s",
+                              done == 0 ? "the connection"
+                                        : "the connection inside a message");
     done += (size_t)n;
   }
-  if (got != NULL)
-    *got = done;
+  *done_io = done;
   return rc;
+}
+
+/* A non-blocking socket ran dry inside a message: the channel keeps the
+ * part read (bytes, descriptors) for the next receive. */
+SHMAP__NOINLINE static int keep_partial(shmap_channel *ch, const uint8_t *buf,
+                                        size_t got, shmap_native_t *fds,
+                                        size_t *nfds) {
+  if (buf != ch->rxbuf)
+    memmove(ch->rxbuf, buf, got);
+  ch->rx_got = got;
+  memcpy(ch->rx_fds, fds, *nfds * sizeof *fds);
+  ch->rx_nfds = *nfds;
+  *nfds = 0;
+  return SHMAP_EAGAIN; /* recorded by recv_bytes */
+}
+
+/* Take back what keep_partial() kept; returns the bytes read so far. */
+SHMAP__NOINLINE static size_t resume_partial(shmap_channel *ch, uint8_t *buf,
+                                             shmap_native_t *fds,
+                                             size_t *nfds) {
+  size_t got = ch->rx_got;
+  if (buf != ch->rxbuf)
+    memmove(buf, ch->rxbuf, got);
+  memcpy(fds, ch->rx_fds, ch->rx_nfds * sizeof *fds);
+  *nfds = ch->rx_nfds;
+  ch->rx_got = 0;
+  ch->rx_nfds = 0;
+  return got;
 }
 
 /* Read one frame: the 12-byte header (descriptors allowed only with it),
@@ -182,12 +270,20 @@ static int recv_bytes(shmap__chan_os *c, uint8_t *buf, size_t len, size_t max,
 int shmap__os_chan_recv_frame(shmap_channel *ch, uint8_t *buf, size_t cap,
                               size_t *len, shmap_native_t *fds, size_t *nfds) {
   size_t want = SHMAP_WIRE_HEADER_SIZE, got = 0;
+  int64_t deadline = 0;
   if (ch->expect > want && ch->expect <= cap)
     want = ch->expect;
-  int rc =
-      recv_bytes(&ch->os, buf, SHMAP_WIRE_HEADER_SIZE, want, &got, fds, nfds);
-  if (rc != 0)
-    return rc;
+  if (ch->rx_got != 0)
+    got = resume_partial(ch, buf, fds, nfds);
+  int rc;
+  if (got < SHMAP_WIRE_HEADER_SIZE) {
+    rc = recv_bytes(ch, buf, SHMAP_WIRE_HEADER_SIZE, want, &got, fds, nfds,
+                    &deadline);
+    if (rc == SHMAP_EAGAIN && got > 0)
+      return keep_partial(ch, buf, got, fds, nfds);
+    if (rc != 0)
+      return rc;
+  }
   size_t payload;
   rc = shmap__chan_header(ch, buf, &payload);
   if (rc != 0)
@@ -203,8 +299,10 @@ int shmap__os_chan_recv_frame(shmap_channel *ch, uint8_t *buf, size_t cap,
                       want, SHMAP_WIRE_HEADER_SIZE + payload,
                       shmap_wire_request_name(ch->last.request));
   if (have < payload) {
-    rc = recv_bytes(&ch->os, buf + got, payload - have, payload - have, NULL,
-                    NULL, NULL);
+    size_t whole = SHMAP_WIRE_HEADER_SIZE + payload;
+    rc = recv_bytes(ch, buf, whole, whole, &got, NULL, NULL, &deadline);
+    if (rc == SHMAP_EAGAIN)
+      return keep_partial(ch, buf, got, fds, nfds);
     if (rc != 0)
       return rc;
   }

@@ -70,8 +70,16 @@ static void close_remote(shmap__chan_os *c, const HANDLE *remote, size_t n) {
                     DUPLICATE_CLOSE_SOURCE);
 }
 
+/* A message-mode pipe delivers each message whole, so a receive never
+ * waits inside one; bounding sends (the overlapped wait's timeout, with a
+ * cancelled write taking its handles back) is not done yet: the setter
+ * refuses a timeout (SHMAP_ENOTSUP) rather than promise one. */
+int shmap__os_chan_timeouts(void) { return 0; }
+
 int shmap__os_chan_send(shmap__chan_os *c, const uint8_t *buf, size_t len,
-                        const shmap_native_t *fds, size_t nfds) {
+                        const shmap_native_t *fds, size_t nfds,
+                        int timeout_ms) {
+  (void)timeout_ms; /* always 0 here: shmap__os_chan_timeouts() */
   uint64_t small[SMALL_MESSAGE / 8];
   HANDLE remote[SHMAP_WIRE_MAX_FDS];
   if (nfds > SHMAP_WIRE_MAX_FDS)
