@@ -286,7 +286,9 @@ SHMAP_API int shmap_channel_send_msg(shmap_channel *ch, uint32_t request,
  *               result (0 success, any other value a failure).
  * @return 0; SHMAP_EREPLY or the shmap code the peer answered with; the
  *         errors of shmap_channel_send_msg() and shmap_channel_recv_msg();
- *         SHMAP_EPROTO when the next message is not that reply.
+ *         SHMAP_EPROTO when the next message is not that reply; SHMAP_ESIZE
+ *         when an acknowledgement is not a u64. On any failure every
+ *         descriptor that came with the answer is closed (reply->nfds 0).
  */
 SHMAP_API int shmap_channel_call(shmap_channel *ch, uint32_t request,
                                  const void *payload, size_t size,

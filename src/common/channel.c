@@ -520,7 +520,9 @@ int shmap_channel_call(shmap_channel *ch, uint32_t request, const void *payload,
     return 0; /* the answer is the caller's to read */
   uint64_t v = 0;
   rc = shmap_msg_u64(r, &v);
-  if (reply == NULL)
+  /* A failed call leaves the caller nothing to release: descriptors that
+   * came with a malformed or refusing answer are closed here. */
+  if (reply == NULL || rc != 0 || (!answered && v != 0))
     shmap_msg_release(r);
   if (rc != 0)
     return rc;
