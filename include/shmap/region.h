@@ -366,6 +366,43 @@ SHMAP_API void *shmap_backend_translate_uaddr(const shmap_backend *be,
                                               uint64_t uaddr, uint64_t len);
 
 /**
+ * shmap_window_segments() for guest-physical range [gpa, gpa+len) of the
+ * back end's guest window: the host memory behind a descriptor buffer, all
+ * or nothing, across adjacent regions. Errors as shmap_window_segments()
+ * (SHMAP_EINVAL for a NULL back end).
+ */
+SHMAP_API int shmap_backend_segments(const shmap_backend *be, uint64_t gpa,
+                                    uint64_t len, unsigned prot,
+                                    shmap_segment *segs, size_t max,
+                                    size_t *n);
+/**
+ * The same for a range of front-end addresses (the userspace_addr space of
+ * SET_VRING_ADDR): each byte is translated through the region that holds it,
+ * so the range may cross regions the front end placed next to each other.
+ * SHMAP_ENOENT when a byte is in no region. `segs[i].offset` is the guest
+ * address.
+ */
+SHMAP_API int shmap_backend_segments_uaddr(const shmap_backend *be,
+                                          uint64_t uaddr, uint64_t len,
+                                          unsigned prot, shmap_segment *segs,
+                                          size_t max, size_t *n);
+/**
+ * Fault-safe copy of guest range [gpa, gpa+len) to `dst`, across adjacent
+ * regions: for devices that must survive a front end that shrinks its memory
+ * (shmap_backend_set_require_sealed() off). A fault returns SHMAP_EFAULT
+ * and, when `fault_gpa` is not NULL, the guest address of the first byte
+ * that could not be read. Errors: those of shmap_backend_segments() with
+ * SHMAP_PROT_READ, and SHMAP_EFAULT / SHMAP_EBUSY as shmap_window_read().
+ */
+SHMAP_API int shmap_backend_read(const shmap_backend *be, uint64_t gpa,
+                                void *dst, size_t len, uint64_t *fault_gpa);
+/** Fault-safe copy of `src` to guest range [gpa, gpa+len); as
+ * shmap_backend_read() with SHMAP_PROT_RW. */
+SHMAP_API int shmap_backend_write(const shmap_backend *be, uint64_t gpa,
+                                 const void *src, size_t len,
+                                 uint64_t *fault_gpa);
+
+/**
  * Make the back end answer the handshake itself: GET_FEATURES with
  * `device_features` plus SHMAP_VHOST_F_PROTOCOL_FEATURES, SET_FEATURES
  * (recorded: shmap_backend_features()), GET_PROTOCOL_FEATURES with

@@ -206,6 +206,39 @@ typedef int (*shmap_mapping_cb)(const shmap_mapping_info *info, void *arg);
 SHMAP_API int shmap_window_foreach(shmap_window *w, shmap_mapping_cb cb,
                                    void *arg);
 
+/** One host-contiguous piece of a window range (shmap_window_segments()). */
+typedef struct shmap_segment {
+  uint64_t offset; /**< window offset of the piece's first byte */
+  void *host;      /**< host address of that byte */
+  uint64_t len;    /**< bytes in the piece */
+} shmap_segment;
+
+/**
+ * The host memory behind window range [offset, offset+len): what a device
+ * needs for each descriptor buffer. The range may cross any number of
+ * adjacent mappings; since a window is one reservation, mappings of
+ * mappables and anonymous memory that touch are one host-contiguous piece,
+ * and only external ranges (shmap_window_map_external()) start a new one. So
+ * `max` 1 is usually enough.
+ *
+ * All or nothing: on success `*n` pieces are in `segs` and cover the range
+ * exactly; on failure `*n` is 0, `segs` may have been written, and nothing
+ * else changed. Every mapping crossed must allow `prot` (SHMAP_PROT_READ
+ * for a buffer the device reads, SHMAP_PROT_RW for one it writes).
+ *
+ * The pointers are borrowed as those of shmap_window_translate(): valid
+ * until a mapping they point into is unmapped. Thread-safe.
+ *
+ * Errors: SHMAP_EINVAL (NULL argument, or `prot` not READ or RW),
+ * SHMAP_EEMPTY (`len` 0), SHMAP_EOVERFLOW (`offset + len` wraps),
+ * SHMAP_ERANGE (the range runs past the window), SHMAP_ENOENT (a hole: some
+ * byte is not mapped), SHMAP_EACCES (a mapping lacks `prot`), SHMAP_ELIMIT
+ * (more than `max` pieces).
+ */
+SHMAP_API int shmap_window_segments(shmap_window *w, uint64_t offset,
+                                   uint64_t len, unsigned prot,
+                                   shmap_segment *segs, size_t max, size_t *n);
+
 /**
  * Fault-safe read: copy window range [offset, offset+len) to `dst`. The range
  * must lie inside one mapping whose protection allows reading.
