@@ -96,7 +96,7 @@ static void on_alarm(int sig) {
 
 static void step(const char *name) {
   current_step = name;
-  alarm(timeout_s);
+  alarm(timeout_s + 5); /* a backstop: the waits below are bounded first */
 }
 
 static void pass(const char *name, const char *fmt, ...)
@@ -260,6 +260,7 @@ typedef struct ring {
   uint32_t size_max; /* bytes per data descriptor (0: no limit) */
   uint32_t seg_max;  /* data descriptors per request (0: no limit) */
   uint64_t kicks, waits;
+  int dead; /* a request did not complete in time: nothing more is sent */
   /* per slot: busy, and the used length expected */
   int busy[SLOTS];
   uint32_t want_len[SLOTS];
@@ -379,6 +380,8 @@ static int wait_some(ring *r, unsigned *done, unsigned max, int ms) {
 /* Run requests already submitted to completion: every slot in flight. */
 static int drain(ring *r) {
   unsigned done[SLOTS];
+  if (r->dead)
+    return -1;
   double end = now_s() + timeout_s;
   for (;;) {
     int busy = 0;
@@ -392,6 +395,7 @@ static int drain(ring *r) {
               "vmm-blk: %d request(s) not completed within %u s "
               "(step: %s)\n",
               busy, timeout_s, current_step);
+      r->dead = 1;
       return -1;
     }
   }
@@ -399,6 +403,8 @@ static int drain(ring *r) {
 
 /* One request, waited for. Returns its status, or -1. */
 static int one(ring *r, uint32_t type, uint64_t sector, uint32_t len) {
+  if (r->dead)
+    return -1;
   if (submit(r, 0, type, sector, len) != 0 || kick(r) != 0 || drain(r) != 0)
     return -1;
   return r->status[0];
@@ -685,6 +691,8 @@ static int functional(vmm *v, uint64_t seed, uint64_t write_at, long peer_pid) {
     check_read(v, "read-64k", (bytes / 2 - DATA_MAX) / VIRTIO_BLK_SECTOR,
                DATA_MAX, seed);
 
+  if (r->dead)
+    return 1;
   /* Writes: 64 KiB in one request, then 16 x 4 KiB all in flight. */
   if (write_at == UINT64_MAX)
     write_at = (v->capacity / 2) & ~UINT64_C(127);
@@ -717,6 +725,8 @@ static int functional(vmm *v, uint64_t seed, uint64_t write_at, long peer_pid) {
     pass("write-4k-qd16", "16 x 4 KiB in flight together from sector %" PRIu64,
          small0);
 
+  if (r->dead)
+    return 1;
   step("read back");
   /* Back one at a time as written, and all 32 x 4 KiB in flight. */
   check_read(v, "readback-64k", write_at, WRITE_BIG, wseed);
@@ -749,6 +759,8 @@ static int functional(vmm *v, uint64_t seed, uint64_t write_at, long peer_pid) {
     check_read(v, "read-after", write_at + WRITE_BYTES / VIRTIO_BLK_SECTOR,
                VIRTIO_BLK_SECTOR, seed);
 
+  if (r->dead)
+    return 1;
   step("GET_ID");
   memset(slot_data(r, 0), 0, VIRTIO_BLK_ID_BYTES);
   st = one(r, VIRTIO_BLK_T_GET_ID, 0, VIRTIO_BLK_ID_BYTES);
