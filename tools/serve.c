@@ -2,9 +2,11 @@
  *
  * As the back end it listens for a front end's main socket and answers the
  * vhost-user handshake (with --device blk, as a minimal vhost-user-blk
- * device that takes every other request too: device_blk.c). As the front
+ * device that takes every other request too: device_blk.c; with --image
+ * it serves that file's blocks). As the front
  * end it listens for a back end's back-end request socket (SHMEM_MAP & co.).
  * --peek GPA:LEN prints guest bytes once a region covers them. */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +25,8 @@ struct serve_opts {
   uint64_t shm_size[MAX_SHM];
   int blk;
   uint64_t capacity;
+  const char *image; /* --image: the device serves this file (POSIX) */
+  int readonly;
   int peek;
   uint64_t peek_gpa, peek_len;
   int allow_unsealed;
@@ -38,8 +42,12 @@ static int parse(int argc, char **argv, struct serve_opts *o) {
   o->capacity = 131072;       /* 64 MiB in 512-byte sectors */
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (strcmp(a, "--allow-unsealed") == 0) { /* the one flag without value */
+    if (strcmp(a, "--allow-unsealed") == 0) { /* flags without value */
       o->allow_unsealed = 1;
+      continue;
+    }
+    if (strcmp(a, "--readonly") == 0) {
+      o->readonly = 1;
       continue;
     }
     if (v == NULL)
@@ -61,6 +69,8 @@ static int parse(int argc, char **argv, struct serve_opts *o) {
     } else if (strcmp(a, "--capacity") == 0) {
       if (tool_parse_size(v, &o->capacity) != 0)
         return -1;
+    } else if (strcmp(a, "--image") == 0) {
+      o->image = v;
     } else if (strcmp(a, "--peek") == 0) {
       const char *colon = strchr(v, ':');
       if (colon == NULL || tool_parse_size(v, &o->peek_gpa) != 0 ||
@@ -91,6 +101,9 @@ static int parse(int argc, char **argv, struct serve_opts *o) {
   }
   /* The device and the peek are the back end's. */
   if (o->role != SHMAP_ROLE_BACKEND && (o->blk || o->peek))
+    return -1;
+  /* An image is the device's; read-only is the image's. */
+  if ((o->image != NULL && !o->blk) || (o->readonly && o->image == NULL))
     return -1;
   return o->listen != NULL && o->role != 0 ? 0 : -1;
 }
@@ -153,25 +166,64 @@ static void peek(struct serve_opts *o, shmap_window *guest) {
   o->peek = 0;
 }
 
+/* One message: with an image the device's loop waits, running the rings
+ * on their kicks meanwhile; otherwise the library's blocking serve. */
+static int serve_one(shmap_backend *be, shmap_frontend *fe, vub_dev *d,
+                     shmap_channel *ch, shmap_event *ev) {
+#if TOOL_BLK_IO
+  if (d->fd >= 0)
+    return vub_serve_one(d, ch, ev);
+#else
+  (void)d;
+#endif
+  return be != NULL ? shmap_backend_serve_one(be, ch, ev)
+                    : shmap_frontend_serve_one(fe, ch, ev);
+}
+
+/* --image: open the file the device serves (POSIX only). */
+static int open_image(const struct serve_opts *o, vub_dev *d) {
+#if TOOL_BLK_IO
+  if (vub_open_image(d, o->image, o->readonly) != 0) {
+    fprintf(stderr, "shmap serve: %s: %s\n", o->image, strerror(errno));
+    return 1;
+  }
+  d->on_report = tool_blk_report;
+  return 0;
+#else
+  (void)d;
+  fprintf(stderr,
+          "shmap serve: --image %s: this build serves no image (the "
+          "device's I/O is POSIX only)\n",
+          o->image);
+  return 2;
+#endif
+}
+
 int tool_serve(int argc, char **argv) {
   struct serve_opts o;
   if (parse(argc, argv, &o) != 0) {
     fputs("usage: shmap serve --listen ADDR --role backend|frontend "
           "[--shm ID:SIZE ...] [--guest-size SIZE] [--max-bytes SIZE]\n"
-          "                   [--device blk [--capacity SECTORS]] "
-          "[--peek GPA:LEN] [--allow-unsealed] [--timeout SECONDS]\n",
+          "                   [--device blk [--capacity SECTORS | --image "
+          "FILE [--readonly]]]\n"
+          "                   [--peek GPA:LEN] [--allow-unsealed] "
+          "[--timeout SECONDS]\n",
           stderr);
     return 2;
   }
+  vub_dev blk;
+  vub_init(&blk, NULL, o.capacity);
+  int code = o.image != NULL ? open_image(&o, &blk) : 0;
+  if (code != 0)
+    return code;
   shmap_window *guest = NULL, *shm[MAX_SHM] = {0};
   shmap_backend *be = NULL;
   shmap_frontend *fe = NULL;
   shmap_listener *l = NULL;
   shmap_channel *ch = NULL;
-  tool_blk blk;
-  memset(&blk, 0, sizeof blk);
   unsigned flags = SHMAP_CHANNEL_SAME_USER;
-  int rc = 0, code = 1;
+  int rc = 0;
+  code = 1;
   if (o.role == SHMAP_ROLE_BACKEND) {
     rc = shmap_window_reserve(o.guest_size, 0, &guest);
     if (rc == 0)
@@ -180,12 +232,11 @@ int tool_serve(int argc, char **argv) {
       shmap_backend_set_require_sealed(be, 0);
     /* A front end that negotiates finds a back end that answers; the
      * back-end request socket it hands over is adopted. */
-    shmap_backend_answer_handshake(be, o.blk ? TOOL_BLK_FEATURES : 0,
-                                   o.blk ? TOOL_BLK_PROTOCOL
+    shmap_backend_answer_handshake(be, o.blk ? vub_features(&blk) : 0,
+                                   o.blk ? VUB_PROTOCOL
                                          : SHMAP_PROTOCOL_SHMAP_DEFAULT);
     if (o.blk) {
       blk.be = be;
-      blk.capacity = o.capacity;
       shmap_backend_on_foreign(be, tool_blk_foreign, &blk);
     }
   } else {
@@ -221,6 +272,8 @@ int tool_serve(int argc, char **argv) {
   }
   /* A peer that leaves a message unfinished, or does not read its
    * replies, that long ends the session (reason SHMAP_ETIMEDOUT). */
+  if (o.image != NULL && o.timeout_ms == 0)
+    o.timeout_ms = 5000; /* the device's loop bounds every wait */
   if (rc == 0 && o.timeout_ms > 0)
     rc = shmap_channel_set_timeout(ch, o.timeout_ms);
   if (rc != 0) {
@@ -229,8 +282,7 @@ int tool_serve(int argc, char **argv) {
   }
   for (;;) {
     shmap_event ev;
-    rc = be != NULL ? shmap_backend_serve_one(be, ch, &ev)
-                    : shmap_frontend_serve_one(fe, ch, &ev);
+    rc = serve_one(be, fe, &blk, ch, &ev);
     if (rc != 0)
       break;
     size_t live = 0;
@@ -250,6 +302,8 @@ int tool_serve(int argc, char **argv) {
   /* A clean disconnect between messages ends the session normally; a
    * framing error is reported and fails the run. */
   code = rc == SHMAP_ECLOSED ? 0 : 1;
+  if (o.image != NULL)
+    tool_blk_summary(&blk);
   printf("{\"event\":\"closed\",\"reason\":\"%s\",\"live\":%zu",
          shmap_err_name(rc), live);
   if (code) {
@@ -259,6 +313,10 @@ int tool_serve(int argc, char **argv) {
   printf("}\n");
   fflush(stdout);
 out:
+  vub_cleanup(&blk);
+#if TOOL_BLK_IO
+  vub_close_image(&blk);
+#endif
   shmap_channel_close(ch);
   shmap_listener_close(l);
   shmap_backend_destroy(be);

@@ -55,20 +55,19 @@ int tool_vhost_vring_addr(shmap_channel *ch, uint64_t desc, uint64_t used,
 /* Sleep `ms` milliseconds. */
 void tool_sleep_ms(uint64_t ms);
 
-/* serve --device blk: a minimal vhost-user-blk device (device_blk.c). */
-#define TOOL_BLK_VRINGS 8
-typedef struct tool_blk {
-  shmap_backend *be; /* for vring address translation and the live count */
-  uint64_t capacity; /* 512-byte sectors */
-  uint64_t status;   /* last SET_STATUS */
-  uint32_t vring_base[TOOL_BLK_VRINGS];
-} tool_blk;
-/* Device features and protocol features the blk device offers. */
-#define TOOL_BLK_FEATURES (UINT64_C(1) << 32) /* VIRTIO_F_VERSION_1 */
-#define TOOL_BLK_PROTOCOL                                                      \
-  (SHMAP_PROTOCOL_SHMAP_DEFAULT | SHMAP_PROTOCOL_F_CONFIG)
-/* The back end's foreign callback (shmap_foreign_fn, ctx a tool_blk):
- * answers the device's requests and prints one JSON line for each. */
+/* serve --device blk: the vhost-user-blk device of examples/vhost-user-blk
+ * (device_blk.c prints its JSON lines). Its image I/O is POSIX only:
+ * TOOL_BLK_IO is 1 where the tool serves --image. */
+#include "vub.h"
+#ifndef TOOL_BLK_IO
+#  define TOOL_BLK_IO 0
+#endif
+/* The back end's foreign callback (shmap_foreign_fn, ctx a vub_dev):
+ * the device answers; one JSON line for each message. */
 int tool_blk_foreign(void *ctx, shmap_channel *ch, shmap_msg *m);
+/* vub_dev.on_report: one JSON line per failed request or broken ring. */
+void tool_blk_report(void *ctx, const vub_report *r);
+/* The I/O counts, one JSON line at the end of a session with an image. */
+void tool_blk_summary(const vub_dev *d);
 
 #endif

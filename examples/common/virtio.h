@@ -13,6 +13,7 @@
 
 /* Device features (bit numbers). */
 #define VIRTIO_BLK_F_SEG_MAX 2
+#define VIRTIO_BLK_F_RO 5
 #define VIRTIO_BLK_F_BLK_SIZE 6
 #define VIRTIO_BLK_F_FLUSH 9
 #define VIRTIO_RING_F_INDIRECT_DESC 28
