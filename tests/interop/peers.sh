@@ -28,11 +28,14 @@
 : "${PEER_STOP_TIMEOUT:=5}"    # seconds between TERM and KILL
 : "${PEER_CHROOT:=${SHMAP_WINE10_ROOT:-/var/cache/shmap/trixie-wine}}"
 : "${PEER_QEMU_MEM:=256M}"     # guest RAM of the qemu front ends
+# appended to the qemu front ends' vhost-user-blk-pci -device string, e.g.
+# PEER_QEMU_BLK_OPTS=,bootindex=1
+: "${PEER_QEMU_BLK_OPTS:=}"
 # qsd's block node (must be named n0): a 64 MiB null device unless set, e.g.
 # PEER_QSD_BLOCKDEV=driver=file,filename=/path/disk.img,node-name=n0
 : "${PEER_QSD_BLOCKDEV:=driver=null-co,node-name=n0,size=67108864}"
 : "${PEER_STATE:=${TMPDIR:-/tmp}/shmap-peers.$$}"
-export PEER_TIMEOUT PEER_STOP_TIMEOUT PEER_CHROOT PEER_QEMU_MEM PEER_QSD_BLOCKDEV PEER_STATE
+export PEER_TIMEOUT PEER_STOP_TIMEOUT PEER_CHROOT PEER_QEMU_MEM PEER_QEMU_BLK_OPTS PEER_QSD_BLOCKDEV PEER_STATE
 
 PEER_PID=''   # pid of the last peer_start
 PEER_DIR=''   # its private directory (log, fifo, shared dir)
@@ -185,7 +188,8 @@ _peer_lookup() { awk -v p="$1" '$1 == p' "$PEER_STATE/procs" 2>/dev/null || true
 #              already); ready = connected and guest RAM mapped. EXTRA is
 #              appended to QEMU's command line (e.g. -device loader,...,
 #              -serial file:F, -device isa-debug-exit,iobase=0xf4,iosize=4);
-#              PEER_QEMU_MEM sets the guest RAM size.
+#              PEER_QEMU_MEM sets the guest RAM size, PEER_QEMU_BLK_OPTS
+#              adds options to the vhost-user-blk-pci device.
 #   virtiofsd: EXTRA is appended (e.g. --cache=never); the shared directory
 #              is $PEER_DIR/share (host path), made empty.
 #   qsd/gpu/dpdk: EXTRA is appended to the peer's arguments.
@@ -250,7 +254,7 @@ peer_start() {
       -object "memory-backend-memfd,id=mem,size=$PEER_QEMU_MEM,share=on"
       -numa 'node,memdev=mem'
       -chardev "socket,id=c,path=$inner"
-      -device 'vhost-user-blk-pci,chardev=c,num-queues=1'
+      -device "vhost-user-blk-pci,chardev=c,num-queues=1$PEER_QEMU_BLK_OPTS"
       -display none -nodefaults)
     # Default -serial/-monitor only when the caller does not choose its own.
     case " $* " in *" -serial "*) ;; *) q+=(-serial none) ;; esac
