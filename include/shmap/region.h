@@ -372,9 +372,9 @@ SHMAP_API void *shmap_backend_translate_uaddr(const shmap_backend *be,
  * (SHMAP_EINVAL for a NULL back end).
  */
 SHMAP_API int shmap_backend_segments(const shmap_backend *be, uint64_t gpa,
-                                    uint64_t len, unsigned prot,
-                                    shmap_segment *segs, size_t max,
-                                    size_t *n);
+                                     uint64_t len, unsigned prot,
+                                     shmap_segment *segs, size_t max,
+                                     size_t *n);
 /**
  * The same for a range of front-end addresses (the userspace_addr space of
  * SET_VRING_ADDR): each byte is translated through the region that holds it,
@@ -383,9 +383,9 @@ SHMAP_API int shmap_backend_segments(const shmap_backend *be, uint64_t gpa,
  * address.
  */
 SHMAP_API int shmap_backend_segments_uaddr(const shmap_backend *be,
-                                          uint64_t uaddr, uint64_t len,
-                                          unsigned prot, shmap_segment *segs,
-                                          size_t max, size_t *n);
+                                           uint64_t uaddr, uint64_t len,
+                                           unsigned prot, shmap_segment *segs,
+                                           size_t max, size_t *n);
 /**
  * Fault-safe copy of guest range [gpa, gpa+len) to `dst`, across adjacent
  * regions: for devices that must survive a front end that shrinks its memory
@@ -395,12 +395,12 @@ SHMAP_API int shmap_backend_segments_uaddr(const shmap_backend *be,
  * SHMAP_PROT_READ, and SHMAP_EFAULT / SHMAP_EBUSY as shmap_window_read().
  */
 SHMAP_API int shmap_backend_read(const shmap_backend *be, uint64_t gpa,
-                                void *dst, size_t len, uint64_t *fault_gpa);
+                                 void *dst, size_t len, uint64_t *fault_gpa);
 /** Fault-safe copy of `src` to guest range [gpa, gpa+len); as
  * shmap_backend_read() with SHMAP_PROT_RW. */
 SHMAP_API int shmap_backend_write(const shmap_backend *be, uint64_t gpa,
-                                 const void *src, size_t len,
-                                 uint64_t *fault_gpa);
+                                  const void *src, size_t len,
+                                  uint64_t *fault_gpa);
 
 /**
  * Make the back end answer the handshake itself: GET_FEATURES with

@@ -236,8 +236,8 @@ typedef struct shmap_segment {
  * (more than `max` pieces).
  */
 SHMAP_API int shmap_window_segments(shmap_window *w, uint64_t offset,
-                                   uint64_t len, unsigned prot,
-                                   shmap_segment *segs, size_t max, size_t *n);
+                                    uint64_t len, unsigned prot,
+                                    shmap_segment *segs, size_t max, size_t *n);
 
 /**
  * Fault-safe read: copy window range [offset, offset+len) to `dst`. The range

@@ -53,10 +53,42 @@ static int locate(shmap_window *w, const char *what, uint64_t offset,
     return shmap__err(
         SHMAP_EACCES, "%s: mapping at 0x%" PRIx64 " does not allow %s", what,
         e->offset, need & SHMAP_PROT_WRITE ? "writing" : "reading");
-  uint8_t *start = e->kind == SHMAP_MAPPING_EXTERNAL ? (uint8_t *)e->ext
-                                                     : w->base + e->offset;
-  *host = start + (offset - e->offset);
+  *host = shmap__entry_host(w, e, offset);
   return 0;
+}
+
+/* A fault is reported where the copy touched missing memory, and a copy
+ * need not go front to back (memcpy may load a buffer's tail first). What a
+ * caller wants is the first byte it cannot have: probe one byte a page from
+ * the start of [host, fault] and return the first that faults. Memory is
+ * lost a page at a time, so a page's first byte stands for all of it. */
+static void probe(void *arg) { (void)*(volatile const uint8_t *)arg; }
+
+static uintptr_t first_missing(uintptr_t lo, uintptr_t fault) {
+  uintptr_t page = (uintptr_t)shmap__os_page_size();
+  for (uintptr_t p = lo; p < fault; p = (p & ~(page - 1)) + page) {
+    uintptr_t at = 0;
+    if (shmap__os_guarded(probe, (void *)p, p, p + 1, &at) == SHMAP_EFAULT)
+      return p;
+  }
+  return fault;
+}
+
+/* Run j over [host, host+len), window offset `offset`: on a fault report
+ * the first missing byte's window offset. */
+static int guarded_run(const char *what, uint64_t offset, struct job *j,
+                       uint64_t *fault_offset) {
+  uintptr_t fault = 0, lo = (uintptr_t)j->host;
+  int rc = shmap__os_guarded(run, j, lo, lo + j->len, &fault);
+  if (rc == SHMAP_EFAULT) {
+    uint64_t at = offset + (uint64_t)(first_missing(lo, fault) - lo);
+    if (fault_offset != NULL)
+      *fault_offset = at;
+    rc = shmap__err(SHMAP_EFAULT,
+                    "%s: memory at window offset 0x%" PRIx64 " is gone", what,
+                    at);
+  }
+  return rc;
 }
 
 /* The read lock is held across the access so the mapping cannot be
@@ -69,19 +101,39 @@ static int guarded_access(shmap_window *w, const char *what, uint64_t offset,
     return shmap__err(SHMAP_EINVAL, "%s: NULL window", what);
   shmap__rwlock_rdlock(&w->lock);
   int rc = locate(w, what, offset, j->len, need, &j->host);
-  if (rc == 0) {
-    uintptr_t fault = 0;
-    rc = shmap__os_guarded(run, j, (uintptr_t)j->host,
-                           (uintptr_t)j->host + j->len, &fault);
-    if (rc == SHMAP_EFAULT) {
-      uint64_t at = offset + (uint64_t)(fault - (uintptr_t)j->host);
-      if (fault_offset != NULL)
-        *fault_offset = at;
-      rc = shmap__err(SHMAP_EFAULT,
-                      "%s: memory at window offset 0x%" PRIx64 " is gone", what,
-                      at);
-    }
-  }
+  if (rc == 0)
+    rc = guarded_run(what, offset, j, fault_offset);
+  shmap__rwlock_rdunlock(&w->lock);
+  return rc;
+}
+
+struct copy {
+  struct job j;
+  const char *what;
+  uint64_t *fault;
+};
+
+static int copy_piece(void *ctx, uint64_t offset, uint8_t *host, uint64_t len) {
+  struct copy *c = ctx;
+  c->j.host = host;
+  c->j.len = (size_t)len;
+  int rc = guarded_run(c->what, offset, &c->j, c->fault);
+  c->j.buf = (uint8_t *)c->j.buf + len;
+  return rc;
+}
+
+int shmap__window_copy(shmap_window *w, const char *what, uint64_t offset,
+                       void *buf, size_t len, int write, uint64_t *fault) {
+  if (w == NULL || buf == NULL)
+    return shmap__err(SHMAP_EINVAL, "%s: NULL argument", what);
+  struct copy c = {
+      {write ? OP_WRITE : OP_READ, NULL, buf, 0, NULL, 0, 0}, what, fault};
+  shmap__rwlock_rdlock(&w->lock);
+  /* The walk checks the whole range before the first piece is copied, so
+   * a hole or a read-only mapping fails without writing any byte. */
+  int rc = shmap__window_walk(w, what, offset, len,
+                              write ? SHMAP_PROT_RW : SHMAP_PROT_READ,
+                              copy_piece, &c);
   shmap__rwlock_rdunlock(&w->lock);
   return rc;
 }

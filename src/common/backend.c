@@ -83,14 +83,27 @@ void *shmap_backend_translate_uaddr(const shmap_backend *be, uint64_t uaddr,
                                     uint64_t len) {
   if (be == NULL)
     return NULL;
+  uint64_t gpa, room;
+  if (!shmap__backend_uaddr(be, uaddr, &gpa, &room) || len > room)
+    return NULL;
+  return shmap_window_translate(be->guest, gpa, len);
+}
+
+shmap_window *shmap__backend_guest(const shmap_backend *be) {
+  return be->guest;
+}
+
+int shmap__backend_uaddr(const shmap_backend *be, uint64_t uaddr, uint64_t *gpa,
+                         uint64_t *room) {
   for (size_t i = 0; i < be->n; i++) {
     const slot *s = &be->slots[i];
-    if (uaddr >= s->uaddr && uaddr - s->uaddr < s->size &&
-        len <= s->size - (uaddr - s->uaddr))
-      return shmap_window_translate(be->guest, s->gpa + (uaddr - s->uaddr),
-                                    len);
+    if (uaddr >= s->uaddr && uaddr - s->uaddr < s->size) {
+      *gpa = s->gpa + (uaddr - s->uaddr);
+      *room = s->size - (uaddr - s->uaddr);
+      return 1;
+    }
   }
-  return NULL;
+  return 0;
 }
 
 void shmap_backend_answer_handshake(shmap_backend *be, uint64_t device_features,

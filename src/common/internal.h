@@ -191,6 +191,40 @@ struct shmap_window {
   void *os; /* backend state (Windows placeholders), NULL on POSIX */
 };
 
+/* The host address of `offset` inside entry `e` of `w`: external ranges
+ * live where their producer put them, everything else in the reservation. */
+static inline uint8_t *shmap__entry_host(const shmap_window *w,
+                                         const shmap__entry *e,
+                                         uint64_t offset) {
+  uint8_t *start = e->kind == SHMAP_MAPPING_EXTERNAL ? (uint8_t *)e->ext
+                                                     : w->base + e->offset;
+  return start + (offset - e->offset);
+}
+
+/* ---- guest ranges (common/segments.c) ---- */
+
+/* One host-contiguous piece of a range: fn returns 0 to go on. */
+typedef int (*shmap__piece_fn)(void *ctx, uint64_t offset, uint8_t *host,
+                               uint64_t len);
+/* Check that [offset, offset+len) of `w` is mapped without a hole and every
+ * mapping allows `prot`; only then call `fn` for each host-contiguous piece
+ * in order (fn may be NULL: a check only). The caller holds w's read lock.
+ * Errors (messages start with `what`): SHMAP_EINVAL (bad prot), EEMPTY,
+ * EOVERFLOW, ERANGE, ENOENT, EACCES, or what fn returned. */
+int shmap__window_walk(shmap_window *w, const char *what, uint64_t offset,
+                       uint64_t len, unsigned prot, shmap__piece_fn fn,
+                       void *ctx);
+/* The back end's guest window, and the guest address of front-end address
+ * `uaddr` with the bytes of its region from there in *room (0 when no
+ * region holds it). common/backend.c. */
+shmap_window *shmap__backend_guest(const shmap_backend *be);
+int shmap__backend_uaddr(const shmap_backend *be, uint64_t uaddr, uint64_t *gpa,
+                         uint64_t *room);
+/* The fault-safe copy behind shmap_backend_read/write (common/access.c):
+ * as shmap_window_read/write, but across adjacent mappings. */
+int shmap__window_copy(shmap_window *w, const char *what, uint64_t offset,
+                       void *buf, size_t len, int write, uint64_t *fault);
+
 /* ---- channel (common/channel.c) ---- */
 
 /* A region the front end shared on a main channel: the fields it sent (so

@@ -40,17 +40,13 @@ static void xlat_stop(shmap_window *w) {
   w->xlat_on = 0;
 }
 
-static uintptr_t host_start(const shmap_window *w, const shmap__entry *e) {
-  return e->kind == SHMAP_MAPPING_EXTERNAL ? (uintptr_t)e->ext
-                                           : (uintptr_t)(w->base + e->offset);
-}
-
 /* Record `e` in translate's index; an index that cannot take it (out of
  * memory, over budget) is dropped rather than failing the map. */
 static void xlat_add(shmap_window *w, const shmap__entry *e) {
   if (!w->xlat_on)
     return;
-  if (shmap__xlat_set(&w->xlat, e->offset, e->len, host_start(w, e)) != 0 ||
+  if (shmap__xlat_set(&w->xlat, e->offset, e->len,
+                      (uintptr_t)shmap__entry_host(w, e, e->offset)) != 0 ||
       shmap__xlat_bytes_used(&w->xlat) >
           XLAT_BASE_BYTES + XLAT_BYTES_PER_MAPPING * (w->table.n + 1))
     xlat_stop(w);
@@ -385,13 +381,6 @@ int shmap_window_protect(shmap_window *w, uint64_t offset, uint64_t len,
   return rc;
 }
 
-static void *host_of(const shmap_window *w, const shmap__entry *e,
-                     uint64_t offset) {
-  uint8_t *start = e->kind == SHMAP_MAPPING_EXTERNAL ? (uint8_t *)e->ext
-                                                     : w->base + e->offset;
-  return start + (offset - e->offset);
-}
-
 void *shmap_window_translate(shmap_window *w, uint64_t offset, uint64_t len) {
   if (w == NULL || len == 0 || offset > UINT64_MAX - len)
     return NULL;
@@ -407,7 +396,7 @@ void *shmap_window_translate(shmap_window *w, uint64_t offset, uint64_t len) {
   } else {
     const shmap__entry *e = shmap__table_find(&w->table, offset);
     if (e != NULL && offset + len - e->offset <= e->len)
-      p = host_of(w, e, offset);
+      p = shmap__entry_host(w, e, offset);
   }
   shmap__rwlock_rdunlock(&w->lock);
   return p;
@@ -417,7 +406,7 @@ static void describe(const shmap_window *w, const shmap__entry *e,
                      shmap_mapping_info *info) {
   info->offset = e->offset;
   info->len = e->len;
-  info->host = host_of(w, e, e->offset);
+  info->host = shmap__entry_host(w, e, e->offset);
   info->kind = e->kind;
   info->prot = e->prot;
   info->mappable = e->m;
