@@ -130,9 +130,10 @@ make_disk() {
   record "$img" "$LAST" 0 0 "shmap-boot: record $LAST of $nonce"
 }
 
-# check CASE LOG RC IMG NONCE SECONDS: the verdict on one boot.
+# check CASE LOG RC IMG NONCE SECONDS [SERVE_OUT]: the verdict on one boot.
+# SERVE_OUT: shmap serve's JSON lines, whose I/O summary must agree.
 check() {
-  local name=$1 log=$2 rc=$3 img=$4 nonce=$5 secs=$6 why=() want got
+  local name=$1 log=$2 rc=$3 img=$4 nonce=$5 secs=$6 serve=${7-} why=() want got io=
   want=$(printf '%s\n' "shmap-boot: hello from the shmap disk" \
     "shmap-boot: record 1 of $nonce" "shmap-boot: record $LAST of $nonce" "shmap-boot: done")
   got=$(tr -d '\r' <"$log" 2>/dev/null || true)
@@ -144,8 +145,26 @@ check() {
       <(dd if="$img" bs=512 skip=1 count=1 status=none | tail -c +9); then
     why+=("sector 2 does not hold the guest's copy of record 1")
   fi
+  if [ -n "$serve" ]; then
+    # Reads: the boot sector (SeaBIOS) and the two records, at least; the
+    # only write is the guest's.
+    io=$(grep -m1 '"event":"io"' "$serve" 2>/dev/null || true)
+    local r w f
+    r=$(sed -n 's/.*"bytes_read":\([0-9]*\).*/\1/p' <<<"$io")
+    w=$(sed -n 's/.*"bytes_written":\([0-9]*\).*/\1/p' <<<"$io")
+    f=$(sed -n 's/.*"failed":\([0-9]*\).*/\1/p' <<<"$io")
+    if [ -z "$io" ]; then
+      why+=("shmap serve printed no I/O summary")
+    elif [ "${f:-x}" != 0 ] || [ "${w:-x}" != 512 ] || [ "${r:-0}" -lt 1536 ]; then
+      why+=("shmap serve's I/O summary is not 0 failed, 512 written, >= 1536 read: $io")
+    fi
+    if grep -q -E '"event":"(request_failed|ring_broken)"' "$serve"; then
+      why+=("shmap serve reported a failed request or a broken ring")
+    fi
+    io=${io:+, serve: $io}
+  fi
   if [ ${#why[@]} -eq 0 ]; then
-    ok "$name: exit $rc in ${secs}s, 4 serial lines, 2 records read, 1 written back"
+    ok "$name: exit $rc in ${secs}s, 4 serial lines, 2 records read, 1 written back$io"
     return 0
   fi
   bad "$name" "$(IFS=';'; echo "${why[*]}")"
@@ -250,7 +269,9 @@ case_vhost() {
   local secs
   secs=$(since "$t0")
   stop_backend "$be" "$bpid"
-  if ! check "$name" "$log" "$rc" "$img" "$nonce" "$secs"; then
+  local serve_out=''
+  [ "$be" = qsd ] || serve_out=$blog
+  if ! check "$name" "$log" "$rc" "$img" "$nonce" "$secs" "$serve_out"; then
     tail -n 8 "$blog" 2>/dev/null | sed "s/^/    $be: /" || true
     if [ "$be" = shmap ]; then tail -n 5 "$dir/serve.err" 2>/dev/null | sed 's/^/    serve: /'; fi
   fi
@@ -284,7 +305,9 @@ for peer in "${peers[@]}"; do
   echo "== $peer: $(peer_version "$peer")"
   case_direct "$peer"
   if peer_available qsd; then case_vhost "$peer" qsd; else skip qsd "$peer qsd" "$PEER_WHY"; fi
-  if "$tool" serve --help 2>&1 | grep -q -- '--image'; then
+  # serve --help exits non-zero: read its usage whole, not through a pipe.
+  usage=$("$tool" serve --help 2>&1 || true)
+  if [[ $usage == *--image* ]]; then
     case_vhost "$peer" shmap
   else
     skip "$peer" "$peer shmap" "this shmap tool has no serve --image"
