@@ -11,6 +11,29 @@ static const int codes[] = {
 };
 #define NCODES (sizeof codes / sizeof codes[0])
 
+/* error.h lists the codes twice: the documented enum shmap_errno and the
+ * SHMAP_ERRNO_MAP table that the names and descriptions come from. Both
+ * directions are checked when this file compiles. Every table entry is an
+ * enumerator with the table's value: */
+#define XX(name, value, desc)                                                  \
+  _Static_assert(SHMAP_##name == (value), "SHMAP_" #name " as in the table");
+SHMAP_ERRNO_MAP(XX)
+#undef XX
+
+/* and every enumerator is in the table: this switch over the enum has a case
+ * for each entry and no default, so a code the table lacks fails the build
+ * (-Wswitch is in -Wall, and warnings are errors). */
+static int in_table(shmap_errno e) {
+  switch (e) {
+  case SHMAP_OK: return 1;
+#define XX(name, value, desc)                                                  \
+  case SHMAP_##name: return 1;
+    SHMAP_ERRNO_MAP(XX)
+#undef XX
+  }
+  return 0;
+}
+
 SHMAP_TEST(error, names_and_descriptions_are_distinct) {
   for (size_t i = 0; i < NCODES; i++) {
     cr_assert(codes[i] < 0);
@@ -26,6 +49,8 @@ SHMAP_TEST(error, names_and_descriptions_are_distinct) {
   cr_assert_str_eq(shmap_err_name(0), "SHMAP_OK");
   cr_assert_str_eq(shmap_err_name(12345), "SHMAP_E?");
   cr_assert_str_eq(shmap_strerror(-9999), "unknown error");
+  for (size_t i = 0; i < NCODES; i++)
+    cr_assert(in_table((shmap_errno)codes[i]));
 }
 
 SHMAP_TEST(error, failure_leaves_message) {

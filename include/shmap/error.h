@@ -20,9 +20,11 @@ extern "C" {
 #endif
 
 /**
- * The error table: XX(name, value, description) per code, expanded into
- * #shmap_errno, shmap_strerror() and shmap_err_name(). Protocol-layer codes
- * start at -20. Callers can expand it too, e.g. to map codes to their own.
+ * The error table: XX(name, value, description) per code, the same codes
+ * with the same values as #shmap_errno, which documents each. shmap_strerror()
+ * and shmap_err_name() are expanded from it; callers can expand it too, e.g.
+ * to map the codes to their own. tests/test_error.c checks at compile time
+ * that the table and the enum list the same codes with the same values.
  */
 #define SHMAP_ERRNO_MAP(XX)                                                    \
   XX(EINVAL, -1, "invalid argument")                                           \
@@ -58,17 +60,104 @@ extern "C" {
   XX(ETIMEDOUT, -35, "operation timed out")
 
 /**
- * Return values: SHMAP_OK, or SHMAP_ followed by a name of #SHMAP_ERRNO_MAP
- * with its value there (SHMAP_EINVAL is -1, ...).
+ * What a fallible call returns: #SHMAP_OK or one of the negative codes
+ * below. The codes from -1 to -15 concern memory, descriptors and the OS;
+ * those from -20 on, the protocol and the peer. Each function's comment
+ * lists the codes it returns and when. shmap_strerror() gives a code's
+ * one-line description and shmap_err_name() its name.
  */
 typedef enum shmap_errno {
   /** Success. */
   SHMAP_OK = 0,
-/// @cond SHMAP_INTERNAL
-#define SHMAP__ERR_ENUM(name, value, desc) SHMAP_##name = (value),
-  SHMAP_ERRNO_MAP(SHMAP__ERR_ENUM)
-#undef SHMAP__ERR_ENUM
-  /// @endcond
+  /** Invalid argument: a NULL handle or out pointer, an unknown flag or
+   * role, a value outside what the call accepts. */
+  SHMAP_EINVAL = -1,
+  /** Out of memory: the library could not allocate its own bookkeeping, or
+   * the OS could not commit the memory asked for. */
+  SHMAP_ENOMEM = -2,
+  /** An OS call failed for a reason no other code names;
+   * shmap_last_os_error() keeps its errno or GetLastError(). */
+  SHMAP_EOS = -3,
+  /** An offset or a length is not a multiple of the mapping granularity
+   * (shmap_map_granularity(): the page size on POSIX, 64 KiB on Windows). */
+  SHMAP_EALIGN = -4,
+  /** A length is zero where a range must hold at least one byte. */
+  SHMAP_EEMPTY = -5,
+  /** An offset plus a length does not fit in 64 bits. */
+  SHMAP_EOVERFLOW = -6,
+  /** A range lies, at least in part, outside the window or the memory
+   * object it refers to. */
+  SHMAP_ERANGE = -7,
+  /** A range overlaps a mapping already in the window, or a region already
+   * on the endpoint. */
+  SHMAP_EOVERLAP = -8,
+  /** Nothing is mapped, or no region is registered, at that place; also a
+   * channel address nobody listens on. */
+  SHMAP_ENOENT = -9,
+  /** A range covers only part of a mapping or region: unmapping and
+   * removal take whole ones. */
+  SHMAP_EPARTIAL = -10,
+  /** The memory object behind a mapping is smaller than the range asked
+   * for, or could shrink under it (a memfd without F_SEAL_SHRINK where a
+   * seal is required). */
+  SHMAP_EBACKING = -11,
+  /** Access denied: a read-write mapping or grant of memory that is only
+   * readable, or the OS refused access to an object. */
+  SHMAP_EACCES = -12,
+  /** A descriptor or handle is not open, or is of the wrong kind (not a
+   * memory object, not a connected socket or pipe). */
+  SHMAP_EBADF = -13,
+  /** This platform, or this build of the OS, cannot do what was asked. */
+  SHMAP_ENOTSUP = -14,
+  /** The resource is in use: a channel address another listener holds, a
+   * compare-and-swap that found another value, or the program's own signal
+   * handler where the fault guard needs its own. */
+  SHMAP_EBUSY = -15,
+  /** The peer broke the protocol: a message that is not the expected one,
+   * or one that makes no sense in this state. */
+  SHMAP_EPROTO = -20,
+  /** A message header carries a protocol version other than 1. */
+  SHMAP_EVERSION = -21,
+  /** A message header or payload sets reserved or unknown flag bits. */
+  SHMAP_EFLAGS = -22,
+  /** A message's payload size is wrong for its request. */
+  SHMAP_ESIZE = -23,
+  /** A message's padding or reserved field is not zero. */
+  SHMAP_EPADDING = -24,
+  /** A message came with more or fewer descriptors (handles) than its
+   * request carries. */
+  SHMAP_EFDCOUNT = -25,
+  /** A request code that is unknown, of the other direction, or not one
+   * this end sent (for a reply). */
+  SHMAP_EREQUEST = -26,
+  /** A shared-memory request names a shmid for which no window was
+   * registered. */
+  SHMAP_ENOWINDOW = -27,
+  /** Not permitted: a call or request that this end of the channel, by its
+   * role or kind, does not make; a peer of another user where
+   * SHMAP_CHANNEL_SAME_USER is required; EXTERNAL_MAP across processes; a
+   * change the OS refuses on the object (a mode, a seal). */
+  SHMAP_EPERM = -28,
+  /** The peer closed the connection. */
+  SHMAP_ECLOSED = -29,
+  /** A message came with more descriptors than fit in the control buffer;
+   * the OS dropped the rest (MSG_CTRUNC). */
+  SHMAP_ETRUNC = -30,
+  /** A fault-safe access faulted: the memory behind the mapping is gone
+   * (the object was truncated, or the peer unmapped it). */
+  SHMAP_EFAULT = -31,
+  /** A limit would be exceeded: the endpoint's memory slots, the regions a
+   * request may carry, or the OS's count of mappings per process. */
+  SHMAP_ELIMIT = -32,
+  /** The peer answered with a failure, or with a reply shmap cannot read
+   * (a non-shmap peer's non-zero value). */
+  SHMAP_EREPLY = -33,
+  /** A non-blocking call has nothing to do yet: call it again when the
+   * channel is readable or writable. */
+  SHMAP_EAGAIN = -34,
+  /** The channel's timeout (shmap_channel_set_timeout()) passed before the
+   * peer answered or the message was complete. */
+  SHMAP_ETIMEDOUT = -35
 } shmap_errno;
 
 /**
