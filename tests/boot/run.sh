@@ -16,8 +16,12 @@
 #   qsd     vhost-user-blk from qemu-storage-daemon (checks the vhost-user
 #           boot path with a known-good back end)
 #   shmap   vhost-user-blk from `shmap serve --device blk --image` — the test
+#   shmap-ro the same with --readonly: the guest's write must fail
 # Each passes when QEMU exits with 67, the serial log is exactly the four
-# expected lines, and sector 2 holds the guest's copy of record 1.
+# expected lines, and sector 2 holds the guest's copy of record 1; shmap's
+# I/O summary must agree. shmap-ro passes when the guest stops at its write
+# (status 103, "FAIL write"), the device reported that write refused, and
+# sector 2 is untouched.
 #
 # A QEMU (or qsd) that cannot run here is a SKIP, unless it is required:
 # SHMAP_BOOT_REQUIRE lists required peers; with CI=true every peer named on
@@ -38,6 +42,7 @@ tool=$build/bin/shmap
 boot_bin=$build/tests/boot/shmap-boot.bin
 BOOT_WAIT=${SHMAP_BOOT_WAIT:-60} # seconds a guest may take to end QEMU
 EXIT_OK=67                       # (0x21 << 1) | 1, see bootsect.S
+EXIT_WRITE=103                   # (0x33 << 1) | 1: the guest's write failed
 DISK_SECTORS=2048                # 1 MiB
 LAST=$((DISK_SECTORS - 1))
 export PEER_QEMU_BLK_OPTS=,bootindex=1 # read by peer_start
@@ -130,41 +135,64 @@ make_disk() {
   record "$img" "$LAST" 0 0 "shmap-boot: record $LAST of $nonce"
 }
 
-# check CASE LOG RC IMG NONCE SECONDS [SERVE_OUT]: the verdict on one boot.
-# SERVE_OUT: shmap serve's JSON lines, whose I/O summary must agree.
+# check CASE LOG RC IMG NONCE SECONDS [SERVE_OUT [ro]]: the verdict on one
+# boot. SERVE_OUT: shmap serve's JSON lines, whose I/O summary must agree.
+# ro: the image is served read-only, so the guest's write must fail (the
+# device answers IOERR), after record 1, and leave sector 2 as it was.
 check() {
-  local name=$1 log=$2 rc=$3 img=$4 nonce=$5 secs=$6 serve=${7-} why=() want got io=
-  want=$(printf '%s\n' "shmap-boot: hello from the shmap disk" \
-    "shmap-boot: record 1 of $nonce" "shmap-boot: record $LAST of $nonce" "shmap-boot: done")
+  local name=$1 log=$2 rc=$3 img=$4 nonce=$5 secs=$6 serve=${7-} ro=${8-}
+  local why=() want got io='' want_rc=$EXIT_OK s2 what
+  if [ -n "$ro" ]; then
+    want_rc=$EXIT_WRITE
+    want=$(printf '%s\n' "shmap-boot: hello from the shmap disk" \
+      "shmap-boot: record 1 of $nonce" "shmap-boot: FAIL write")
+    what="3 serial lines, 1 record read, its write refused"
+  else
+    want=$(printf '%s\n' "shmap-boot: hello from the shmap disk" \
+      "shmap-boot: record 1 of $nonce" "shmap-boot: record $LAST of $nonce" "shmap-boot: done")
+    what="4 serial lines, 2 records read, 1 written back"
+  fi
   got=$(tr -d '\r' <"$log" 2>/dev/null || true)
-  [ "$rc" = "$EXIT_OK" ] || why+=("QEMU exited with ${rc:-?}, not $EXIT_OK")
-  [ "$got" = "$want" ] || why+=("serial log is not the expected four lines")
-  # Sector 2: the guest's copy of record 1, "SHMAPOUT" in place of "SHMAPSEC".
-  if [ "$(dd if="$img" bs=512 skip=2 count=1 status=none | head -c 8)" != SHMAPOUT ] ||
+  [ "$rc" = "$want_rc" ] || why+=("QEMU exited with ${rc:-?}, not $want_rc")
+  [ "$got" = "$want" ] || why+=("serial log is not the $(wc -l <<<"$want") expected lines")
+  # Sector 2: the guest's copy of record 1, "SHMAPOUT" in place of
+  # "SHMAPSEC" (read-only: still zeros).
+  s2=$(dd if="$img" bs=512 skip=2 count=1 status=none | od -An -v -tx1 | tr -d ' \n')
+  if [ -n "$ro" ]; then
+    [[ $s2 =~ ^0+$ ]] || why+=("sector 2 changed on a read-only image")
+  elif [ "${s2:0:16}" != "$(printf SHMAPOUT | od -An -tx1 | tr -d ' \n')" ] ||
     ! cmp -s <(dd if="$img" bs=512 skip=2 count=1 status=none | tail -c +9) \
       <(dd if="$img" bs=512 skip=1 count=1 status=none | tail -c +9); then
     why+=("sector 2 does not hold the guest's copy of record 1")
   fi
   if [ -n "$serve" ]; then
-    # Reads: the boot sector (SeaBIOS) and the two records, at least; the
-    # only write is the guest's.
+    # Reads: the boot sector (SeaBIOS) and the records, at least; the only
+    # write is the guest's.
     io=$(grep -m1 '"event":"io"' "$serve" 2>/dev/null || true)
-    local r w f
+    local r w f want_f=0 want_w=512 min_r=1536
+    [ -z "$ro" ] || { want_f=1 want_w=0 min_r=1024; }
     r=$(sed -n 's/.*"bytes_read":\([0-9]*\).*/\1/p' <<<"$io")
     w=$(sed -n 's/.*"bytes_written":\([0-9]*\).*/\1/p' <<<"$io")
     f=$(sed -n 's/.*"failed":\([0-9]*\).*/\1/p' <<<"$io")
     if [ -z "$io" ]; then
       why+=("shmap serve printed no I/O summary")
-    elif [ "${f:-x}" != 0 ] || [ "${w:-x}" != 512 ] || [ "${r:-0}" -lt 1536 ]; then
-      why+=("shmap serve's I/O summary is not 0 failed, 512 written, >= 1536 read: $io")
+    elif [ "${f:-x}" != "$want_f" ] || [ "${w:-x}" != "$want_w" ] || [ "${r:-0}" -lt "$min_r" ]; then
+      why+=("shmap serve's I/O summary is not $want_f failed, $want_w written, >= $min_r read: $io")
     fi
-    if grep -q -E '"event":"(request_failed|ring_broken)"' "$serve"; then
-      why+=("shmap serve reported a failed request or a broken ring")
+    if grep -q '"event":"ring_broken"' "$serve"; then
+      why+=("shmap serve reported a broken ring")
+    fi
+    # The one failure allowed (read-only): the guest's write (type 1 = OUT) at LBA 2.
+    if [ -n "$ro" ]; then
+      grep '"event":"request_failed"' "$serve" | grep -q '"type":1,"sector":2,' ||
+        why+=("shmap serve did not report the refused write at sector 2")
+    elif grep -q '"event":"request_failed"' "$serve"; then
+      why+=("shmap serve reported a failed request")
     fi
     io=${io:+, serve: $io}
   fi
   if [ ${#why[@]} -eq 0 ]; then
-    ok "$name: exit $rc in ${secs}s, 4 serial lines, 2 records read, 1 written back$io"
+    ok "$name: exit $rc in ${secs}s, $what$io"
     return 0
   fi
   bad "$name" "$(IFS=';'; echo "${why[*]}")"
@@ -209,10 +237,10 @@ backend_qsd() { # DIR SOCK IMG
   PEER_QSD_BLOCKDEV="driver=file,filename=$3,node-name=n0" peer_start qsd "$2" >/dev/null || return 1
   bpid=$PEER_PID blog=$PEER_LOG
 }
-backend_shmap() { # DIR SOCK IMG
+backend_shmap() { # DIR SOCK IMG [--readonly]
   local end
   blog=$1/serve.jsonl
-  "$tool" serve --listen "$2" --role backend --device blk --image "$3" >"$blog" 2>"$1/serve.err" &
+  "$tool" serve --listen "$2" --role backend --device blk --image "$3" ${4+"$4"} >"$blog" 2>"$1/serve.err" &
   bpid=$!
   own_pids+=("$bpid")
   end=$((SECONDS + 20))
@@ -226,14 +254,21 @@ backend_shmap() { # DIR SOCK IMG
 }
 
 backend_start() { # BE DIR SOCK IMG
-  if [ "$1" = qsd ]; then backend_qsd "$2" "$3" "$4"; else backend_shmap "$2" "$3" "$4"; fi
+  case $1 in
+  qsd) backend_qsd "$2" "$3" "$4" ;;
+  shmap) backend_shmap "$2" "$3" "$4" ;;
+  shmap-ro) backend_shmap "$2" "$3" "$4" --readonly ;;
+  esac
 }
 
-# Case "qsd" / "shmap": QEMU boots from a vhost-user-blk back end.
+# Case "qsd" / "shmap" / "shmap-ro": QEMU boots from a vhost-user-blk back end.
 case_vhost() {
   local peer=$1 be=$2 name dir sock img log nonce t0 qpid rc bpid='' blog=''
-  name="$peer vhost-user-blk <- $be"
-  [ "$be" = shmap ] && name="$peer vhost-user-blk <- shmap serve --device blk --image"
+  case $be in
+  qsd) name="$peer vhost-user-blk <- qsd" ;;
+  shmap) name="$peer vhost-user-blk <- shmap serve --device blk --image" ;;
+  shmap-ro) name="$peer vhost-user-blk <- shmap serve --device blk --image --readonly" ;;
+  esac
   dir=$(peer_sockdir "$peer")
   sock=$dir/blk.sock img=$dir/disk.img log=$dir/serial.log
   nonce=$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')
@@ -269,11 +304,11 @@ case_vhost() {
   local secs
   secs=$(since "$t0")
   stop_backend "$be" "$bpid"
-  local serve_out=''
-  [ "$be" = qsd ] || serve_out=$blog
-  if ! check "$name" "$log" "$rc" "$img" "$nonce" "$secs" "$serve_out"; then
+  local -a serve_out=()
+  case $be in shmap) serve_out=("$blog") ;; shmap-ro) serve_out=("$blog" ro) ;; esac
+  if ! check "$name" "$log" "$rc" "$img" "$nonce" "$secs" "${serve_out[@]}"; then
     tail -n 8 "$blog" 2>/dev/null | sed "s/^/    $be: /" || true
-    if [ "$be" = shmap ]; then tail -n 5 "$dir/serve.err" 2>/dev/null | sed 's/^/    serve: /'; fi
+    if [ "$be" != qsd ]; then tail -n 5 "$dir/serve.err" 2>/dev/null | sed 's/^/    serve: /'; fi
   fi
   return 0
 }
@@ -299,7 +334,7 @@ stop_backend() { # BE PID
 for peer in "${peers[@]}"; do
   case $peer in qemu72 | qemu10) ;; *) echo "unknown QEMU '$peer' (qemu72 or qemu10)"; exit 2 ;; esac
   if ! peer_available "$peer"; then
-    for c in direct qsd shmap; do skip "$peer" "$peer $c" "$PEER_WHY"; done
+    for c in direct qsd shmap shmap-ro; do skip "$peer" "$peer $c" "$PEER_WHY"; done
     continue
   fi
   echo "== $peer: $(peer_version "$peer")"
@@ -309,8 +344,10 @@ for peer in "${peers[@]}"; do
   usage=$("$tool" serve --help 2>&1 || true)
   if [[ $usage == *--image* ]]; then
     case_vhost "$peer" shmap
+    case_vhost "$peer" shmap-ro
   else
     skip "$peer" "$peer shmap" "this shmap tool has no serve --image"
+    skip "$peer" "$peer shmap-ro" "this shmap tool has no serve --image"
   fi
 done
 
