@@ -13,9 +13,10 @@
  *       both ways; GET_ID; FLUSH; a read past the end must fail; stop the
  *       ring (GET_VRING_BASE), remove the RAM region, and show the back end
  *       still answers (GET_FEATURES). Exit 0 only if every check held.
- *   vmm-blk SOCK --bench [--seconds S] [--timeout S]
- *       the same set-up, then reads of 4 KiB and 64 KiB at queue depth 1 and
- *       16 for S seconds each (default 2), one line of ops/s each.
+ *   vmm-blk SOCK --bench [--seconds S] [--row BS:QD] [--timeout S]
+ *       the same set-up, then random reads of 4 KiB and 64 KiB at queue
+ *       depth 1 and 16 for S seconds each (default 2), one line of ops/s
+ *       each; --row 4096:16 runs that row alone (4096 or 65536, 1 or 16).
  *   vmm-blk --make-image FILE BYTES SEED
  *       write an image whose every byte is known from SEED.
  *   vmm-blk --check-image FILE SEED [SECTOR]
@@ -930,12 +931,13 @@ static void teardown(vmm *v) {
 }
 
 static int usage(void) {
-  fputs("usage: vmm-blk SOCK [--seed N] [--write-at SECTOR] [--peer-pid PID] "
-        "[--timeout S]\n"
-        "       vmm-blk SOCK --bench [--seconds S] [--timeout S]\n"
-        "       vmm-blk --make-image FILE BYTES SEED\n"
-        "       vmm-blk --check-image FILE SEED [SECTOR]\n",
-        stderr);
+  fputs(
+      "usage: vmm-blk SOCK [--seed N] [--write-at SECTOR] [--peer-pid PID] "
+      "[--timeout S]\n"
+      "       vmm-blk SOCK --bench [--seconds S] [--row BS:QD] [--timeout S]\n"
+      "       vmm-blk --make-image FILE BYTES SEED\n"
+      "       vmm-blk --check-image FILE SEED [SECTOR]\n",
+      stderr);
   return 2;
 }
 
@@ -958,6 +960,8 @@ int main(int argc, char **argv) {
   long peer_pid = 0;
   int bench = 0;
   double seconds = 2;
+  uint32_t only_bs = 0; /* --row BS:QD: that row alone, no warm-up */
+  unsigned only_qd = 0;
   for (int i = 2; i < argc; i++) {
     const char *a = argv[i];
     if (strcmp(a, "--bench") == 0)
@@ -970,6 +974,9 @@ int main(int argc, char **argv) {
       write_at = num(argv[++i]);
     else if (strcmp(a, "--peer-pid") == 0)
       peer_pid = strtol(argv[++i], NULL, 10);
+    else if (strcmp(a, "--row") == 0 &&
+             sscanf(argv[++i], "%" SCNu32 ":%u", &only_bs, &only_qd) == 2)
+      bench = 1;
     else if (strcmp(a, "--seconds") == 0)
       seconds = strtod(argv[++i], NULL);
     else if (strcmp(a, "--timeout") == 0)
@@ -996,10 +1003,12 @@ int main(int argc, char **argv) {
     static const uint32_t sizes[] = {4096, 65536};
     static const unsigned depths[] = {1, 16};
     /* Warm up (page cache, the device's first requests), not reported. */
-    bench_one(&v, 65536, 16, seconds / 4, 1);
+    if (only_bs == 0)
+      bench_one(&v, 65536, 16, seconds / 4, 1);
     for (size_t i = 0; i < 2 && failures == 0; i++)
       for (size_t j = 0; j < 2 && failures == 0; j++)
-        bench_one(&v, sizes[i], depths[j], seconds, 0);
+        if (only_bs == 0 || (only_bs == sizes[i] && only_qd == depths[j]))
+          bench_one(&v, sizes[i], depths[j], seconds, 0);
   } else {
     functional(&v, seed, write_at, peer_pid);
   }
