@@ -246,6 +246,26 @@ static void put_hdr(struct rig *r, uint32_t type, uint64_t sector) {
   *ram(r, RAM_GPA + STATUS_OFF) = 0xee; /* the device must overwrite it */
 }
 
+/* GET_VRING_BASE of ring 0 (which stops it): where it stopped. */
+static uint32_t get_vring_base(struct rig *r) {
+  uint8_t p[8] = {0};
+  shmap_msg *m = calloc(1, sizeof *m);
+  cr_assert_not_null(m);
+  ASSERT_OK(
+      shmap_channel_call(r->front, SHMAP_REQ_GET_VRING_BASE, p, 8, NULL, 0, m));
+  cr_assert_eq(m->hdr.size, 8);
+  uint32_t base = (uint32_t)(m->payload[4] | m->payload[5] << 8);
+  free(m);
+  return base;
+}
+
+/* A request of header and one more buffer (the status byte's, or not). */
+static void put_two(struct rig *r, uint32_t type, struct buf second) {
+  put_hdr(r, type, 0);
+  struct buf b[2] = {{RAM_GPA + HDR_OFF, 16, 0}, second};
+  put_chain(r, b, 2);
+}
+
 /* A request of header, one data buffer (addr, len, device-writable or
  * not) and the status byte; its status, or -1 when it did not complete. */
 static int request(struct rig *r, uint32_t type, uint64_t sector, uint64_t addr,
@@ -333,16 +353,7 @@ SHMAP_TEST(blk, read_write_id_flush) {
   /* A type it does not know: UNSUPP. */
   cr_assert_eq(request(&r, 99, 0, 0, 0, 0), VIRTIO_BLK_S_UNSUPP);
   /* GET_VRING_BASE stops the ring where it got to. */
-  uint8_t p[8], *rp;
-  shmap_msg *m = calloc(1, sizeof *m);
-  le32(p, 0);
-  le32(p + 4, 0);
-  ASSERT_OK(
-      shmap_channel_call(r.front, SHMAP_REQ_GET_VRING_BASE, p, 8, NULL, 0, m));
-  rp = m->payload;
-  cr_assert_eq(m->hdr.size, 8);
-  cr_assert_eq(rp[4] | rp[5] << 8, r.avail_idx);
-  free(m);
+  cr_assert_eq(get_vring_base(&r), r.avail_idx);
   rig_down(&r);
   cr_assert_eq(r.d.requests, 8);
   cr_assert_eq(r.d.failed, 3);
@@ -410,22 +421,20 @@ SHMAP_TEST(blk, readable_after_writable) {
 
 /* The ring must break: err fires, nothing completes, the device still
  * answers messages, and a good request on the broken ring is not run. */
-static void expect_broken_after(struct rig *r, int got, uint16_t done) {
+/* `done` requests completed before; the ring stopped at `base` (a chain
+ * found bad only once taken counts as taken). */
+static void expect_broken_at(struct rig *r, int got, uint16_t done,
+                             uint16_t base) {
   cr_assert_eq(got, 'e', "the ring did not break");
   cr_assert_eq(used_idx(r), done);
-  uint8_t p[8];
-  le32(p, 0);
-  le32(p + 4, 0);
-  shmap_msg *m = calloc(1, sizeof *m);
-  ASSERT_OK(
-      shmap_channel_call(r->front, SHMAP_REQ_GET_VRING_BASE, p, 8, NULL, 0, m));
-  free(m);
+  /* Messages are still answered; the ring stopped where it broke. */
+  cr_assert_eq(get_vring_base(r), base);
   rig_down(r);
   cr_assert(r->d.vq[0].broken);
   cr_assert_eq(r->d.requests, done);
 }
 static void expect_broken(struct rig *r, int got) {
-  expect_broken_after(r, got, 0);
+  expect_broken_at(r, got, 0, 0);
 }
 
 SHMAP_TEST(blk, chain_loops) {
@@ -472,19 +481,15 @@ SHMAP_TEST(blk, head_out_of_range) {
 SHMAP_TEST(blk, status_missing) {
   struct rig r;
   rig_up(&r);
-  put_hdr(&r, VIRTIO_BLK_T_OUT, 0);
-  struct buf b[2] = {{RAM_GPA + HDR_OFF, 16, 0}, {RAM_GPA + DATA_OFF, 512, 0}};
-  put_chain(&r, b, 2);
-  expect_broken(&r, submit(&r));
+  put_two(&r, VIRTIO_BLK_T_OUT, (struct buf){RAM_GPA + DATA_OFF, 512, 0});
+  expect_broken_at(&r, submit(&r), 0, 1);
 }
 
 SHMAP_TEST(blk, status_not_writable) {
   struct rig r;
   rig_up(&r);
-  put_hdr(&r, VIRTIO_BLK_T_FLUSH, 0);
-  struct buf b[2] = {{RAM_GPA + HDR_OFF, 16, 0}, {ROM_GPA, 1, 1}};
-  put_chain(&r, b, 2);
-  expect_broken(&r, submit(&r));
+  put_two(&r, VIRTIO_BLK_T_FLUSH, (struct buf){ROM_GPA, 1, 1});
+  expect_broken_at(&r, submit(&r), 0, 1);
 }
 
 SHMAP_TEST(blk, indirect_not_negotiated) {
@@ -501,9 +506,7 @@ SHMAP_TEST(blk, indirect_not_negotiated) {
 SHMAP_TEST(blk, avail_idx_jumps) {
   struct rig r;
   rig_up(&r);
-  put_hdr(&r, VIRTIO_BLK_T_FLUSH, 0);
-  struct buf b[2] = {{RAM_GPA + HDR_OFF, 16, 0}, {RAM_GPA + STATUS_OFF, 1, 1}};
-  put_chain(&r, b, 2);
+  put_two(&r, VIRTIO_BLK_T_FLUSH, (struct buf){RAM_GPA + STATUS_OFF, 1, 1});
   expect_broken(&r, submit_step(&r, 0, QN + 1));
 }
 
@@ -520,18 +523,10 @@ SHMAP_TEST(blk, vring_moved_out_of_guest_memory) {
   still_serves(&r);
   /* Stop the ring, move it where no region is, restart it: the device
    * must translate the new addresses, not go on with the old ones. */
-  uint8_t p[8];
-  le32(p, 0);
-  le32(p + 4, 0);
-  shmap_msg *m = calloc(1, sizeof *m);
-  ASSERT_OK(
-      shmap_channel_call(r.front, SHMAP_REQ_GET_VRING_BASE, p, 8, NULL, 0, m));
-  free(m);
+  cr_assert_eq(get_vring_base(&r), 1);
   set_addr(&r, 0x1000, 0x3000, 0x2000);
   call_state(&r, SHMAP_REQ_SET_VRING_BASE, 0, 1);
   call_u64(&r, SHMAP_REQ_SET_VRING_KICK, 0, r.kick);
-  put_hdr(&r, VIRTIO_BLK_T_FLUSH, 0);
-  struct buf b[2] = {{RAM_GPA + HDR_OFF, 16, 0}, {RAM_GPA + STATUS_OFF, 1, 1}};
-  put_chain(&r, b, 2);
-  expect_broken_after(&r, submit(&r), 1);
+  put_two(&r, VIRTIO_BLK_T_FLUSH, (struct buf){RAM_GPA + STATUS_OFF, 1, 1});
+  expect_broken_at(&r, submit(&r), 1, 1);
 }

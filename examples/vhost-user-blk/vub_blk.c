@@ -66,20 +66,13 @@ static int each_piece(vub_dev *d, const vub_chain *c, int write, uint64_t off,
   return 0;
 }
 
-/* Piece callbacks: check access, copy in or out, or do file I/O. */
-static int check_read(vub_dev *d, void *ctx, uint64_t gpa, uint64_t len) {
+/* Piece callbacks: check access (ctx: the prot needed), copy in or out,
+ * or do file I/O. */
+static int check(vub_dev *d, void *ctx, uint64_t gpa, uint64_t len) {
   shmap_segment s[MAX_SEGS];
   size_t n;
-  (void)ctx;
-  return shmap_backend_segments(d->be, gpa, len, SHMAP_PROT_READ, s, MAX_SEGS,
-                                &n);
-}
-static int check_write(vub_dev *d, void *ctx, uint64_t gpa, uint64_t len) {
-  shmap_segment s[MAX_SEGS];
-  size_t n;
-  (void)ctx;
-  return shmap_backend_segments(d->be, gpa, len, SHMAP_PROT_RW, s, MAX_SEGS,
-                                &n);
+  return shmap_backend_segments(d->be, gpa, len, *(const unsigned *)ctx, s,
+                                MAX_SEGS, &n);
 }
 static int copy_in(vub_dev *d, void *ctx, uint64_t gpa, uint64_t len) {
   uint8_t **p = ctx;
@@ -148,8 +141,8 @@ static void rw(vub_dev *d, const vub_chain *c,
       h->sector + dlen / VIRTIO_BLK_SECTOR > d->capacity)
     return fail(o, VIRTIO_BLK_S_IOERR, "past the end of the image");
   /* Guest buffers are read for a write and written for a read. */
-  if (each_piece(d, c, !write, doff, dlen, write ? check_read : check_write,
-                 NULL) != 0)
+  unsigned prot = write ? SHMAP_PROT_READ : SHMAP_PROT_RW;
+  if (each_piece(d, c, !write, doff, dlen, check, &prot) != 0)
     return fail(o, VIRTIO_BLK_S_IOERR, "data buffer not in guest memory");
   if (each_piece(d, c, !write, doff, dlen, do_io, &io) != 0)
     return fail(o, VIRTIO_BLK_S_IOERR, "image I/O failed");
