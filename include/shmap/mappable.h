@@ -173,8 +173,9 @@ SHMAP_API shmap_native_t shmap_mappable_native(const shmap_mappable *m);
  * born 0777), its write bits are removed, since a receiver could otherwise
  * reopen the grant O_RDWR through its own /proc/self/fd (descriptors already
  * open keep their access). That holds against peers of another, non-root
- * uid; root, and the object's own uid (which can chmod it back), are not
- * stopped (docs/guide.md). Windows: a duplicate with only
+ * uid. The object's own uid can chmod it back and reopen it for writing
+ * unless the memory was sealed first (shmap_mappable_seal_writes()); root
+ * is not stopped (docs/guide.md). Windows: a duplicate with only
  * SECTION_MAP_READ|SECTION_QUERY.
  *
  * Ownership: `*out` is the caller's; close it with shmap_native_close() or
@@ -186,6 +187,25 @@ SHMAP_API shmap_native_t shmap_mappable_native(const shmap_mappable *m);
  */
 SHMAP_API int shmap_mappable_share_readonly(const shmap_mappable *m,
                                             shmap_native_t *out);
+
+/**
+ * Make the memory read-only for every new mapping and every descriptor,
+ * this process's included, while mappings already writable keep working:
+ * map what must stay writable first, then seal, then grant. After it a
+ * read-only grant (shmap_mappable_share_readonly()) holds against peers of
+ * the owner's own uid as well, which could otherwise chmod the object back
+ * and reopen it for writing. Not stopped: root, and a same-uid process
+ * allowed to ptrace the owner (docs/guide.md). A read-write shmap_window_map()
+ * of `m` then fails with SHMAP_EACCES, and shmap_mappable_access() says
+ * SHMAP_PROT_READ. Cannot be undone. POSIX: F_SEAL_FUTURE_WRITE (Linux 5.1) on
+ * the memfd.
+ *
+ * Errors: SHMAP_EINVAL (NULL), SHMAP_ENOTSUP (not a memfd that allows more
+ * seals: an adopted or shm_open object, one created with
+ * SHMAP_CREATE_SEAL_SEAL, an older kernel; Windows, whose read-only grants
+ * are handles without SECTION_MAP_WRITE), SHMAP_EOS.
+ */
+SHMAP_API int shmap_mappable_seal_writes(shmap_mappable *m);
 
 /**
  * Check with the OS, now, that the object really backs [offset, offset+len):

@@ -389,6 +389,9 @@ int shmap__os_mappable_query(shmap_native_t native, uint64_t *size,
                              unsigned *access, int *committed);
 int shmap__os_native_dup(shmap_native_t native, shmap_native_t *out);
 int shmap__os_share_readonly(shmap_native_t native, shmap_native_t *out);
+/* Forbid new writable mappings and writes of the object for everyone
+ * (POSIX: F_SEAL_FUTURE_WRITE); mappings already writable keep working. */
+int shmap__os_seal_writes(shmap_native_t native);
 /* Memory a peer could shrink under a mapping (SIGBUS on the next access).
  * `allow_unsealed` is an endpoint's policy: > 0 accept it, < 0 refuse it,
  * 0 the default: refuse it where shmap's own objects are sealed (memfd

@@ -157,6 +157,17 @@ int shmap_mappable_share_readonly(const shmap_mappable *m,
   return shmap__os_share_readonly(m->native, out);
 }
 
+int shmap_mappable_seal_writes(shmap_mappable *m) {
+  if (m == NULL)
+    return shmap__err(SHMAP_EINVAL, "mappable seal_writes: NULL mappable");
+  int rc = shmap__os_seal_writes(m->native);
+  /* From now on a read-write map of it is refused up front (SHMAP_EACCES)
+   * rather than by the OS. */
+  if (rc == 0)
+    atomic_store_explicit(&m->access, SHMAP_PROT_READ, memory_order_relaxed);
+  return rc;
+}
+
 static int check_range(const shmap_mappable *m, uint64_t offset, uint64_t len,
                        int fresh) {
   if (m == NULL)

@@ -11,6 +11,11 @@
 
 #include "internal.h"
 
+/* Linux 5.1's seal; older headers lack the name. */
+#if defined(F_ADD_SEALS) && !defined(F_SEAL_FUTURE_WRITE)
+#  define F_SEAL_FUTURE_WRITE 0x0010
+#endif
+
 /* Shrinking would turn live mappings into SIGBUS traps for every peer;
  * growing is harmless but would make the size a peer checked a lie. */
 #define SHMAP_SEALS (F_SEAL_SHRINK | F_SEAL_GROW)
@@ -21,7 +26,8 @@
  * open for writing, which is how a receiver would turn a read-only grant
  * into a writable one (O_RDWR through its /proc/self/fd/N). Root passes
  * the check anyway (CAP_DAC_OVERRIDE), and a process of the object's own
- * uid could fchmod it back: the grant holds against other users. */
+ * uid could fchmod it back: the grant holds against other users (against
+ * the same user once the memory is write-sealed: seal_writes). */
 #define READ_ONLY_MODE 0400
 
 #if defined(MFD_CLOEXEC) && !defined(SHMAP_FORCE_SHM_OPEN)
@@ -156,9 +162,6 @@ int shmap__os_mappable_query(int fd, uint64_t *size, unsigned *access,
   unsigned acc = (fl & O_ACCMODE) == O_RDWR ? SHMAP_PROT_RW : SHMAP_PROT_READ;
 #ifdef F_GET_SEALS
   int seals = fcntl(fd, F_GET_SEALS);
-#  ifndef F_SEAL_FUTURE_WRITE
-#    define F_SEAL_FUTURE_WRITE 0x0010
-#  endif
   /* A write seal makes every new writable shared mapping fail. */
   if (seals > 0 && (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)))
     acc = SHMAP_PROT_READ;
@@ -206,6 +209,26 @@ int shmap__os_share_readonly(int fd, int *out) {
   }
   *out = ro;
   return 0;
+}
+
+int shmap__os_seal_writes(int fd) {
+#if defined(F_ADD_SEALS)
+  /* Linux 5.1: unlike F_SEAL_WRITE it leaves the creator's live writable
+   * mappings alone, so it can follow them. */
+  if (fcntl(fd, F_ADD_SEALS, F_SEAL_FUTURE_WRITE) == 0)
+    return 0;
+  int err = errno;
+  return shmap__err_os(
+      err == EINVAL || err == EPERM ? SHMAP_ENOTSUP : SHMAP_EOS, err,
+      "mappable seal_writes: F_SEAL_FUTURE_WRITE on fd %d "
+      "(a memfd made with sealing allowed, not sealed "
+      "against new seals, Linux 5.1 or later)",
+      fd);
+#else
+  (void)fd;
+  return shmap__err(SHMAP_ENOTSUP,
+                    "mappable seal_writes: this system has no file seals");
+#endif
 }
 
 void shmap__os_platform(shmap_platform_info *out) {

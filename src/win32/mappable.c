@@ -160,6 +160,13 @@ int shmap__os_share_readonly(HANDLE h, HANDLE *out) {
   return 0;
 }
 
+int shmap__os_seal_writes(HANDLE h) {
+  (void)h;
+  return shmap__err(SHMAP_ENOTSUP,
+                    "mappable seal_writes: sections cannot be sealed (a "
+                    "read-only grant is a handle without SECTION_MAP_WRITE)");
+}
+
 /* Sections cannot shrink: whatever a peer sends keeps backing every view
  * (the receiver's sealing policy is a no-op here). */
 int shmap__os_check_sealed(HANDLE h, int allow_unsealed, int *sealed) {
