@@ -192,7 +192,7 @@ check() {
     io=${io:+, serve: $io}
   fi
   if [ ${#why[@]} -eq 0 ]; then
-    ok "$name: exit $rc in ${secs}s, $what$io"
+    ok "$name: exit $rc in $secs, $what$io"
     return 0
   fi
   bad "$name" "$(IFS=';'; echo "${why[*]}")"
@@ -229,7 +229,7 @@ case_direct() {
   if wait "$pid"; then rc=0; else rc=$?; fi
   forget "$pid"
   [ "$rc" != 124 ] || echo "    QEMU did not end within ${BOOT_WAIT}s"
-  check "$name" "$log" "$rc" "$img" "$nonce" "$(since "$t0")" || tail -n 5 "$dir/qemu.log" | sed 's/^/    qemu: /'
+  check "$name" "$log" "$rc" "$img" "$nonce" "$(since "$t0")s" || tail -n 5 "$dir/qemu.log" | sed 's/^/    qemu: /'
 }
 
 # Start a vhost-user-blk back end for case_vhost: sets bpid, or returns 1.
@@ -291,7 +291,10 @@ case_vhost() {
   qpid=$PEER_PID
   # Read-write: never blocks, whatever QEMU does with its end.
   printf 'cont\n' 1<>"$dir/mon.in"
+  local t1 gsecs
+  t1=$(now)
   if peer_wait_exit "$qpid" "$BOOT_WAIT"; then
+    gsecs=$(since "$t1")
     rc=$PEER_RC
     peer_stop "$qpid" >/dev/null 2>&1 || true # forget it
   else
@@ -302,7 +305,7 @@ case_vhost() {
     tail -n 5 "$qlog" 2>/dev/null | sed 's/^/    qemu: /' || true
   fi
   local secs
-  secs=$(since "$t0")
+  secs="$(since "$t0")s (${gsecs:-?}s after cont)"
   stop_backend "$be" "$bpid"
   local -a serve_out=()
   case $be in shmap) serve_out=("$blog") ;; shmap-ro) serve_out=("$blog" ro) ;; esac
