@@ -11,8 +11,10 @@
 # it, starts `shmap serve --role backend --device blk --image` on the same
 # image, runs the same workload, and stops it: random reads of 4 KiB and
 # 64 KiB at queue depth 1 and 16 for S seconds each (default 3). Prints one
-# table: ops/s for each back end and the ratio shmap device / qsd (above 1:
-# shmap's device is faster). Timings are printed, never asserted; a back end
+# table a run: ops/s for each back end and the ratio shmap device / qsd
+# (above 1: shmap's device is faster), and each back end's CPU time per
+# request (utime+stime of the whole process, all threads), which a busy
+# host disturbs less than ops/s. Timings are printed, never asserted; a back end
 # that cannot run is reported and its column left empty. Every wait is
 # bounded; every process is ended by its pid.
 set -euo pipefail
@@ -72,7 +74,8 @@ run_qsd() {
   PEER_QSD_BLOCKDEV="driver=file,filename=$IMG,node-name=n0" \
     peer_start qsd "$WORK/qsd.sock" >/dev/null || { log "qsd did not start"; return 1; }
   pid=$PEER_PID
-  timeout "$BENCH_S" "$EX" "$WORK/qsd.sock" --bench --seconds "$SECS" >"$out" 2>&1 || rc=$?
+  timeout "$BENCH_S" "$EX" "$WORK/qsd.sock" --bench --seconds "$SECS" \
+    --peer-pid "$pid" >"$out" 2>&1 || rc=$?
   peer_stop "$pid" >/dev/null 2>&1 || true
   [ "$rc" -eq 0 ] || { log "vmm-blk against qsd exited $rc"; tail -5 "$out" >&2; return 1; }
 }
@@ -96,7 +99,8 @@ run_dev() {
     sleep 0.05
   done
   if peer_listening "$serve_pid" "$sock"; then
-    timeout "$BENCH_S" "$EX" "$sock" --bench --seconds "$SECS" >"$out" 2>&1 || rc=$?
+    timeout "$BENCH_S" "$EX" "$sock" --bench --seconds "$SECS" \
+      --peer-pid "$serve_pid" >"$out" 2>&1 || rc=$?
   else
     log "shmap serve did not listen"; rc=1
   fi
@@ -108,11 +112,13 @@ run_dev() {
   [ "$rc" -eq 0 ] || { log "vmm-blk against the shmap device exited $rc"; tail -5 "$out" "$WORK/serve.err" >&2; return 1; }
 }
 
-# ops/s of one row ("bs qd") of a --bench output, or empty.
-ops() {
-  awk -v bs="$2" -v qd="$3" -F'[:,]' '/"bench"/ {
+# Field KEY (ops_per_s, peer_cpu_us_per_op) of one row (BS QD) of a --bench
+# output, or empty.
+field() {
+  awk -v bs="$2" -v qd="$3" -v key="\"$4\"" -F'[:,}]' '/"bench"/ {
+      delete k
       for (i = 1; i < NF; i++) { k[$i] = $(i + 1) }
-      if (k["\"bs\""] == bs && k["\"qd\""] == qd) print k["\"ops_per_s\""]
+      if (k["\"bs\""] == bs && k["\"qd\""] == qd && key in k) print k[key]
     }' "$1" 2>/dev/null || true
 }
 
@@ -121,13 +127,16 @@ for run in $(seq 1 "$RUNS"); do
   run_qsd "$q" || : >"$q"
   run_dev "$d" || : >"$d"
   echo "== run $run/$RUNS: random reads of a 64 MiB image in the page cache, ${SECS} s a row"
-  printf '%-8s %4s %14s %16s %10s\n' "size" "qd" "qsd ops/s" "shmap dev ops/s" "dev / qsd"
+  printf '%-7s %3s %10s %10s %9s   %15s %15s\n' "size" "qd" "qsd ops/s" \
+    "dev ops/s" "dev / qsd" "qsd CPU us/op" "dev CPU us/op"
   for bs in 4096 65536; do
     for qd in 1 16; do
-      a=$(ops "$q" "$bs" "$qd") b=$(ops "$d" "$bs" "$qd")
+      a=$(field "$q" "$bs" "$qd" ops_per_s) b=$(field "$d" "$bs" "$qd" ops_per_s)
+      ca=$(field "$q" "$bs" "$qd" peer_cpu_us_per_op) cb=$(field "$d" "$bs" "$qd" peer_cpu_us_per_op)
       r=''
       [ -n "$a" ] && [ -n "$b" ] && r=$(awk -v a="$a" -v b="$b" 'BEGIN { printf "x%.2f", b / a }')
-      printf '%-8s %4s %14s %16s %10s\n' "$((bs / 1024)) KiB" "$qd" "${a:--}" "${b:--}" "${r:--}"
+      printf '%-7s %3s %10s %10s %9s   %15s %15s\n' "$((bs / 1024)) KiB" "$qd" "${a:--}" \
+        "${b:--}" "${r:--}" "${ca:--}" "${cb:--}"
     done
   done
 done
