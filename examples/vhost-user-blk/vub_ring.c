@@ -35,14 +35,14 @@ int vub_ring_locate(const vub_dev *d, vub_vring *vq, const char **why) {
     return SHMAP_EINVAL;
   }
   /* The used ring is written; the other two are only read. */
-  int rc = locate(d, vq->desc_ua, VIRTQ_DESC_BYTES(vq->num), SHMAP_PROT_READ,
-                  &vq->desc);
+  int rc = locate(d, vq->desc_ua, VIRTQ_DESC_BYTES((uint64_t)vq->num),
+                  SHMAP_PROT_READ, &vq->desc);
   if (rc == 0)
-    rc = locate(d, vq->avail_ua, VIRTQ_AVAIL_BYTES(vq->num), SHMAP_PROT_READ,
-                &vq->avail);
+    rc = locate(d, vq->avail_ua, VIRTQ_AVAIL_BYTES((uint64_t)vq->num),
+                SHMAP_PROT_READ, &vq->avail);
   if (rc == 0)
-    rc = locate(d, vq->used_ua, VIRTQ_USED_BYTES(vq->num), SHMAP_PROT_RW,
-                &vq->used);
+    rc = locate(d, vq->used_ua, VIRTQ_USED_BYTES((uint64_t)vq->num),
+                SHMAP_PROT_RW, &vq->used);
   if (rc != 0)
     *why = "vring address not in guest memory";
   return rc;
