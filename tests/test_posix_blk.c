@@ -530,3 +530,53 @@ SHMAP_TEST(blk, vring_moved_out_of_guest_memory) {
   put_two(&r, VIRTIO_BLK_T_FLUSH, (struct buf){RAM_GPA + STATUS_OFF, 1, 1});
   expect_broken_at(&r, submit(&r), 1, 1);
 }
+
+/* ---- garbage: whatever the table holds, the device answers or breaks ---- */
+
+static uint64_t next_rand(uint64_t *s) {
+  *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+  return *s >> 33;
+}
+
+/* A guest address near the interesting places: RAM, its edges, the hole,
+ * the ROM, nowhere. */
+static uint64_t any_addr(uint64_t *s) {
+  static const uint64_t base[] = {RAM_GPA + HDR_OFF,
+                                  RAM_GPA + DATA_OFF,
+                                  RAM_GPA + RAM_SIZE - 256,
+                                  RAM2_GPA - 64,
+                                  ROM_GPA,
+                                  0x30000000,
+                                  UINT64_MAX - 64};
+  return base[next_rand(s) % 7] + next_rand(s) % 512;
+}
+
+SHMAP_TEST(blk, garbage_descriptors) {
+  struct rig r;
+  uint64_t s = 42;
+  int calls = 0, breaks = 0;
+  rig_up(&r);
+  for (int round = 0; round < 300; round++) {
+    for (uint16_t i = 0; i < QN; i++)
+      put_desc(&r, i, any_addr(&s), (uint32_t)(next_rand(&s) % 1100),
+               (uint16_t)(next_rand(&s) % 8), (uint16_t)(next_rand(&s) % 20));
+    put_hdr(&r, (uint32_t)(next_rand(&s) % 10), next_rand(&s) % 2100);
+    int got = submit_step(&r, (uint16_t)(next_rand(&s) % 18), 1);
+    cr_assert(got != 0, "round %d: neither completed nor broke", round);
+    if (got == 'c') {
+      calls++;
+      continue;
+    }
+    /* Broken: restart it past the bad chain, used ring included, as a
+     * driver reset would. */
+    breaks++;
+    get_vring_base(&r);
+    memcpy(ram(&r, RAM_GPA + USED_OFF + 2), &r.avail_idx, 2);
+    call_state(&r, SHMAP_REQ_SET_VRING_BASE, 0, r.avail_idx);
+    call_u64(&r, SHMAP_REQ_SET_VRING_KICK, 0, r.kick);
+  }
+  /* Both outcomes were exercised, and a good request still works. */
+  cr_assert(calls > 10 && breaks > 10, "calls %d, breaks %d", calls, breaks);
+  still_serves(&r);
+  rig_down(&r);
+}
