@@ -28,14 +28,16 @@ struct raw {
   shmap_channel *ch;
 };
 
-static void raw_open(struct raw *r, unsigned role) {
+/* `attrs`: the raw client's file flags (FILE_FLAG_OVERLAPPED for a peer
+ * that cancels its own write). */
+static void raw_open_with(struct raw *r, unsigned role, DWORD attrs) {
   char addr[128];
   pipe_addr(addr, sizeof addr);
   ASSERT_OK(shmap_listener_open(addr, &r->l));
   wchar_t name[128];
   MultiByteToWideChar(CP_UTF8, 0, addr, -1, name, 128);
   r->client = CreateFileW(name, GENERIC_READ | GENERIC_WRITE, 0, NULL,
-                          OPEN_EXISTING, 0, NULL);
+                          OPEN_EXISTING, attrs, NULL);
   cr_assert_neq(r->client, INVALID_HANDLE_VALUE, "raw client: %lu",
                 (unsigned long)GetLastError());
   DWORD mode = PIPE_READMODE_MESSAGE;
@@ -44,6 +46,10 @@ static void raw_open(struct raw *r, unsigned role) {
    * socket; the back end receives regions on the main socket. */
   ASSERT_OK(shmap_listener_accept(
       r->l, role, role == FE ? SHMAP_CHANNEL_BACKEND_REQ : 0, &r->ch));
+}
+
+static void raw_open(struct raw *r, unsigned role) {
+  raw_open_with(r, role, 0);
 }
 
 static void raw_close(struct raw *r) {
@@ -496,4 +502,189 @@ SHMAP_TEST(pipe_setup, connect_accept_and_adopt_carry_regions) {
   shmap_channel_close(client);
   shmap_channel_close(server);
   shmap_listener_close(l);
+}
+
+/* ---- stalled peers (issue 15, item 5) ---- */
+
+/* A regression must fail, not hang: past `ms` the watchdog fails the test
+ * (its process) from its own thread. */
+struct watchdog {
+  HANDLE done;
+  DWORD ms;
+  test_thread *t;
+};
+
+static void watchdog_main(void *arg) {
+  struct watchdog *w = arg;
+  if (WaitForSingleObject(w->done, w->ms) == WAIT_TIMEOUT)
+    cr_assert(0,
+              "still blocked after %lu ms: the stalled peer holds the "
+              "channel",
+              (unsigned long)w->ms);
+}
+
+static void watchdog_start(struct watchdog *w, DWORD ms) {
+  w->done = CreateEventW(NULL, TRUE, FALSE, NULL);
+  cr_assert_not_null(w->done);
+  w->ms = ms;
+  w->t = test_thread_start(watchdog_main, w);
+  cr_assert_not_null(w->t);
+}
+
+static void watchdog_stop(struct watchdog *w) {
+  SetEvent(w->done);
+  test_thread_join(w->t);
+  CloseHandle(w->done);
+}
+
+/* A peer whose one write is a message far larger than the pipe's buffer:
+ * the write stays pending while the channel reads it, and once the channel
+ * has read part of it (less of it is left in the pipe) the peer cancels
+ * it, so the rest never comes. */
+struct staller {
+  HANDLE client, server;
+  OVERLAPPED *ov;
+  DWORD total;
+  int cancelled;
+};
+
+static void staller_main(void *arg) {
+  struct staller *s = arg;
+  ULONGLONG end = GetTickCount64() + 20000;
+  DWORD avail = s->total;
+  while (avail >= s->total && GetTickCount64() < end) {
+    Sleep(0);
+    if (!PeekNamedPipe(s->server, NULL, 0, NULL, &avail, NULL))
+      break;
+  }
+  s->cancelled = CancelIoEx(s->client, s->ov) != 0;
+}
+
+#define STALL_MS 200
+
+/* A peer that sends part of a message (an ADD_MEM_REG with its section
+ * handle at the head of a 2 MiB pipe message) and stops: the back end's
+ * serve_one gives up once the channel's timeout has passed inside the
+ * message with SHMAP_ETIMEDOUT, the channel out of sync, the handle that
+ * came in the part read closed and nothing mapped. */
+SHMAP_TEST(pipe_stall, partial_message_times_out) {
+  struct watchdog wd;
+  watchdog_start(&wd, 30000);
+  shmap_window *w;
+  ASSERT_OK(shmap_window_reserve(8 * G, 0, &w));
+  shmap_backend *be;
+  ASSERT_OK(shmap_backend_create(w, 0, &be));
+  struct raw r;
+  raw_open_with(&r, BE, FILE_FLAG_OVERLAPPED);
+  ASSERT_OK(shmap_channel_set_timeout(r.ch, STALL_MS));
+  cr_assert_eq(shmap_channel_timeout(r.ch), STALL_MS);
+  OVERLAPPED ov;
+  memset(&ov, 0, sizeof ov);
+  ov.hEvent = CreateEventW(NULL, TRUE, FALSE, NULL);
+  cr_assert_not_null(ov.hEvent);
+  long opened = test_handle_count();
+
+  static uint8_t msg[2 << 20]; /* the peer's until its write has ended */
+  memset(msg, 0, sizeof msg);
+  HANDLE h = make_handle(SECTION);
+  le32(msg, 1);
+  le32(msg + 4, 0);
+  le64(msg + 8, (uint64_t)(uintptr_t)h);
+  add_region(msg + 16);
+  struct staller st = {r.client, shmap_channel_native(r.ch), &ov,
+                       (DWORD)sizeof msg, 0};
+  BOOL ok = WriteFile(r.client, msg, (DWORD)sizeof msg, NULL, &ov);
+  cr_assert(!ok && GetLastError() == ERROR_IO_PENDING,
+            "a message larger than the pipe's buffer was written at once");
+  test_thread *t = test_thread_start(staller_main, &st);
+  cr_assert_not_null(t);
+  ULONGLONG t0 = GetTickCount64();
+  shmap_event ev;
+  ASSERT_ERR(shmap_backend_serve_one(be, r.ch, &ev), SHMAP_ETIMEDOUT);
+  ULONGLONG took = GetTickCount64() - t0;
+  test_thread_join(t);
+  DWORD n;
+  cr_assert(!GetOverlappedResult(r.client, &ov, &n, TRUE) &&
+                GetLastError() == ERROR_OPERATION_ABORTED && st.cancelled,
+            "the peer's write was not cancelled (%lu)",
+            (unsigned long)GetLastError());
+  /* Returned, and within a generous bound (10x the timeout). */
+  cr_assert(took < 10 * STALL_MS, "timed out after %llu ms",
+            (unsigned long long)took);
+  cr_assert_eq(shmap_channel_in_sync(r.ch), 0);
+  cr_assert_eq(shmap_window_count(w), 0);
+  cr_assert_eq(shmap_backend_count(be), 0);
+  /* The section handle arrived with the part read and was closed. */
+  cr_assert_eq(test_handle_count(), opened, "%ld handles before, %ld after",
+               opened, test_handle_count());
+  CloseHandle(ov.hEvent);
+  raw_close(&r);
+  shmap_backend_destroy(be);
+  shmap_window_release(w);
+  watchdog_stop(&wd);
+}
+
+/* A peer that floods requests that are always answered (GET_MAX_MEM_SLOTS)
+ * and never reads the replies. */
+struct flooder {
+  HANDLE client;
+  volatile LONG stop;
+  long sent;
+};
+
+static void flood_main(void *arg) {
+  struct flooder *f = arg;
+  uint8_t req[8 + 12];
+  le32(req, 0);
+  le32(req + 4, 0);
+  le32(req + 8, SHMAP_REQ_GET_MAX_MEM_SLOTS);
+  le32(req + 12, SHMAP_WIRE_VERSION);
+  le32(req + 16, 0);
+  DWORD done;
+  /* Ends when the channel's end closes (the write fails). */
+  while (!f->stop && WriteFile(f->client, req, sizeof req, &done, NULL))
+    f->sent++;
+}
+
+/* Once the pipe's buffer toward the peer is full the back end's reply
+ * cannot go out, and serve_one fails with SHMAP_ETIMEDOUT instead of
+ * blocking in the write for ever; the channel is out of sync. */
+SHMAP_TEST(pipe_stall, flood_without_reading_times_out) {
+  struct watchdog wd;
+  watchdog_start(&wd, 60000);
+  shmap_window *w;
+  ASSERT_OK(shmap_window_reserve(8 * G, 0, &w));
+  shmap_backend *be;
+  ASSERT_OK(shmap_backend_create(w, 0, &be));
+  struct raw r;
+  raw_open(&r, BE);
+  ASSERT_OK(shmap_channel_set_timeout(r.ch, STALL_MS));
+  struct flooder f = {r.client, 0, 0};
+  test_thread *t = test_thread_start(flood_main, &f);
+  cr_assert_not_null(t);
+  shmap_event ev;
+  int rc, served = 0;
+  ULONGLONG t0 = 0;
+  for (;;) {
+    t0 = GetTickCount64();
+    if ((rc = shmap_backend_serve_one(be, r.ch, &ev)) != 0)
+      break;
+    served++;
+  }
+  ULONGLONG took = GetTickCount64() - t0;
+  cr_assert_eq(rc, SHMAP_ETIMEDOUT, "after %d requests: %s (%s)", served,
+               shmap_err_name(rc), shmap_last_message());
+  cr_assert(served > 0);
+  cr_assert(took < 10 * STALL_MS, "the last serve took %llu ms",
+            (unsigned long long)took);
+  cr_assert_eq(shmap_channel_in_sync(r.ch), 0);
+  /* Closing the channel's end ends the flooder's blocked write. */
+  InterlockedExchange(&f.stop, 1);
+  shmap_channel_close(r.ch);
+  test_thread_join(t);
+  CloseHandle(r.client);
+  shmap_listener_close(r.l);
+  shmap_backend_destroy(be);
+  shmap_window_release(w);
+  watchdog_stop(&wd);
 }

@@ -366,10 +366,15 @@ SHMAP_API int shmap_channel_in_sync(const shmap_channel *ch);
  *    once part of a message is out it finishes it, waiting for room at
  *    most the timeout (without one, until the peer reads).
  *
+ * Windows (message-mode pipes): a pipe message longer than the first
+ * read (a frame the peer has not finished writing, or one too long for
+ * any message) is read in parts, and its rest is waited for at most `ms`;
+ * a write that would block waits at most `ms`. Either is then cancelled;
+ * the handles a cancelled send carried are taken back from the peer.
+ * The wait (WaitForSingleObject) happens only when the I/O is pending.
+ *
  * Thread safety: set it before the channel is used by other threads.
- * Errors: SHMAP_EINVAL (NULL), SHMAP_ENOTSUP (Windows, for `ms` > 0: a
- * message-mode pipe delivers messages whole, and its sends are not
- * bounded yet).
+ * Errors: SHMAP_EINVAL (NULL).
  */
 SHMAP_API int shmap_channel_set_timeout(shmap_channel *ch, int ms);
 /** The bound set with shmap_channel_set_timeout(), 0 when none (or NULL). */

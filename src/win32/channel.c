@@ -42,10 +42,41 @@ static void put64(uint8_t *p, uint64_t v) {
   put32(p + 4, (uint32_t)(v >> 32));
 }
 
-/* One overlapped read or write, waited for. Returns 0 or the Windows error
- * (ERROR_MORE_DATA: a read got the first *done bytes of a longer message). */
+/* What pipe_io() returns when the channel's timeout passed: its I/O was
+ * cancelled and nothing more of it will happen. */
+#define TIMED_OUT ERROR_TIMEOUT
+
+/* An overlapped I/O that would block, on a channel with a timeout: wait at
+ * most until *deadline (GetTickCount64 milliseconds; set from `ms` at the
+ * first such wait of the call, 0 until then), then cancel it. Cancelling
+ * does not end the I/O by itself: it may still be running, or have just
+ * completed, so its end is waited for (GetOverlappedResult with bWait) —
+ * the OVERLAPPED and the buffer are the I/O's until then. An I/O that
+ * completed before the cancel took effect keeps its result. Kept out of
+ * pipe_io(): reached only where a call would block. */
+SHMAP__NOINLINE static DWORD bounded_wait(shmap__chan_os *c, OVERLAPPED *ov,
+                                          DWORD *done, int ms,
+                                          ULONGLONG *deadline) {
+  ULONGLONG now = GetTickCount64();
+  if (*deadline == 0)
+    *deadline = now + (ULONGLONG)ms;
+  DWORD left = now < *deadline ? (DWORD)(*deadline - now) : 0;
+  int late = WaitForSingleObject(ov->hEvent, left) == WAIT_TIMEOUT;
+  if (late)
+    CancelIoEx(c->pipe, ov); /* fails only when the I/O has ended */
+  if (GetOverlappedResult(c->pipe, ov, done, TRUE))
+    return 0;
+  DWORD err = GetLastError();
+  return late && err == ERROR_OPERATION_ABORTED ? TIMED_OUT : err;
+}
+
+/* One overlapped read or write, waited for: for ever when `ms` is 0, else
+ * until *deadline (see bounded_wait; TIMED_OUT past it). Returns 0 or the
+ * Windows error (ERROR_MORE_DATA: a read got the first *done bytes of a
+ * longer message). An I/O that completes at once costs the same calls
+ * with a bound as without. */
 static DWORD pipe_io(shmap__chan_os *c, int write, void *buf, DWORD len,
-                     DWORD *done) {
+                     DWORD *done, int ms, ULONGLONG *deadline) {
   OVERLAPPED ov;
   memset(&ov, 0, sizeof ov);
   ov.hEvent = write ? c->wr_ev : c->rd_ev;
@@ -53,6 +84,8 @@ static DWORD pipe_io(shmap__chan_os *c, int write, void *buf, DWORD len,
   BOOL ok = write ? WriteFile(c->pipe, buf, len, NULL, &ov)
                   : ReadFile(c->pipe, buf, len, NULL, &ov);
   DWORD err = ok ? 0 : GetLastError();
+  if (err == ERROR_IO_PENDING && ms > 0)
+    return bounded_wait(c, &ov, done, ms, deadline);
   if (err != 0 && err != ERROR_IO_PENDING && err != ERROR_MORE_DATA)
     return err;
   return GetOverlappedResult(c->pipe, &ov, done, TRUE) ? 0 : GetLastError();
@@ -70,16 +103,18 @@ static void close_remote(shmap__chan_os *c, const HANDLE *remote, size_t n) {
                     DUPLICATE_CLOSE_SOURCE);
 }
 
-/* A message-mode pipe delivers each message whole, so a receive never
- * waits inside one; bounding sends (the overlapped wait's timeout, with a
- * cancelled write taking its handles back) is not done yet: the setter
- * refuses a timeout (SHMAP_ENOTSUP) rather than promise one. */
-int shmap__os_chan_timeouts(void) { return 0; }
+/* Timeouts (shmap_channel_set_timeout()): a read inside a message (the
+ * rest of one longer than the first read, see shmap__os_chan_recv_frame)
+ * and every write that would block wait at most the bound and are then
+ * cancelled. A pipe message is written whole by one WriteFile, but one
+ * larger than the pipe's buffer stays pending until it is read, and a
+ * writer that cancels it half read leaves the reader inside a message that
+ * never ends. */
+int shmap__os_chan_timeouts(void) { return 1; }
 
 int shmap__os_chan_send(shmap__chan_os *c, const uint8_t *buf, size_t len,
                         const shmap_native_t *fds, size_t nfds,
                         int timeout_ms) {
-  (void)timeout_ms; /* always 0 here: shmap__os_chan_timeouts() */
   uint64_t small[SMALL_MESSAGE / 8];
   HANDLE remote[SHMAP_WIRE_MAX_FDS];
   if (nfds > SHMAP_WIRE_MAX_FDS)
@@ -112,9 +147,26 @@ int shmap__os_chan_send(shmap__chan_os *c, const uint8_t *buf, size_t len,
   for (size_t i = 0; i < nfds; i++)
     put64(msg + ENVELOPE_HEAD + 8 * i, (uint64_t)(uintptr_t)remote[i]);
   memcpy(msg + head, buf, len);
-  err = pipe_io(c, 1, msg, (DWORD)(head + len), &done);
+  ULONGLONG deadline = 0;
+  err = pipe_io(c, 1, msg, (DWORD)(head + len), &done, timeout_ms, &deadline);
   if (err == 0 && done == head + len)
     goto out;
+  if (err == TIMED_OUT) {
+    /* The peer read none of the message, or (when *done says so) its
+     * first `done` bytes: the values in those are its own to close (a
+     * receiver owns every handle named in what it read); the others it
+     * never learns, so they are taken back. Windows and Wine report 0 for
+     * a write cancelled in part, and a shmap receiver reads a message with
+     * handles in one read (it is far smaller than the first read), which
+     * completes the write: a cancelled one was not read. */
+    size_t known = done > ENVELOPE_HEAD ? (done - ENVELOPE_HEAD) / 8 : 0;
+    if (known < nfds)
+      close_remote(c, remote + known, nfds - known);
+    rc = shmap__err_os(SHMAP_ETIMEDOUT, (int)err,
+                       "channel send: the peer read nothing for %d ms",
+                       timeout_ms);
+    goto out;
+  }
   /* The peer will never learn these values: take them back. */
   close_remote(c, remote, nfds);
   if (err == 0)
@@ -158,15 +210,18 @@ static void take_handles(const shmap__chan_os *c, const uint8_t *msg, size_t n,
 }
 
 /* Read and drop the rest of a message longer than any valid one; returns
- * the message's whole length. Rare (a hostile or broken peer): kept out of
- * the receive path's frame. */
-SHMAP__NOINLINE static size_t drain_message(shmap__chan_os *c, size_t got) {
+ * the message's whole length (as far as read when *err, the last read's
+ * result, is not 0: TIMED_OUT with a bound). Rare (a hostile or broken
+ * peer): kept out of the receive path's frame. */
+SHMAP__NOINLINE static size_t drain_message(shmap__chan_os *c, size_t got,
+                                            int ms, ULONGLONG *deadline,
+                                            DWORD *err) {
   uint64_t chunk[64];
-  DWORD n, err;
+  DWORD n;
   do {
-    err = pipe_io(c, 0, chunk, sizeof chunk, &n);
+    *err = pipe_io(c, 0, chunk, sizeof chunk, &n, ms, deadline);
     got += n;
-  } while (err == ERROR_MORE_DATA);
+  } while (*err == ERROR_MORE_DATA);
   return got;
 }
 
@@ -181,6 +236,24 @@ static size_t listed_handles(const uint8_t *msg, size_t got, size_t total) {
     return 0;
   return ENVELOPE_HEAD + 8 * count <= got ? (size_t)count
                                           : (got - ENVELOPE_HEAD) / 8;
+}
+
+/* The rest of a message whose first `got` bytes are in msg did not come
+ * within the channel's timeout. The handles named in those bytes are
+ * owned (the caller closes them with the error); the message is longer
+ * than what was read, so its envelope is believed as far as it was read.
+ * Rare: kept out of the receive path's frame. */
+SHMAP__NOINLINE static int stalled(shmap_channel *ch, const uint8_t *msg,
+                                   size_t got, shmap_native_t *fds,
+                                   size_t *nfds) {
+  size_t bad = 0;
+  if (got >= ENVELOPE_HEAD)
+    take_handles(&ch->os, msg, listed_handles(msg, got, SIZE_MAX), fds, nfds,
+                 SHMAP_WIRE_MAX_FDS, &bad);
+  return shmap__err_os(SHMAP_ETIMEDOUT, TIMED_OUT,
+                       "channel receive: the peer left a message unfinished "
+                       "for %d ms (%zu bytes read)",
+                       ch->timeout_ms, got);
 }
 
 /* The message is read straight into the caller's frame buffer, envelope
@@ -198,7 +271,8 @@ int shmap__os_chan_recv_frame(shmap_channel *ch, uint8_t *buf, size_t cap,
     return shmap__err(SHMAP_EINVAL, "channel receive: a %zu-byte buffer", cap);
   const uint8_t *msg = buf;
   DWORD got, more = 0;
-  DWORD err = pipe_io(c, 0, buf, (DWORD)cap, &got);
+  /* Waiting for a message to begin is never bounded. */
+  DWORD err = pipe_io(c, 0, buf, (DWORD)cap, &got, 0, NULL);
   if (err != 0 && err != ERROR_MORE_DATA)
     return closed_error(err)
                ? shmap__err_os(SHMAP_ECLOSED, (int)err,
@@ -207,10 +281,14 @@ int shmap__os_chan_recv_frame(shmap_channel *ch, uint8_t *buf, size_t cap,
   uint64_t tail[ENVELOPE_MAX / 8]; /* not cleared: `more` bytes are read */
   size_t total = got;
   if (err == ERROR_MORE_DATA) {
-    err = pipe_io(c, 0, tail, sizeof tail, &more);
+    /* Inside a message: the rest is waited for at most the timeout. */
+    ULONGLONG deadline = 0;
+    err = pipe_io(c, 0, tail, sizeof tail, &more, ch->timeout_ms, &deadline);
     total += more;
     if (err == ERROR_MORE_DATA)
-      total = drain_message(c, total);
+      total = drain_message(c, total, ch->timeout_ms, &deadline, &err);
+    if (err == TIMED_OUT)
+      return stalled(ch, msg, got, fds, nfds);
   }
   if (got < ENVELOPE_HEAD)
     return shmap__err(SHMAP_EPROTO,
@@ -277,12 +355,13 @@ static void drain_unread(shmap__chan_os *c) {
     uint64_t first[512];
     DWORD got;
     size_t bad = 0, none = 0;
-    DWORD err = pipe_io(c, 0, first, sizeof first, &got);
+    DWORD err = pipe_io(c, 0, first, sizeof first, &got, 0, NULL);
     if (err != 0 && err != ERROR_MORE_DATA)
       return;
     if (got < ENVELOPE_HEAD)
       continue;
-    size_t total = err == ERROR_MORE_DATA ? drain_message(c, got) : got;
+    size_t total =
+        err == ERROR_MORE_DATA ? drain_message(c, got, 0, NULL, &err) : got;
     take_handles(c, (const uint8_t *)first,
                  listed_handles((const uint8_t *)first, got, total), NULL,
                  &none, 0, &bad);
