@@ -89,10 +89,9 @@ static void on_alarm(int sig) {
   static const char a[] = "vmm-blk: FAIL timed out waiting for the back end ("
                           "step: ";
   const char *s = current_step;
-  ssize_t k = write(2, a, sizeof a - 1);
-  k = write(2, s, strlen(s));
-  k = write(2, ")\n", 2);
-  (void)k;
+  /* Best effort: nothing more can be done if stderr is gone. */
+  if (write(2, a, sizeof a - 1) > 0 && write(2, s, strlen(s)) > 0)
+    (void)!write(2, ")\n", 2);
   _exit(1);
 }
 
@@ -689,7 +688,7 @@ static int functional(vmm *v, uint64_t seed, uint64_t write_at, long peer_pid) {
   check_read(v, "read-sector0", 0, VIRTIO_BLK_SECTOR, seed);
   check_read(v, "read-sector7", 7, VIRTIO_BLK_SECTOR, seed);
   check_read(v, "read-last", v->capacity - 1, VIRTIO_BLK_SECTOR, seed);
-  if (bytes >= 2 * DATA_MAX)
+  if (bytes >= UINT64_C(2) * DATA_MAX)
     check_read(v, "read-64k", (bytes / 2 - DATA_MAX) / VIRTIO_BLK_SECTOR,
                DATA_MAX, seed);
 
@@ -712,7 +711,7 @@ static int functional(vmm *v, uint64_t seed, uint64_t write_at, long peer_pid) {
     pass("write-64k", "64 KiB at sector %" PRIu64, write_at);
   uint64_t small0 = write_at + WRITE_BIG / VIRTIO_BLK_SECTOR;
   for (unsigned i = 0; i < WRITE_SMALL_N; i++) {
-    uint64_t sec = small0 + i * (WRITE_SMALL / VIRTIO_BLK_SECTOR);
+    uint64_t sec = small0 + (uint64_t)i * (WRITE_SMALL / VIRTIO_BLK_SECTOR);
     pattern(wseed, sec * VIRTIO_BLK_SECTOR, slot_data(r, i), WRITE_SMALL);
     if (submit(r, i, VIRTIO_BLK_T_OUT, sec, WRITE_SMALL) != 0)
       return 1;
@@ -735,13 +734,13 @@ static int functional(vmm *v, uint64_t seed, uint64_t write_at, long peer_pid) {
   for (unsigned i = 0; i < 2 * WRITE_SMALL_N; i++) {
     memset(slot_data(r, i), 0, WRITE_SMALL);
     if (submit(r, i, VIRTIO_BLK_T_IN,
-               write_at + i * (WRITE_SMALL / VIRTIO_BLK_SECTOR),
+               write_at + (uint64_t)i * (WRITE_SMALL / VIRTIO_BLK_SECTOR),
                WRITE_SMALL) != 0)
       return 1;
   }
   int bad = kick(r) == 0 && drain(r) == 0 ? 0 : 1;
   for (unsigned i = 0; !bad && i < 2 * WRITE_SMALL_N; i++) {
-    uint64_t sec = write_at + i * (WRITE_SMALL / VIRTIO_BLK_SECTOR);
+    uint64_t sec = write_at + (uint64_t)i * (WRITE_SMALL / VIRTIO_BLK_SECTOR);
     if (r->status[i] != VIRTIO_BLK_S_OK ||
         mismatch(wseed, sec * VIRTIO_BLK_SECTOR, slot_data(r, i),
                  WRITE_SMALL) >= 0) {
@@ -995,11 +994,13 @@ int main(int argc, char **argv) {
   unsigned only_qd = 0;
   for (int i = 2; i < argc; i++) {
     const char *a = argv[i];
-    if (strcmp(a, "--bench") == 0)
+    if (strcmp(a, "--bench") == 0) {
       bench = 1;
-    else if (i + 1 >= argc)
+      continue;
+    }
+    if (i + 1 >= argc)
       return usage();
-    else if (strcmp(a, "--seed") == 0)
+    if (strcmp(a, "--seed") == 0)
       seed = num(argv[++i]);
     else if (strcmp(a, "--write-at") == 0)
       write_at = num(argv[++i]);
@@ -1007,7 +1008,7 @@ int main(int argc, char **argv) {
       peer_pid = strtol(argv[++i], NULL, 10);
     else if (strcmp(a, "--row") == 0 &&
              sscanf(argv[++i], "%" SCNu32 ":%u", &only_bs, &only_qd) == 2)
-      bench = 1;
+      bench = only_qd > 0;
     else if (strcmp(a, "--seconds") == 0)
       seconds = strtod(argv[++i], NULL);
     else if (strcmp(a, "--timeout") == 0)
