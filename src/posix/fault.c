@@ -89,9 +89,11 @@ int shmap__os_guarded(void (*fn)(void *), void *arg, uintptr_t lo, uintptr_t hi,
   sigjmp_buf jb;
   armed_lo = lo;
   armed_hi = hi;
-  /* savemask 1: restore the signal mask the handler ran with, so a later
-   * fault in this thread is delivered again. */
-  if (sigsetjmp(jb, 1) != 0) {
+  /* savemask 0: no sigprocmask call per copy. The handler is installed
+   * with SA_NODEFER and an empty sa_mask, so running it blocks nothing and
+   * jumping out of it leaves the thread's mask as it was: a later fault is
+   * delivered again (posix_fault tests fault twice in a row). */
+  if (sigsetjmp(jb, 0) != 0) {
     armed = NULL;
     *fault = fault_at;
     return SHMAP_EFAULT;
