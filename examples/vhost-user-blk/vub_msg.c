@@ -145,7 +145,10 @@ static int vring_state(vub_dev *d, const shmap_msg *m, vub_note *n) {
     vq->num = num;
     return 0;
   case SHMAP_REQ_SET_VRING_BASE: vq->last_avail = (uint16_t)num; return 0;
-  default: vq->enabled = num != 0; return 0;
+  default: /* SET_VRING_ENABLE: buffers may wait from before */
+    vq->enabled = num != 0;
+    vq->pending = vq->enabled;
+    return 0;
   }
 }
 
