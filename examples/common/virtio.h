@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 /* Device features (bit numbers). */
+#define VIRTIO_BLK_F_SIZE_MAX 1
 #define VIRTIO_BLK_F_SEG_MAX 2
 #define VIRTIO_BLK_F_RO 5
 #define VIRTIO_BLK_F_BLK_SIZE 6
@@ -21,7 +22,10 @@
 #define VIRTIO_F_VERSION_1 32
 
 /* Device status bits (SET_STATUS). */
+#define VIRTIO_STATUS_ACKNOWLEDGE 1
+#define VIRTIO_STATUS_DRIVER 2
 #define VIRTIO_STATUS_DRIVER_OK 4
+#define VIRTIO_STATUS_FEATURES_OK 8
 
 /* One descriptor of the descriptor table: 16 bytes. */
 struct virtq_desc {
@@ -80,9 +84,10 @@ struct virtio_blk_outhdr {
 #define VIRTIO_BLK_SECTOR 512u
 
 /* struct virtio_blk_config offsets (the config space GET_CONFIG reads). */
-#define VIRTIO_BLK_CFG_CAPACITY 0  /* u64, sectors */
-#define VIRTIO_BLK_CFG_SEG_MAX 12  /* u32 */
-#define VIRTIO_BLK_CFG_BLK_SIZE 20 /* u32 */
+#define VIRTIO_BLK_CFG_CAPACITY 0    /* u64, sectors */
+#define VIRTIO_BLK_CFG_SIZE_MAX 8    /* u32, bytes per segment */
+#define VIRTIO_BLK_CFG_SEG_MAX 12    /* u32 */
+#define VIRTIO_BLK_CFG_BLK_SIZE 20   /* u32 */
 #define VIRTIO_BLK_CFG_NUM_QUEUES 34 /* u16 */
 #define VIRTIO_BLK_CFG_BYTES 60
 

@@ -74,9 +74,6 @@
 #define VRING_ADDR_BYTES 40
 #define CONFIG_HDR 12
 #define PROTOCOL_F_STATUS (UINT64_C(1) << 16)
-#define VIRTIO_BLK_F_RO 5
-#define VIRTIO_BLK_F_SIZE_MAX 1
-#define VIRTIO_BLK_CFG_SIZE_MAX 8
 
 static unsigned timeout_s = 10;
 static const char *volatile current_step = "start";
@@ -613,8 +610,8 @@ static int setup(vmm *v, const char *sock) {
   }
   if (rc == 0 && (v->protocol & PROTOCOL_F_STATUS)) {
     uint8_t st[8];
-    put64(st, 1 | 2 | VIRTIO_STATUS_DRIVER_OK | 8); /* ACK, DRIVER,
-                                                       FEATURES_OK */
+    put64(st, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
+                  VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK);
     step("SET_STATUS");
     rc = call(v->ch, SHMAP_REQ_SET_STATUS, st, sizeof st, NULL, 0, NULL);
   }
