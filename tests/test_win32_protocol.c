@@ -688,3 +688,39 @@ SHMAP_TEST(pipe_stall, flood_without_reading_times_out) {
   shmap_window_release(w);
   watchdog_stop(&wd);
 }
+
+/* A send that times out (the peer reads nothing and the pipe's buffer is
+ * full) takes back the handle it had duplicated into the peer: each
+ * message still in the pipe holds one duplicate, the timed-out one none
+ * (both ends are in this process, so the handle count shows it). */
+SHMAP_TEST(pipe_stall, timed_out_send_takes_back_its_handles) {
+  struct watchdog wd;
+  watchdog_start(&wd, 60000);
+  shmap_channel *front, *back;
+  ASSERT_OK(shmap_channel_pair(0, &front, &back));
+  ASSERT_OK(shmap_channel_set_timeout(front, STALL_MS));
+  shmap_mappable *m;
+  ASSERT_OK(shmap_mappable_create(G, 0, &m));
+  shmap_native_t h = shmap_mappable_native(m);
+  shmap_wire_msg msg;
+  memset(&msg, 0, sizeof msg);
+  msg.hdr.request = SHMAP_REQ_ADD_MEM_REG;
+  msg.hdr.flags = SHMAP_WIRE_VERSION;
+  msg.u.region.memory_size = G;
+  long opened = test_handle_count();
+  long sent = 0;
+  int rc;
+  while ((rc = shmap_channel_send(front, &msg, &h, 1)) == 0)
+    sent++;
+  cr_assert_eq(rc, SHMAP_ETIMEDOUT, "after %ld messages: %s (%s)", sent,
+               shmap_err_name(rc), shmap_last_message());
+  cr_assert(sent > 0);
+  cr_assert_eq(shmap_channel_in_sync(front), 0);
+  cr_assert_eq(test_handle_count(), opened + sent,
+               "%ld handles, want %ld (%ld messages in the pipe)",
+               test_handle_count(), opened + sent, sent);
+  shmap_channel_close(back); /* closes the duplicates it never read */
+  shmap_channel_close(front);
+  shmap_mappable_unref(m);
+  watchdog_stop(&wd);
+}
