@@ -143,8 +143,8 @@ typedef enum shmap_errno {
   /** A message came with more descriptors than fit in the control buffer;
    * the OS dropped the rest (MSG_CTRUNC). */
   SHMAP_ETRUNC = -30,
-  /** A fault-safe access faulted: the memory behind the mapping is gone
-   * (the object was truncated, or the peer unmapped it). */
+  /** A fault-safe access (shmap_window_read() and the like) faulted: the
+   * memory behind the mapping is gone, e.g. its object was truncated. */
   SHMAP_EFAULT = -31,
   /** A limit would be exceeded: the endpoint's memory slots, the regions a
    * request may carry, or the OS's count of mappings per process. */
