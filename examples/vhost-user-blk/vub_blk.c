@@ -121,16 +121,18 @@ struct outcome {
   const char *why;
 };
 
-static void fail(struct outcome *o, uint8_t status, const char *why) {
+/* Record a failed request; returns 0 for the handlers' convenience (the
+ * failure is in the outcome, not the return value). */
+static int fail(struct outcome *o, uint8_t status, const char *why) {
   o->status = status;
   o->why = why;
+  return 0;
 }
 
 /* Read or write: bounds against the image, every buffer checked, then the
  * transfer. `dlen` data bytes start at `doff` of the part they are in. */
-static void rw(vub_dev *d, const vub_chain *c,
-               const struct virtio_blk_outhdr *h, uint64_t doff, uint64_t dlen,
-               struct outcome *o) {
+static int rw(vub_dev *d, const vub_chain *c, const struct virtio_blk_outhdr *h,
+              uint64_t doff, uint64_t dlen, struct outcome *o) {
   int write = h->type == VIRTIO_BLK_T_OUT;
   struct io io = {write, h->sector * VIRTIO_BLK_SECTOR};
   if (write && d->readonly)
@@ -151,11 +153,12 @@ static void rw(vub_dev *d, const vub_chain *c,
   else
     d->bytes_read += dlen;
   o->written = write ? 0 : (uint32_t)dlen;
+  return 0;
 }
 
 /* One request of a chain whose status byte is known to be writable. */
-static void request(vub_dev *d, const vub_chain *c, struct virtio_blk_outhdr *h,
-                    struct outcome *o) {
+static int request(vub_dev *d, const vub_chain *c, struct virtio_blk_outhdr *h,
+                   struct outcome *o) {
   uint8_t *p = (uint8_t *)h;
   uint64_t wdata = c->wlen - 1; /* writable bytes before the status */
   if (c->misordered)
@@ -173,14 +176,14 @@ static void request(vub_dev *d, const vub_chain *c, struct virtio_blk_outhdr *h,
   case VIRTIO_BLK_T_FLUSH:
     if (!d->readonly && fdatasync(d->fd) != 0)
       return fail(o, VIRTIO_BLK_S_IOERR, "fdatasync failed");
-    return;
+    return 0;
   case VIRTIO_BLK_T_GET_ID: {
     const uint8_t *s = (const uint8_t *)serial;
     uint64_t n = wdata < sizeof serial ? wdata : sizeof serial;
     if (each_piece(d, c, 1, 0, n, copy_out, &s) != 0)
       return fail(o, VIRTIO_BLK_S_IOERR, "id buffer not in guest memory");
     o->written = (uint32_t)n;
-    return;
+    return 0;
   }
   default: return fail(o, VIRTIO_BLK_S_UNSUPP, "request type not supported");
   }
@@ -226,7 +229,7 @@ static int serve_chain(vub_dev *d, uint32_t index, const vub_chain *c,
   }
   struct virtio_blk_outhdr h = {0};
   struct outcome o = {VIRTIO_BLK_S_OK, 0, NULL};
-  request(d, c, &h, &o);
+  (void)request(d, c, &h, &o);
   d->requests++;
   if (o.status != VIRTIO_BLK_S_OK) {
     d->failed++;
@@ -248,8 +251,10 @@ void vub_process(vub_dev *d, uint32_t index) {
   vq->pending = 0;
   if (!vq->started || vq->broken || !vq->enabled || d->fd < 0)
     return;
-  if (vub_ring_locate(d, vq, &why) != 0)
-    return set_broken(d, index, why);
+  if (vub_ring_locate(d, vq, &why) != 0) {
+    set_broken(d, index, why);
+    return;
+  }
   /* One queue's worth per pass, so that messages are not starved by a
    * driver that keeps adding; the loop comes back for the rest. */
   for (; done < vq->num; done++) {
