@@ -580,3 +580,22 @@ SHMAP_TEST(blk, garbage_descriptors) {
   still_serves(&r);
   rig_down(&r);
 }
+
+/* ---- hostile front end ---- */
+
+SHMAP_TEST(blk, queue_size_refused) {
+  struct rig r;
+  rig_up(&r);
+  static const uint32_t bad[] = {0, 3, 100, 65536, 0xffffffffu};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    uint8_t p[8];
+    le32(p, 0);
+    le32(p + 4, bad[i]);
+    ASSERT_ERR(shmap_channel_call(r.front, SHMAP_REQ_SET_VRING_NUM, p, 8, NULL,
+                                  0, NULL),
+               SHMAP_ERANGE);
+  }
+  /* The ring keeps its size and serves. */
+  still_serves(&r);
+  rig_down(&r);
+}

@@ -138,8 +138,10 @@ static int vring_state(vub_dev *d, const shmap_msg *m, vub_note *n) {
   vub_vring *vq = &d->vq[index];
   switch (m->hdr.request) {
   case SHMAP_REQ_SET_VRING_NUM:
-    if (num == 0 || num > VIRTQ_MAX_SIZE) {
-      n->why = "queue size out of range";
+    /* A split ring's indexes wrap at 2^16: only a power of two divides
+     * that evenly. */
+    if (num == 0 || num > VIRTQ_MAX_SIZE || (num & (num - 1)) != 0) {
+      n->why = "queue size not a power of two up to 32768";
       return SHMAP_ERANGE;
     }
     vq->num = num;
