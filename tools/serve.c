@@ -1,10 +1,10 @@
 /* shmap serve — accept one peer and apply its messages, one JSON line each.
  *
  * As the back end it listens for a front end's main socket and answers the
- * vhost-user handshake (with --device blk, as a minimal vhost-user-blk
- * device that takes every other request too: device_blk.c; with --image
- * it serves that file's blocks). As the front
- * end it listens for a back end's back-end request socket (SHMEM_MAP & co.).
+ * vhost-user handshake (with --device blk, as the vhost-user-blk device of
+ * examples/vhost-user-blk, which takes every other request too and, with
+ * --image, serves that file's blocks: device_blk.c). As the front end it
+ * listens for a back end's back-end request socket (SHMEM_MAP & co.).
  * --peek GPA:LEN prints guest bytes once a region covers them. */
 #include <errno.h>
 #include <inttypes.h>
