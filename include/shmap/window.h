@@ -254,11 +254,13 @@ SHMAP_API int shmap_window_segments(shmap_window *w, uint64_t offset,
  *
  * Errors: SHMAP_EINVAL, SHMAP_EEMPTY, SHMAP_EOVERFLOW, SHMAP_ENOENT,
  * SHMAP_EPARTIAL (runs past its mapping), SHMAP_EACCES, SHMAP_EFAULT;
- * POSIX: SHMAP_EBUSY when the program installed its own SIGBUS or SIGSEGV
- * handler after the library's (which the first fault-safe call installs):
- * nothing is copied rather than a fault reaching a handler that does not
- * expect it. Install the program's handlers first; the library chains to
- * them for faults that are not its own.
+ * POSIX: SHMAP_EBUSY when the program installed its own SIGBUS handler
+ * after the library's (which the first fault-safe call installs): nothing
+ * is copied rather than a fault reaching a handler that does not expect it.
+ * Install the program's handlers first; the library chains to them for
+ * faults that are not its own. (A SIGSEGV handler installed later is not
+ * detected: inside a copy only an external range unmapped by its producer
+ * can raise SIGSEGV.)
  */
 SHMAP_API int shmap_window_read(shmap_window *w, uint64_t offset, void *dst,
                                 size_t len, uint64_t *fault_offset);
