@@ -77,7 +77,6 @@ typedef struct vub_dev {
   uint64_t status;   /* last SET_STATUS */
   int fd;            /* the image; -1: messages only, descriptors closed */
   int readonly;
-  uint64_t image_bytes;
   vub_vring vq[VUB_VRINGS];
   /* Counters for the exit report. */
   uint64_t requests, failed, bytes_read, bytes_written;

@@ -30,8 +30,8 @@ int vub_open_image(vub_dev *d, const char *path, int readonly) {
   }
   d->fd = fd;
   d->readonly = readonly;
-  d->image_bytes = (uint64_t)st.st_size;
-  d->capacity = d->image_bytes / VIRTIO_BLK_SECTOR;
+  /* A tail shorter than a sector is not served. */
+  d->capacity = (uint64_t)st.st_size / VIRTIO_BLK_SECTOR;
   return 0;
 }
 
