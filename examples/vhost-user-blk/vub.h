@@ -49,11 +49,13 @@ typedef struct vub_vring {
   int have_addr;
   uint16_t last_avail; /* SET_VRING_BASE, then one per chain popped */
   uint16_t used_idx;   /* the used ring's next index */
-  int enabled;         /* SET_VRING_ENABLE (1 until told otherwise) */
-  int started;         /* a kick arrived; GET_VRING_BASE stops it */
-  int broken;          /* corrupt: not processed until restarted */
-  int pending;         /* more chains than one pass takes: go again */
-  int fds_ready;       /* kick and call made non-blocking */
+  int enabled;   /* SET_VRING_ENABLE; 1 until told otherwise, for front ends
+                    that start a ring with its kick alone */
+  int started;   /* a kick arrived; GET_VRING_BASE stops it */
+  int broken;    /* corrupt: not processed until restarted */
+  int pending;   /* look without a kick: it just started or was enabled,
+                    or a pass stopped at one queue's worth of chains */
+  int fds_ready; /* kick and call made non-blocking */
   shmap_native_t kick, call, err; /* kept only by a device with an image */
   uint64_t desc, avail, used;     /* guest addresses of the three parts,
                                      translated at the start of each pass */
