@@ -48,6 +48,7 @@ typedef struct vub_vring {
   uint64_t desc_ua, avail_ua, used_ua; /* SET_VRING_ADDR, front-end space */
   int have_addr;
   uint16_t last_avail; /* SET_VRING_BASE, then one per chain popped */
+  uint16_t avail_seen; /* the avail idx last read (this pass) */
   uint16_t used_idx;   /* the used ring's next index */
   int enabled;   /* SET_VRING_ENABLE; 1 until told otherwise, for front ends
                     that start a ring with its kick alone */
@@ -131,8 +132,11 @@ int vub_ring_locate(const vub_dev *d, vub_vring *vq, const char **why);
  * ring is corrupt (*why says how: the caller marks it broken). */
 int vub_ring_pop(const vub_dev *d, vub_vring *vq, vub_chain *c,
                  const char **why);
-/* Give chain `head` back with `len` bytes written. 0 or negative. */
+/* Give chain `head` back with `len` bytes written: the used element only;
+ * vub_ring_publish() then shows the driver every element pushed. 0 or
+ * negative. */
 int vub_ring_push(const vub_dev *d, vub_vring *vq, uint16_t head, uint32_t len);
+int vub_ring_publish(const vub_dev *d, const vub_vring *vq);
 /* 1 when the driver asked for no interrupt (VIRTQ_AVAIL_F_NO_INTERRUPT). */
 int vub_ring_quiet(const vub_dev *d, const vub_vring *vq);
 

@@ -255,6 +255,7 @@ void vub_process(vub_dev *d, uint32_t index) {
     set_broken(d, index, why);
     return;
   }
+  vq->avail_seen = vq->last_avail; /* read the avail idx afresh */
   /* One queue's worth per pass, so that messages are not starved by a
    * driver that keeps adding; the loop comes back for the rest. */
   for (; done < vq->num; done++) {
@@ -268,6 +269,13 @@ void vub_process(vub_dev *d, uint32_t index) {
     }
   }
   vq->pending = done == vq->num;
-  if (done > 0 && !vub_ring_quiet(d, vq))
+  if (done == 0)
+    return;
+  /* What completed is published, even on a ring that just broke. */
+  if (vub_ring_publish(d, vq) != 0) {
+    set_broken(d, index, "used ring unwritable");
+    return;
+  }
+  if (!vub_ring_quiet(d, vq))
     signal_fd(vq->call);
 }

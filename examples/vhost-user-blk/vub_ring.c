@@ -110,9 +110,12 @@ static int walk(const vub_dev *d, const vub_vring *vq, uint16_t head,
   }
 }
 
-int vub_ring_pop(const vub_dev *d, vub_vring *vq, vub_chain *c,
-                 const char **why) {
-  uint16_t idx, head;
+/* How far the driver's avail idx runs ahead: read once, then trusted
+ * until this pass has taken that many (a copy a request saved). */
+static int avail_ahead(const vub_dev *d, vub_vring *vq, const char **why) {
+  uint16_t idx;
+  if (vq->avail_seen != vq->last_avail)
+    return 1;
   if (read16(d, vq->avail + 2, &idx) != 0) {
     *why = "avail ring unreadable";
     return SHMAP_EFAULT;
@@ -123,12 +126,19 @@ int vub_ring_pop(const vub_dev *d, vub_vring *vq, vub_chain *c,
     *why = "avail idx ahead by more than the queue size";
     return SHMAP_ERANGE;
   }
-  if (ahead == 0)
-    return 0;
+  vq->avail_seen = idx;
   /* Read the entries only after the index that published them. */
   atomic_thread_fence(memory_order_acquire);
-  int rc = scratch(vq);
-  if (rc == 0)
+  return ahead != 0;
+}
+
+int vub_ring_pop(const vub_dev *d, vub_vring *vq, vub_chain *c,
+                 const char **why) {
+  uint16_t head;
+  int rc = avail_ahead(d, vq, why);
+  if (rc <= 0)
+    return rc;
+  if ((rc = scratch(vq)) == 0)
     rc = read16(d, vq->avail + 4 + 2ull * (vq->last_avail % vq->num), &head);
   if (rc != 0) {
     *why = rc == SHMAP_ENOMEM ? "out of memory" : "avail ring unreadable";
@@ -145,14 +155,15 @@ int vub_ring_push(const vub_dev *d, vub_vring *vq, uint16_t head,
   struct virtq_used_elem e = {head, len};
   uint64_t at = vq->used + 4 + 8ull * (vq->used_idx % vq->num);
   int rc = shmap_backend_write(d->be, at, &e, sizeof e, NULL);
-  if (rc != 0)
-    return rc;
-  /* The element must be visible before the index that publishes it. */
+  if (rc == 0)
+    vq->used_idx++;
+  return rc;
+}
+
+int vub_ring_publish(const vub_dev *d, const vub_vring *vq) {
+  /* The elements (and the status bytes) must be visible before the index
+   * that publishes them. */
   atomic_thread_fence(memory_order_release);
-  uint16_t idx = (uint16_t)(vq->used_idx + 1);
-  if ((rc = shmap_backend_write(d->be, vq->used + 2, &idx, sizeof idx, NULL)) !=
-      0)
-    return rc;
-  vq->used_idx = idx;
-  return 0;
+  return shmap_backend_write(d->be, vq->used + 2, &vq->used_idx,
+                             sizeof vq->used_idx, NULL);
 }
