@@ -23,6 +23,9 @@
 # (status 103, "FAIL write"), the device reported that write refused, and
 # sector 2 is untouched.
 #
+# SHMAP_BOOT_CASES picks cases (default "direct qsd shmap shmap-ro");
+# SHMAP_BOOT_SHOW=1 prints each passing boot's serial log too (scripts/demo).
+#
 # A QEMU (or qsd) that cannot run here is a SKIP, unless it is required:
 # SHMAP_BOOT_REQUIRE lists required peers; with CI=true every peer named on
 # the command line is. Exit status: 1 if any case failed, else 77 if any was
@@ -41,6 +44,7 @@ source "$root/tests/interop/peers.sh"
 tool=$build/bin/shmap
 boot_bin=$build/tests/boot/shmap-boot.bin
 BOOT_WAIT=${SHMAP_BOOT_WAIT:-60} # seconds a guest may take to end QEMU
+CASES=" ${SHMAP_BOOT_CASES:-direct qsd shmap shmap-ro} "
 EXIT_OK=67                       # (0x21 << 1) | 1, see bootsect.S
 EXIT_WRITE=103                   # (0x33 << 1) | 1: the guest's write failed
 DISK_SECTORS=2048                # 1 MiB
@@ -193,6 +197,9 @@ check() {
   fi
   if [ ${#why[@]} -eq 0 ]; then
     ok "$name: exit $rc in $secs, $what$io"
+    if [ "${SHMAP_BOOT_SHOW:-}" = 1 ]; then
+      tr -d '\r' <"$log" | sed 's/^/      serial | /'
+    fi
     return 0
   fi
   bad "$name" "$(IFS=';'; echo "${why[*]}")"
@@ -341,17 +348,20 @@ for peer in "${peers[@]}"; do
     continue
   fi
   echo "== $peer: $(peer_version "$peer")"
-  case_direct "$peer"
-  if peer_available qsd; then case_vhost "$peer" qsd; else skip qsd "$peer qsd" "$PEER_WHY"; fi
+  if [[ $CASES == *" direct "* ]]; then case_direct "$peer"; fi
+  if [[ $CASES == *" qsd "* ]]; then
+    if peer_available qsd; then case_vhost "$peer" qsd; else skip qsd "$peer qsd" "$PEER_WHY"; fi
+  fi
   # serve --help exits non-zero: read its usage whole, not through a pipe.
   usage=$("$tool" serve --help 2>&1 || true)
-  if [[ $usage == *--image* ]]; then
-    case_vhost "$peer" shmap
-    case_vhost "$peer" shmap-ro
-  else
-    skip "$peer" "$peer shmap" "this shmap tool has no serve --image"
-    skip "$peer" "$peer shmap-ro" "this shmap tool has no serve --image"
-  fi
+  for c in shmap shmap-ro; do
+    [[ $CASES == *" $c "* ]] || continue
+    if [[ $usage == *--image* ]]; then
+      case_vhost "$peer" "$c"
+    else
+      skip "$peer" "$peer $c" "this shmap tool has no serve --image"
+    fi
+  done
 done
 
 # Nothing may outlive the test.
