@@ -8,14 +8,16 @@
  * back ends share guest memory, on Linux and on Windows, through one API in
  * three layers:
  *
+ * - platform.h — page size, mapping granularity, a monotonic clock;
  * - mappable.h — a reference-counted owner of one OS memory object (a memfd
  *   or shm descriptor, a section handle);
  * - window.h — reserved address space that mappables, anonymous memory and
  *   external pointer ranges are mapped into and out of at offsets, and that
  *   translates offsets to host pointers;
- * - wire.h, channel.h, region.h — the memory subset of vhost-user: the
- *   codec, a channel that carries the descriptors with the messages, and the
- *   front-end and back-end endpoints that apply the messages to windows.
+ * - wire.h, channel.h, region.h, frontend.h, backend.h — the memory subset
+ *   of vhost-user: the codec, a channel that carries the descriptors with
+ *   the messages, what both endpoints share (regions, events, replies), and
+ *   the front-end and back-end endpoints that apply the messages to windows.
  *
  * Conventions every header follows:
  *
@@ -32,9 +34,12 @@
 #ifndef SHMAP_H
 #define SHMAP_H
 
+#include "shmap/backend.h"
 #include "shmap/channel.h"
 #include "shmap/error.h"
+#include "shmap/frontend.h"
 #include "shmap/mappable.h"
+#include "shmap/platform.h"
 #include "shmap/region.h"
 #include "shmap/version.h"
 #include "shmap/window.h"

@@ -57,40 +57,6 @@ enum shmap_create_flags {
 /** Opaque; made by shmap_mappable_create(), _adopt() or _dup(). */
 typedef struct shmap_mappable shmap_mappable;
 
-/** Facts about the platform the library runs on (for logs and tools). */
-typedef struct shmap_platform_info {
-  const char *os;          /**< "linux", "windows", ... (static string) */
-  uint64_t page_size;      /**< shmap_page_size() */
-  uint64_t granularity;    /**< shmap_map_granularity() */
-  int memfd;               /**< 1: mappables are memfds (else shm objects) */
-  int seals;               /**< 1: mappables are sealed against resizing */
-  const char *window_path; /**< how windows map: "mmap", "placeholder",
-                                "fallback" (static string) */
-} shmap_platform_info;
-
-/**
- * Fill `*out` with what the library found about the system. Nothing to free:
- * the strings are static. Thread-safe; cannot fail.
- */
-SHMAP_API void shmap_platform(shmap_platform_info *out);
-
-/**
- * A monotonic clock in nanoseconds (clock_gettime(CLOCK_MONOTONIC) /
- * QueryPerformanceCounter), for latency reports. Thread-safe; cannot fail.
- */
-SHMAP_API uint64_t shmap_time_ns(void);
-
-/**
- * The page size. Thread-safe; cannot fail.
- */
-SHMAP_API uint64_t shmap_page_size(void);
-/**
- * The granularity that offsets and lengths in mappables and windows must be
- * multiples of: the page size on POSIX, the 64 KiB allocation granularity
- * on Windows (where views can only start there). Thread-safe; cannot fail.
- */
-SHMAP_API uint64_t shmap_map_granularity(void);
-
 /**
  * Create anonymous shared memory of `size` bytes (> 0), zero-filled, readable
  * and writable. POSIX: a memfd sealed against shrinking and growing, so that

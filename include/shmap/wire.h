@@ -3,8 +3,8 @@
  * Wire codec for the memory subset of vhost-user.
  *
  * Most programs never call it: channel.h sends and receives through it, and
- * region.h builds the messages. It is public for tools, tests and peers
- * that speak the protocol their own way.
+ * frontend.h and backend.h build the messages. It is public for tools, tests
+ * and peers that speak the protocol their own way.
  *
  * Pure functions: no OS calls, no allocation, nothing to free, thread-safe
  * (a failure is recorded in the calling thread's error state only).
