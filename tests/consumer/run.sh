@@ -181,8 +181,10 @@ windows() {
   check "libshmap.dll exports only the API (objdump -p)" dll_exports "$prefix/bin/libshmap.dll" || true
   check "libshmap.dll imports system DLLs only" \
     dll_imports_system_only "$prefix/bin/libshmap.dll" || true
-  # The toolchain searches packages only under its sysroot
-  # (CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY): name the package directory.
+  # The toolchain searches packages under its sysroot and on the host alike
+  # (CMAKE_FIND_ROOT_PATH_MODE_PACKAGE BOTH, toolchains/), so a prefix path
+  # would find this install too; naming the package directory makes sure
+  # it is this one and no other.
   check "find_package(shmap 0.1 CONFIG): configure and build (mingw gcc, g++)" \
     consumer_cmake "$build" --toolchain "$toolchain" \
     -Dshmap_DIR="$prefix/lib/cmake/shmap" || return 0
