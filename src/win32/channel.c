@@ -155,10 +155,10 @@ int shmap__os_chan_send(shmap__chan_os *c, const uint8_t *buf, size_t len,
     /* The peer read none of the message, or (when *done says so) its
      * first `done` bytes: the values in those are its own to close (a
      * receiver owns every handle named in what it read); the others it
-     * never learns, so they are taken back. Windows and Wine report 0 for
-     * a write cancelled in part, and a shmap receiver reads a message with
-     * handles in one read (it is far smaller than the first read), which
-     * completes the write: a cancelled one was not read. */
+     * never learns, so they are taken back. Wine reports 0 even for a
+     * write cancelled half read, but a shmap receiver reads a message with
+     * handles at once (in its first read, or that and a tail read right
+     * after), which completes the write: a cancelled one was not read. */
     size_t known = done > ENVELOPE_HEAD ? (done - ENVELOPE_HEAD) / 8 : 0;
     if (known < nfds)
       close_remote(c, remote + known, nfds - known);
