@@ -305,8 +305,8 @@ static void bench_round_trips(void) {
                          &a.req_front, &a.req_back) != 0 ||
       shmap_window_reserve(1 << 24, 0, &guest) != 0 ||
       shmap_window_reserve(1 << 24, 0, &bar) != 0 ||
-      shmap_backend_create(guest, 0, &a.be) != 0 ||
-      shmap_frontend_create(&a.fe) != 0 ||
+      shmap_backend_create(guest, NULL, &a.be) != 0 ||
+      shmap_frontend_create(NULL, &a.fe) != 0 ||
       shmap_frontend_add_window(a.fe, 0, bar) != 0 ||
       shmap_mappable_create(1 << 16, 0, &a.m) != 0)
     bench_fail("setup");

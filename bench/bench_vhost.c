@@ -336,7 +336,7 @@ static _Noreturn void child_main(shmap_listener *l) {
     _exit(3);
   shmap_listener_close(l);
   if (shmap_window_reserve(GUEST_SPAN, 0, &guest) != 0 ||
-      shmap_backend_create(guest, 0, &be) != 0)
+      shmap_backend_create(guest, NULL, &be) != 0)
     _exit(4);
   /* What libvhost-user offers of the memory features. */
   shmap_backend_answer_handshake(be, SHMAP_VIRTIO_F_VERSION_1,
@@ -462,8 +462,16 @@ static void setup_regions(shmap_window **w, shmap_mappable **ma,
   void *hb = shmap_window_translate(*w, REGION_SIZE, REGION_SIZE);
   memset(ha, 0xa0, 64);
   memset(hb, 0xb0, 64);
-  cur.a = (shmap_region){GPA_A, REGION_SIZE, *ma, 0, ha};
-  cur.b = (shmap_region){GPA_B, REGION_SIZE, *mb, 0, hb};
+  cur.a = (shmap_region){.guest_address = GPA_A,
+                         .size = REGION_SIZE,
+                         .mappable = *ma,
+                         .file_offset = 0,
+                         .host = ha};
+  cur.b = (shmap_region){.guest_address = GPA_B,
+                         .size = REGION_SIZE,
+                         .mappable = *mb,
+                         .file_offset = 0,
+                         .host = hb};
 }
 
 void bench_vhost(int asked) {

@@ -29,7 +29,7 @@ int main(int argc, char **argv) {
   shmap_listener *l = NULL;
   shmap_channel *ch = NULL;
   if (shmap_window_reserve(GUEST_SPACE, 0, &guest) != 0 ||
-      shmap_backend_create(guest, 0, &be) != 0 ||
+      shmap_backend_create(guest, NULL, &be) != 0 ||
       shmap_listener_open(argv[1], &l) != 0 ||
       shmap_listener_accept(l, SHMAP_ROLE_BACKEND, SHMAP_CHANNEL_SAME_USER,
                             &ch) != 0)

@@ -53,7 +53,11 @@ int main(int argc, char **argv) {
     nap();
   if (rc != 0)
     return fail("connect");
-  shmap_region r = {GUEST_ADDR, RAM_SIZE, ram, 0, p};
+  shmap_region r = {.guest_address = GUEST_ADDR,
+                    .size = RAM_SIZE,
+                    .mappable = ram,
+                    .file_offset = 0,
+                    .host = p};
   if (shmap_frontend_add_region(ch, &r) != 0)
     return fail("ADD_MEM_REG");
   /* The back end answers before it reads its next message, so once it has

@@ -43,8 +43,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
    *   bit 2  cross-process channel (no SHMAP_CHANNEL_INPROCESS: EXTERNAL_MAP
    *          is refused);
    *   bit 3  opt out of requiring sealed memory (unsealed memfds are mapped);
-   *   bit 4  byte cap: 128 KiB (back end: shmap_backend_create's max_bytes;
-   *          front end: shmap_frontend_set_limits' max_bytes);
+   *   bit 4  byte cap: 128 KiB (the max_bytes of shmap_backend_options or
+   *          shmap_frontend_options);
    *   bit 5  back end: a 4 KiB byte cap (below any region); front end: at
    *          most 2 live mappings;
    *   bit 6  back end: answers the handshake itself (GET_FEATURES...
@@ -74,24 +74,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   shmap_backend *be = NULL;
   shmap_frontend *fe = NULL;
   if (role == SHMAP_ROLE_BACKEND) {
-    uint64_t cap = ctl & 0x20 ? 0x1000 : ctl & 0x10 ? 0x20000 : 0;
-    if (shmap_backend_create(w, cap, &be) != 0)
+    shmap_backend_options bo = {.size = sizeof bo,
+                                .max_bytes = ctl & 0x20   ? 0x1000
+                                             : ctl & 0x10 ? 0x20000
+                                                          : 0,
+                                .seal_policy = ctl & 8 ? SHMAP_SEALS_OPTIONAL
+                                                       : SHMAP_SEALS_DEFAULT};
+    if (shmap_backend_create(w, &bo, &be) != 0)
       abort();
-    if (ctl & 8)
-      shmap_backend_set_require_sealed(be, 0);
     if (ctl & 0x40)
       shmap_backend_answer_handshake(be, SHMAP_VIRTIO_F_VERSION_1,
                                      SHMAP_PROTOCOL_SHMAP_DEFAULT);
   } else {
-    if (shmap_frontend_create(&fe) != 0 ||
+    shmap_frontend_options fo = {.size = sizeof fo,
+                                 .max_bytes = ctl & 0x10 ? 0x20000 : 0,
+                                 .seal_policy = ctl & 8 ? SHMAP_SEALS_OPTIONAL
+                                                        : SHMAP_SEALS_DEFAULT};
+    if (ctl & 0x30) /* as before: no count cap unless bit 5 */
+      fo.max_mappings = ctl & 0x20 ? 2 : SIZE_MAX;
+    if (shmap_frontend_create(&fo, &fe) != 0 ||
         shmap_frontend_add_window(fe, 0, w) != 0 ||
         shmap_frontend_add_window(fe, 1, small) != 0)
       abort();
-    if (ctl & 8)
-      shmap_frontend_set_require_sealed(fe, 0);
-    if (ctl & 0x30)
-      shmap_frontend_set_limits(fe, ctl & 0x20 ? 2 : 0,
-                                ctl & 0x10 ? 0x20000 : 0);
     if (ctl & 0x40)
       shmap_frontend_on_foreign(fe, drop_foreign, NULL);
   }

@@ -110,8 +110,7 @@ static void make_pool(void) {
  * in 64 KiB steps), size 64 or 128 KiB (bit 5), file offset 0 or 64 KiB
  * (bit 6), no host address (bit 7 with bits 0-1 all set: rare). */
 static shmap_region region_of(uint8_t b) {
-  shmap_region r;
-  r.mappable = pool[b & 3];
+  shmap_region r = {.mappable = pool[b & 3]};
   r.guest_address = (uint64_t)((b >> 2) & 7) * 0x10000;
   r.size = b & 0x20 ? 0x20000 : 0x10000;
   r.file_offset = b & 0x40 ? 0x10000 : 0;
@@ -255,13 +254,13 @@ static void run_op(shmap_channel *ch, script *s) {
   case OP_EXTERNAL_MAP: {
     uint8_t a = next(s), b = next(s);
     uint8_t shmid = a & 3;
-    uint64_t fd_offset = (a & 4) ? 0x10000 : 0;
+    uint64_t file_offset = (a & 4) ? 0x10000 : 0;
     uint64_t shm_offset = (uint64_t)((a >> 3) & 7) * 0x10000;
     uint64_t len = (a & 0x40) ? 0x20000 : b & 0x80 ? 0x1000 : 0x10000;
-    int writable = (a & 0x80) != 0;
+    unsigned prot = (a & 0x80) ? SHMAP_PROT_RW : SHMAP_PROT_READ;
     if (op == OP_SHMEM_MAP) {
-      rc = shmap_backend_shmem_map(ch, shmid, pool[b & 3], fd_offset,
-                                   shm_offset, len, writable);
+      rc = shmap_backend_shmem_map(ch, shmid, pool[b & 3], file_offset,
+                                   shm_offset, len, prot);
       if (rc == 0 && ack)
         need_reply(SHMAP_REQ_SHMEM_MAP, 1);
     } else if (op == OP_SHMEM_UNMAP) {

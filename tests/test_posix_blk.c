@@ -107,7 +107,11 @@ static shmap_mappable *ram_map(struct rig *r, uint64_t gpa, uint64_t size) {
   shmap_mappable *m;
   ASSERT_OK(shmap_mappable_create(size, 0, &m));
   ASSERT_OK(shmap_window_map(r->mine, gpa, m, 0, size, SHMAP_PROT_RW));
-  shmap_region reg = {gpa, size, m, 0, ram(r, gpa)};
+  shmap_region reg = {.guest_address = gpa,
+                      .size = size,
+                      .mappable = m,
+                      .file_offset = 0,
+                      .host = ram(r, gpa)};
   ASSERT_OK(shmap_frontend_add_region(r->front, &reg));
   return m;
 }
@@ -128,7 +132,7 @@ static void rig_up_at(struct rig *r, uint64_t ring_ua) {
   ASSERT_OK(shmap_channel_pair(0, &r->front, &r->back));
   ASSERT_OK(shmap_window_reserve(1ull << 30, 0, &r->guest));
   ASSERT_OK(shmap_window_reserve(1ull << 30, 0, &r->mine));
-  ASSERT_OK(shmap_backend_create(r->guest, 0, &r->be));
+  ASSERT_OK(shmap_backend_create(r->guest, NULL, &r->be));
   vub_init(&r->d, r->be, 0);
   cr_assert_eq(vub_open_image(&r->d, r->path, 0), 0);
   cr_assert_eq(r->d.capacity, IMAGE_BYTES / 512);

@@ -241,7 +241,7 @@ SHMAP_TEST(bad_input, every_rule) {
     shmap_backend *be = NULL;
     shmap_frontend *fe = NULL;
     if (b->role == BE) {
-      ASSERT_OK(shmap_backend_create(w, 0, &be));
+      ASSERT_OK(shmap_backend_create(w, NULL, &be));
       /* Seed the back end with a region through the real path. */
       uint8_t f[12 + 512];
       le32(f, 37), le32(f + 4, V), le32(f + 8, 40);
@@ -254,7 +254,7 @@ SHMAP_TEST(bad_input, every_rule) {
       ASSERT_OK(shmap_backend_serve_one(be, ch, &ev));
       cr_assert_eq(ev.result, 0, "seeding: %s", shmap_err_name(ev.result));
     } else {
-      ASSERT_OK(shmap_frontend_create(&fe));
+      ASSERT_OK(shmap_frontend_create(NULL, &fe));
       ASSERT_OK(shmap_frontend_add_window(fe, 0, w));
       ASSERT_OK(shmap_window_map(w, 0x10000, seed, 0, 0x10000, SHMAP_PROT_RW));
     }
@@ -358,7 +358,7 @@ SHMAP_TEST(bad_input, event_message_is_decoded_whole_or_zero) {
   shmap_window *w;
   ASSERT_OK(shmap_window_reserve(0x100000, 0, &w));
   shmap_backend *be;
-  ASSERT_OK(shmap_backend_create(w, 0, &be));
+  ASSERT_OK(shmap_backend_create(w, NULL, &be));
   uint8_t f[12 + 512]; /* payload() writes up to the largest message */
   le32(f, 37), le32(f + 4, V | NR), le32(f + 8, 40);
   payload(37, 0, f + 12);
@@ -509,7 +509,7 @@ SHMAP_TEST(bad_input, eintr_storm) {
   shmap_window *guest;
   ASSERT_OK(shmap_window_reserve(1 << 24, 0, &guest));
   struct storm s = {NULL, back, 0, 0};
-  ASSERT_OK(shmap_backend_create(guest, 0, &s.be));
+  ASSERT_OK(shmap_backend_create(guest, NULL, &s.be));
   shmap_mappable *ram;
   ASSERT_OK(shmap_mappable_create(1 << 16, 0, &ram));
   struct itimerval it = {{0, 50}, {0, 50}};
@@ -519,9 +519,12 @@ SHMAP_TEST(bad_input, eintr_storm) {
   for (int i = 0; i < 500; i++) {
     /* host: a distinct non-NULL stand-in for the front end's address (this
      * shmap back end only records it; nothing dereferences it). */
-    shmap_region r = {
-        (uint64_t)(i % 16) << 20, 1 << 16, ram, 0,
-        (void *)(uintptr_t)(0x100000000ull + ((uint64_t)(i % 16) << 20))};
+    shmap_region r = {.guest_address = (uint64_t)(i % 16) << 20,
+                      .size = 1 << 16,
+                      .mappable = ram,
+                      .file_offset = 0,
+                      .host = (void *)(uintptr_t)(0x100000000ull +
+                                                  ((uint64_t)(i % 16) << 20))};
     failures += shmap_frontend_add_region(front, &r) != 0;
     failures += shmap_frontend_remove_region(front, &r) != 0;
   }
@@ -572,16 +575,25 @@ SHMAP_TEST(security, byte_cap_per_peer) {
   shmap_window *guest;
   ASSERT_OK(shmap_window_reserve(1 << 24, 0, &guest));
   struct storm s = {NULL, back, 0, 0};
-  ASSERT_OK(shmap_backend_create(guest, 3 << 16, &s.be));
+  shmap_backend_options bo = {.size = sizeof bo, .max_bytes = 3 << 16};
+  ASSERT_OK(shmap_backend_create(guest, &bo, &s.be));
   shmap_mappable *ram;
   ASSERT_OK(shmap_mappable_create(2 << 16, 0, &ram));
   test_thread *t = test_thread_start(storm_serve, &s);
   /* host: distinct non-NULL stand-ins (recorded, never dereferenced). */
-  shmap_region a = {0, 2 << 16, ram, 0, (void *)(uintptr_t)0x100000000ull},
-               b = {1 << 20, 2 << 16, ram, 0,
-                    (void *)(uintptr_t)0x100100000ull},
-               c = {2 << 20, 1 << 16, ram, 0,
-                    (void *)(uintptr_t)0x100200000ull};
+  shmap_region a = {.guest_address = 0,
+                    .size = 2 << 16,
+                    .mappable = ram,
+                    .file_offset = 0,
+                    .host = (void *)(uintptr_t)0x100000000ull},
+               b = {.guest_address = 1 << 20,
+                    .size = 2 << 16,
+                    .mappable = ram,
+                    .host = (void *)(uintptr_t)0x100100000ull},
+               c = {.guest_address = 2 << 20,
+                    .size = 1 << 16,
+                    .mappable = ram,
+                    .host = (void *)(uintptr_t)0x100200000ull};
   int ra = shmap_frontend_add_region(front, &a);
   int rb = shmap_frontend_add_region(front, &b);
   int rc = shmap_frontend_add_region(front, &c);
@@ -682,11 +694,17 @@ SHMAP_TEST(vhost_raw, wrong_calls_send_nothing) {
       shmap_channel_adopt(sv2[1], FE, SHMAP_CHANNEL_BACKEND_REQ, &fe_req));
   shmap_mappable *buf;
   ASSERT_OK(shmap_mappable_create(1 << 16, 0, &buf));
-  shmap_region reg = {0, 1 << 16, buf, 0, (void *)(uintptr_t)0x100000000ull};
-  ASSERT_ERR(shmap_backend_shmem_map(be_main, 0, buf, 0, 0, 1 << 16, 1),
-             SHMAP_EPERM);
-  ASSERT_ERR(shmap_backend_shmem_map(be_main, 0, buf, 0, 0, 1 << 16, 0),
-             SHMAP_EPERM);
+  shmap_region reg = {.guest_address = 0,
+                      .size = 1 << 16,
+                      .mappable = buf,
+                      .file_offset = 0,
+                      .host = (void *)(uintptr_t)0x100000000ull};
+  ASSERT_ERR(
+      shmap_backend_shmem_map(be_main, 0, buf, 0, 0, 1 << 16, SHMAP_PROT_RW),
+      SHMAP_EPERM);
+  ASSERT_ERR(
+      shmap_backend_shmem_map(be_main, 0, buf, 0, 0, 1 << 16, SHMAP_PROT_READ),
+      SHMAP_EPERM);
   ASSERT_ERR(shmap_frontend_add_region(be_main, &reg), SHMAP_EPERM);
   ASSERT_ERR(shmap_frontend_add_region(fe_req, &reg), SHMAP_EPERM);
   cr_assert(nothing_pending(sv[0]), "the main socket's peer got bytes");
@@ -725,7 +743,7 @@ static int handshake_child(int sock, uint64_t uaddr) {
   shmap_window *guest;
   shmap_backend *be;
   if (shmap_window_reserve(1 << 24, 0, &guest) != 0 ||
-      shmap_backend_create(guest, 0, &be) != 0)
+      shmap_backend_create(guest, NULL, &be) != 0)
     return 11;
   shmap_backend_answer_handshake(be, HS_DEVICE_FEATURES, HS_OFFERED_PROTOCOL);
   /* GET_FEATURES, GET_PROTOCOL_FEATURES, SET_PROTOCOL_FEATURES, SET_OWNER,
@@ -777,7 +795,8 @@ static int handshake_child(int sock, uint64_t uaddr) {
       shmap_window_map(own, 0, buf, 0, HS_BUF, SHMAP_PROT_RW) != 0)
     return 50;
   test_fill(shmap_window_base(own), HS_BUF / 2, 62);
-  int rc = shmap_backend_shmem_map(req, 3, buf, 0, 1 << 16, HS_BUF, 1);
+  int rc =
+      shmap_backend_shmem_map(req, 3, buf, 0, 1 << 16, HS_BUF, SHMAP_PROT_RW);
   if (rc != 0) {
     fprintf(stderr, "child: shmem_map: %s\n", shmap_last_message());
     return 51;
@@ -840,11 +859,15 @@ SHMAP_TEST(vhost_process, handshake_and_shmem_map_across_processes) {
   cr_assert(shmap_channel_flags(req) & SHMAP_CHANNEL_BACKEND_REQ);
   cr_assert_eq(shmap_channel_role(req), FE);
   cr_assert_eq(shmap_channel_protocol_features(req), HS_AGREED);
-  shmap_region reg = {0x100000, HS_RAM, ram, 0, shmap_window_base(mine)};
+  shmap_region reg = {.guest_address = 0x100000,
+                      .size = HS_RAM,
+                      .mappable = ram,
+                      .file_offset = 0,
+                      .host = shmap_window_base(mine)};
   ASSERT_OK(shmap_frontend_add_region(ch, &reg));
   /* Serve the back end's SHMEM_MAP and SHMEM_UNMAP on the request socket. */
   shmap_frontend *fe;
-  ASSERT_OK(shmap_frontend_create(&fe));
+  ASSERT_OK(shmap_frontend_create(NULL, &fe));
   shmap_window *bar;
   ASSERT_OK(shmap_window_reserve(1 << 20, 0, &bar));
   ASSERT_OK(shmap_frontend_add_window(fe, 3, bar));
@@ -937,7 +960,7 @@ SHMAP_TEST(hostile, rem_mem_reg_at_map_count_limit) {
   shmap_window *guest;
   ASSERT_OK(shmap_window_reserve(128 * G, 0, &guest));
   shmap_backend *be;
-  ASSERT_OK(shmap_backend_create(guest, 0, &be));
+  ASSERT_OK(shmap_backend_create(guest, NULL, &be));
   shmap_mappable *ram;
   ASSERT_OK(shmap_mappable_create(N * G, 0, &ram));
   uint8_t *host =
@@ -947,7 +970,11 @@ SHMAP_TEST(hostile, rem_mem_reg_at_map_count_limit) {
   test_thread *t = test_thread_start(be_serve_all, &l);
   for (int i = 0; i < N; i++) {
     uint64_t o = (uint64_t)i * G;
-    shmap_region reg = {o, G, ram, o, host + o};
+    shmap_region reg = {.guest_address = o,
+                        .size = G,
+                        .mappable = ram,
+                        .file_offset = o,
+                        .host = host + o};
     ASSERT_OK(shmap_frontend_add_region(front, &reg));
   }
   uint8_t *area;
@@ -958,7 +985,11 @@ SHMAP_TEST(hostile, rem_mem_reg_at_map_count_limit) {
   int failed_at = -1;
   for (int i = 1; i < N - 1; i += 2) {
     uint64_t o = (uint64_t)i * G;
-    shmap_region reg = {o, G, ram, o, host + o};
+    shmap_region reg = {.guest_address = o,
+                        .size = G,
+                        .mappable = ram,
+                        .file_offset = o,
+                        .host = host + o};
     rcs[i] = shmap_frontend_remove_region(front, &reg);
     wcount[i] = shmap_window_count(guest);
     bcount[i] = shmap_backend_count(be);
@@ -982,7 +1013,11 @@ SHMAP_TEST(hostile, rem_mem_reg_at_map_count_limit) {
   cr_assert(failed_at > 1, "the headroom let none through");
   /* The region is still there, and goes once there is room. */
   uint64_t fo = (uint64_t)failed_at * G;
-  shmap_region reg = {fo, G, ram, fo, host + fo};
+  shmap_region reg = {.guest_address = fo,
+                      .size = G,
+                      .mappable = ram,
+                      .file_offset = fo,
+                      .host = host + fo};
   ASSERT_OK(shmap_frontend_remove_region(front, &reg));
   ASSERT_OK(shmap_frontend_add_region(front, &reg));
   shmap_channel_close(front);
@@ -1013,8 +1048,10 @@ SHMAP_TEST(hostile, failed_table_whose_old_region_cannot_return) {
   shmap_window *guest;
   ASSERT_OK(shmap_window_reserve(16 * G, 0, &guest));
   shmap_backend *be;
-  ASSERT_OK(shmap_backend_create(guest, 0, &be));
-  shmap_backend_set_require_sealed(be, 0); /* a peer that cannot seal */
+  /* A peer that cannot seal. */
+  shmap_backend_options bo = {.size = sizeof bo,
+                              .seal_policy = SHMAP_SEALS_OPTIONAL};
+  ASSERT_OK(shmap_backend_create(guest, &bo, &be));
   int ufd = memfd_create("unsealed", MFD_CLOEXEC);
   cr_assert(ufd >= 0);
   cr_assert_eq(ftruncate(ufd, (off_t)G), 0);
@@ -1026,11 +1063,24 @@ SHMAP_TEST(hostile, failed_table_whose_old_region_cannot_return) {
   cr_assert_neq(host, MAP_FAILED);
   struct be_loop l = {be, back};
   test_thread *t = test_thread_start(be_serve_all, &l);
-  shmap_region first = {0, G, old, 0, host};
+  shmap_region first = {.guest_address = 0,
+                        .size = G,
+                        .mappable = old,
+                        .file_offset = 0,
+                        .host = host};
   ASSERT_OK(shmap_frontend_set_mem_table(front, &first, 1));
   cr_assert_eq(shmap_backend_count(be), 1);
   /* The same guest range from new memory, and a second region. */
-  shmap_region next[2] = {{0, G, ram, 0, host}, {4 * G, G, ram, G, host + G}};
+  shmap_region next[2] = {{.guest_address = 0,
+                           .size = G,
+                           .mappable = ram,
+                           .file_offset = 0,
+                           .host = host},
+                          {.guest_address = 4 * G,
+                           .size = G,
+                           .mappable = ram,
+                           .file_offset = G,
+                           .host = host + G}};
   cr_assert_eq(ftruncate(ufd, 0), 0);
   uint8_t *area;
   size_t area_len;
@@ -1089,15 +1139,16 @@ static int send_memory(unsigned role, int kind, int require) {
   ASSERT_OK(shmap_window_reserve(0x100000, 0, &w));
   shmap_backend *be = NULL;
   shmap_frontend *fe = NULL;
+  unsigned policy = require < 0    ? SHMAP_SEALS_DEFAULT
+                    : require == 0 ? SHMAP_SEALS_OPTIONAL
+                                   : SHMAP_SEALS_REQUIRED;
   if (role == BE) {
-    ASSERT_OK(shmap_backend_create(w, 0, &be));
-    if (require >= 0)
-      shmap_backend_set_require_sealed(be, require);
+    shmap_backend_options bo = {.size = sizeof bo, .seal_policy = policy};
+    ASSERT_OK(shmap_backend_create(w, &bo, &be));
   } else {
-    ASSERT_OK(shmap_frontend_create(&fe));
+    shmap_frontend_options fo = {.size = sizeof fo, .seal_policy = policy};
+    ASSERT_OK(shmap_frontend_create(&fo, &fe));
     ASSERT_OK(shmap_frontend_add_window(fe, 0, w));
-    if (require >= 0)
-      shmap_frontend_set_require_sealed(fe, require);
   }
   uint32_t req = role == BE ? 37 : 9;
   uint8_t f[12 + 512];
@@ -1359,7 +1410,7 @@ SHMAP_TEST(stall, partial_message_times_out) {
     shmap_window *w;
     ASSERT_OK(shmap_window_reserve(0x100000, 0, &w));
     shmap_backend *be;
-    ASSERT_OK(shmap_backend_create(w, 0, &be));
+    ASSERT_OK(shmap_backend_create(w, NULL, &be));
     uint8_t f[12 + 512];
     le32(f, 37), le32(f + 4, V), le32(f + 8, 40);
     payload(37, 0, f + 12);
@@ -1411,7 +1462,7 @@ SHMAP_TEST(stall, flood_without_reading_times_out) {
   shmap_window *w;
   ASSERT_OK(shmap_window_reserve(0x100000, 0, &w));
   shmap_backend *be;
-  ASSERT_OK(shmap_backend_create(w, 0, &be));
+  ASSERT_OK(shmap_backend_create(w, NULL, &be));
   shmap_event ev;
   int rc, served = 0;
   while ((rc = shmap_backend_serve_one(be, ch, &ev)) == 0)
@@ -1441,7 +1492,7 @@ SHMAP_TEST(nonblock, nothing_to_read_returns_eagain) {
   shmap_window *w;
   ASSERT_OK(shmap_window_reserve(0x100000, 0, &w));
   shmap_backend *be;
-  ASSERT_OK(shmap_backend_create(w, 0, &be));
+  ASSERT_OK(shmap_backend_create(w, NULL, &be));
   shmap_event ev;
   ASSERT_ERR(shmap_backend_serve_one(be, ch, &ev), SHMAP_EAGAIN);
   cr_assert_eq(shmap_channel_in_sync(ch), 1);
@@ -1456,7 +1507,7 @@ SHMAP_TEST(nonblock, nothing_to_read_returns_eagain) {
   shmap_channel *req;
   ASSERT_OK(shmap_channel_adopt(sv2[1], FE, SHMAP_CHANNEL_BACKEND_REQ, &req));
   shmap_frontend *fe;
-  ASSERT_OK(shmap_frontend_create(&fe));
+  ASSERT_OK(shmap_frontend_create(NULL, &fe));
   ASSERT_ERR(shmap_frontend_serve_one(fe, req, &ev), SHMAP_EAGAIN);
   cr_assert_eq(shmap_channel_in_sync(req), 1);
   shmap_frontend_destroy(fe);
@@ -1484,7 +1535,7 @@ SHMAP_TEST(nonblock, message_in_three_pieces) {
   shmap_window *w;
   ASSERT_OK(shmap_window_reserve(0x100000, 0, &w));
   shmap_backend *be;
-  ASSERT_OK(shmap_backend_create(w, 0, &be));
+  ASSERT_OK(shmap_backend_create(w, NULL, &be));
   uint8_t f[12 + 512];
   le32(f, 37), le32(f + 4, V | NR), le32(f + 8, 40);
   payload(37, 0, f + 12);

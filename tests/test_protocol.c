@@ -40,7 +40,7 @@ static void rig_open(struct rig *r, unsigned flags) {
   memset(r, 0, sizeof *r);
   ASSERT_OK(shmap_channel_pair(flags, &r->front, &r->back));
   ASSERT_OK(shmap_window_reserve(64 * G, 0, &r->guest));
-  ASSERT_OK(shmap_backend_create(r->guest, 0, &r->be));
+  ASSERT_OK(shmap_backend_create(r->guest, NULL, &r->be));
   ASSERT_OK(shmap_mappable_create(8 * G, 0, &r->ram));
   ASSERT_OK(shmap_window_reserve(8 * G, 0, &r->mine));
   ASSERT_OK(shmap_window_map(r->mine, 0, r->ram, 0, 8 * G, SHMAP_PROT_RW));
@@ -76,7 +76,11 @@ SHMAP_TEST(protocol, add_region_lands_at_guest_address) {
   struct rig r;
   rig_open(&r, 0);
   struct server s = {.be = r.be, .ch = r.back};
-  shmap_region reg = {16 * G, 4 * G, r.ram, 2 * G, host_of(&r, 2 * G)};
+  shmap_region reg = {.guest_address = 16 * G,
+                      .size = 4 * G,
+                      .mappable = r.ram,
+                      .file_offset = 2 * G,
+                      .host = host_of(&r, 2 * G)};
   int rc;
   WITH_SERVER(s, 1, rc = shmap_frontend_add_region(r.front, &reg));
   cr_assert_eq(rc, 0, "%s", shmap_last_message());
@@ -99,9 +103,21 @@ SHMAP_TEST(protocol, rejected_regions_change_nothing) {
   struct rig r;
   rig_open(&r, 0);
   struct server s = {.be = r.be, .ch = r.back};
-  shmap_region ok = {0, 2 * G, r.ram, 0, host_of(&r, 0)};
-  shmap_region overlap = {G, 2 * G, r.ram, 0, host_of(&r, 0)};
-  shmap_region past = {62 * G, 4 * G, r.ram, 0, host_of(&r, 0)};
+  shmap_region ok = {.guest_address = 0,
+                     .size = 2 * G,
+                     .mappable = r.ram,
+                     .file_offset = 0,
+                     .host = host_of(&r, 0)};
+  shmap_region overlap = {.guest_address = G,
+                          .size = 2 * G,
+                          .mappable = r.ram,
+                          .file_offset = 0,
+                          .host = host_of(&r, 0)};
+  shmap_region past = {.guest_address = 62 * G,
+                       .size = 4 * G,
+                       .mappable = r.ram,
+                       .file_offset = 0,
+                       .host = host_of(&r, 0)};
   int rc[6];
   /* The front end records what it shared on the channel: an overlap with
    * it, and a removal of anything it did not share exactly, are refused
@@ -111,9 +127,17 @@ SHMAP_TEST(protocol, rejected_regions_change_nothing) {
     rc[0] = shmap_frontend_add_region(r.front, &ok);
     rc[1] = shmap_frontend_add_region(r.front, &overlap);
     rc[2] = shmap_frontend_add_region(r.front, &past);
-    shmap_region wrong = {0, G, r.ram, 0, host_of(&r, 0)};
+    shmap_region wrong = {.guest_address = 0,
+                          .size = G,
+                          .mappable = r.ram,
+                          .file_offset = 0,
+                          .host = host_of(&r, 0)};
     rc[3] = shmap_frontend_remove_region(r.front, &wrong);
-    shmap_region none = {40 * G, G, r.ram, 0, host_of(&r, 0)};
+    shmap_region none = {.guest_address = 40 * G,
+                         .size = G,
+                         .mappable = r.ram,
+                         .file_offset = 0,
+                         .host = host_of(&r, 0)};
     rc[4] = shmap_frontend_remove_region(r.front, &none);
     rc[5] = shmap_frontend_remove_region(r.front, &ok);
   });
@@ -139,12 +163,36 @@ SHMAP_TEST(protocol, set_mem_table_is_all_or_nothing) {
   struct rig r;
   rig_open(&r, 0);
   struct server s = {.be = r.be, .ch = r.back};
-  shmap_region first[2] = {{0, 2 * G, r.ram, 0, host_of(&r, 0)},
-                           {8 * G, 2 * G, r.ram, 2 * G, host_of(&r, 2 * G)}};
-  shmap_region second[3] = {{0, G, r.ram, 0, host_of(&r, 0)},
-                            {4 * G, G, r.ram, G, host_of(&r, G)},
-                            {60 * G, 8 * G, r.ram, 0, host_of(&r, 0)}};
-  shmap_region third[1] = {{32 * G, 8 * G, r.ram, 0, host_of(&r, 0)}};
+  shmap_region first[2] = {{.guest_address = 0,
+                            .size = 2 * G,
+                            .mappable = r.ram,
+                            .file_offset = 0,
+                            .host = host_of(&r, 0)},
+                           {.guest_address = 8 * G,
+                            .size = 2 * G,
+                            .mappable = r.ram,
+                            .file_offset = 2 * G,
+                            .host = host_of(&r, 2 * G)}};
+  shmap_region second[3] = {{.guest_address = 0,
+                             .size = G,
+                             .mappable = r.ram,
+                             .file_offset = 0,
+                             .host = host_of(&r, 0)},
+                            {.guest_address = 4 * G,
+                             .size = G,
+                             .mappable = r.ram,
+                             .file_offset = G,
+                             .host = host_of(&r, G)},
+                            {.guest_address = 60 * G,
+                             .size = 8 * G,
+                             .mappable = r.ram,
+                             .file_offset = 0,
+                             .host = host_of(&r, 0)}};
+  shmap_region third[1] = {{.guest_address = 32 * G,
+                            .size = 8 * G,
+                            .mappable = r.ram,
+                            .file_offset = 0,
+                            .host = host_of(&r, 0)}};
   int rc[3];
   WITH_SERVER(s, 3, {
     rc[0] = shmap_frontend_set_mem_table(r.front, first, 2);
@@ -170,9 +218,21 @@ SHMAP_TEST(protocol, failed_table_restores_old_regions) {
   struct rig r;
   rig_open(&r, 0);
   struct server s = {.be = r.be, .ch = r.back};
-  shmap_region first[1] = {{0, 2 * G, r.ram, 0, host_of(&r, 0)}};
-  shmap_region bad[2] = {{4 * G, G, r.ram, 0, host_of(&r, 0)},
-                         {63 * G, 2 * G, r.ram, 0, host_of(&r, 0)}};
+  shmap_region first[1] = {{.guest_address = 0,
+                            .size = 2 * G,
+                            .mappable = r.ram,
+                            .file_offset = 0,
+                            .host = host_of(&r, 0)}};
+  shmap_region bad[2] = {{.guest_address = 4 * G,
+                          .size = G,
+                          .mappable = r.ram,
+                          .file_offset = 0,
+                          .host = host_of(&r, 0)},
+                         {.guest_address = 63 * G,
+                          .size = 2 * G,
+                          .mappable = r.ram,
+                          .file_offset = 0,
+                          .host = host_of(&r, 0)}};
   int rc[2];
   WITH_SERVER(s, 2, {
     rc[0] = shmap_frontend_set_mem_table(r.front, first, 1);
@@ -193,7 +253,7 @@ SHMAP_TEST(protocol, shmem_map_unmap_and_external) {
   ASSERT_OK(shmap_channel_pair(
       SHMAP_CHANNEL_INPROCESS | SHMAP_CHANNEL_BACKEND_REQ, &front, &back));
   shmap_frontend *fe;
-  ASSERT_OK(shmap_frontend_create(&fe));
+  ASSERT_OK(shmap_frontend_create(NULL, &fe));
   shmap_window *bar;
   ASSERT_OK(shmap_window_reserve(16 * G, 0, &bar));
   ASSERT_OK(shmap_frontend_add_window(fe, 2, bar));
@@ -210,11 +270,13 @@ SHMAP_TEST(protocol, shmem_map_unmap_and_external) {
   struct server s = {.fe = fe, .ch = front};
   int rc[9];
   WITH_SERVER(s, 9, {
-    rc[0] = shmap_backend_shmem_map(back, 2, buf, G, 4 * G, 2 * G, 1);
-    rc[1] = shmap_backend_shmem_map(back, 2, buf, 0, 0, G, 0);
-    rc[2] = shmap_backend_shmem_map(back, 9, buf, 0, 0, G, 1);
-    rc[3] = shmap_backend_shmem_map(back, 2, buf, 0, 15 * G, 2 * G, 1);
-    rc[4] = shmap_backend_shmem_map(back, 2, buf, 0, 5 * G, G, 1);
+    rc[0] =
+        shmap_backend_shmem_map(back, 2, buf, G, 4 * G, 2 * G, SHMAP_PROT_RW);
+    rc[1] = shmap_backend_shmem_map(back, 2, buf, 0, 0, G, SHMAP_PROT_READ);
+    rc[2] = shmap_backend_shmem_map(back, 9, buf, 0, 0, G, SHMAP_PROT_RW);
+    rc[3] =
+        shmap_backend_shmem_map(back, 2, buf, 0, 15 * G, 2 * G, SHMAP_PROT_RW);
+    rc[4] = shmap_backend_shmem_map(back, 2, buf, 0, 5 * G, G, SHMAP_PROT_RW);
     rc[5] = shmap_backend_shmem_unmap(back, 2, 4 * G, G);
     rc[6] = shmap_backend_shmem_unmap(back, 2, 4 * G, 2 * G);
     rc[7] = shmap_backend_external_map(back, 2, 8 * G, G, ext);
@@ -254,7 +316,7 @@ SHMAP_TEST(protocol, external_map_needs_inprocess_channel) {
   shmap_channel *front, *back;
   ASSERT_OK(shmap_channel_pair(SHMAP_CHANNEL_BACKEND_REQ, &front, &back));
   shmap_frontend *fe;
-  ASSERT_OK(shmap_frontend_create(&fe));
+  ASSERT_OK(shmap_frontend_create(NULL, &fe));
   shmap_window *bar;
   ASSERT_OK(shmap_window_reserve(4 * G, 0, &bar));
   ASSERT_OK(shmap_frontend_add_window(fe, 0, bar));
@@ -346,11 +408,13 @@ static void flood(size_t cap, uint64_t max_bytes, size_t want_accepted) {
   shmap_window *w;
   ASSERT_OK(
       shmap_window_reserve((SHMAP_FRONTEND_MAX_MAPPINGS + 16) * G, 0, &w));
-  shmap_frontend *fe;
-  ASSERT_OK(shmap_frontend_create(&fe));
-  ASSERT_OK(shmap_frontend_add_window(fe, 3, w));
+  /* cap (size_t)-1: the default; 0: no cap on the count. */
+  shmap_frontend_options fo = {.size = sizeof fo, .max_bytes = max_bytes};
   if (cap != (size_t)-1)
-    shmap_frontend_set_limits(fe, cap, max_bytes);
+    fo.max_mappings = cap == 0 ? SIZE_MAX : cap;
+  shmap_frontend *fe;
+  ASSERT_OK(shmap_frontend_create(&fo, &fe));
+  ASSERT_OK(shmap_frontend_add_window(fe, 3, w));
   shmap_mappable *m;
   ASSERT_OK(shmap_mappable_create(G, 0, &m));
   struct fe_loop l = {fe, front};
@@ -358,12 +422,13 @@ static void flood(size_t cap, uint64_t max_bytes, size_t want_accepted) {
   /* A refused request first, so that the serve thread has made its
    * one-time allocations (on Windows its thread-local error state takes a
    * handle) before the count. */
-  ASSERT_ERR(shmap_backend_shmem_map(back, 9, m, 0, 0, G, 1), SHMAP_ENOWINDOW);
+  ASSERT_ERR(shmap_backend_shmem_map(back, 9, m, 0, 0, G, SHMAP_PROT_RW),
+             SHMAP_ENOWINDOW);
   long fds0 = test_handle_count_low();
   size_t accepted = 0;
   int rc = 0;
   for (size_t i = 0; i < SHMAP_FRONTEND_MAX_MAPPINGS + 8; i++) {
-    rc = shmap_backend_shmem_map(back, 3, m, 0, i * G, G, 1);
+    rc = shmap_backend_shmem_map(back, 3, m, 0, i * G, G, SHMAP_PROT_RW);
     if (rc != 0)
       break;
     accepted++;
@@ -385,9 +450,10 @@ static void flood(size_t cap, uint64_t max_bytes, size_t want_accepted) {
   cr_assert_eq(shmap_window_count(w), accepted);
   /* Room comes back with an unmap. */
   ASSERT_OK(shmap_backend_shmem_unmap(back, 3, 0, G));
-  ASSERT_OK(shmap_backend_shmem_map(back, 3, m, 0, 0, G, 1));
-  ASSERT_ERR(shmap_backend_shmem_map(back, 3, m, 0, accepted * G, G, 1),
-             SHMAP_ELIMIT);
+  ASSERT_OK(shmap_backend_shmem_map(back, 3, m, 0, 0, G, SHMAP_PROT_RW));
+  ASSERT_ERR(
+      shmap_backend_shmem_map(back, 3, m, 0, accepted * G, G, SHMAP_PROT_RW),
+      SHMAP_ELIMIT);
   shmap_channel_close(back);
   test_thread_join(t);
   shmap_channel_close(front);
@@ -431,10 +497,23 @@ SHMAP_TEST(hostile, refused_table_leaves_readers_alone) {
   struct rig r;
   rig_open(&r, 0);
   struct server s = {.be = r.be, .ch = r.back};
-  shmap_region live[2] = {{0, 4 * G, r.ram, 0, host_of(&r, 0)},
-                          {4 * G, 4 * G, r.ram, 4 * G, host_of(&r, 4 * G)}};
-  shmap_region bad[3] = {
-      live[0], live[1], {60 * G, 8 * G, r.ram, 0, host_of(&r, 0)}};
+  shmap_region live[2] = {{.guest_address = 0,
+                           .size = 4 * G,
+                           .mappable = r.ram,
+                           .file_offset = 0,
+                           .host = host_of(&r, 0)},
+                          {.guest_address = 4 * G,
+                           .size = 4 * G,
+                           .mappable = r.ram,
+                           .file_offset = 4 * G,
+                           .host = host_of(&r, 4 * G)}};
+  shmap_region bad[3] = {live[0],
+                         live[1],
+                         {.guest_address = 60 * G,
+                          .size = 8 * G,
+                          .mappable = r.ram,
+                          .file_offset = 0,
+                          .host = host_of(&r, 0)}};
   int rc;
   WITH_SERVER(s, 1, rc = shmap_frontend_set_mem_table(r.front, live, 2));
   cr_assert_eq(rc, 0, "%s", shmap_last_message());
@@ -470,4 +549,107 @@ SHMAP_TEST(hostile, refused_table_leaves_readers_alone) {
         0);
   }
   rig_close(&r);
+}
+
+/* Endpoint options: NULL and a zeroed struct are the defaults, the library
+ * reads only what `size` covers, and bytes past what it knows must be zero
+ * (a newer caller's fields it cannot honour). */
+SHMAP_TEST(protocol, endpoint_options_by_size) {
+  shmap_window *w;
+  ASSERT_OK(shmap_window_reserve(4 * G, 0, &w));
+  shmap_backend *be;
+  shmap_frontend *fe;
+  ASSERT_OK(shmap_backend_create(w, NULL, &be));
+  shmap_backend_destroy(be);
+  ASSERT_OK(shmap_frontend_create(NULL, &fe));
+  shmap_frontend_destroy(fe);
+  shmap_backend_options bo = {.size = sizeof bo, .max_bytes = G};
+  ASSERT_OK(shmap_backend_create(w, &bo, &be));
+  shmap_backend_destroy(be);
+  /* An older caller's shorter struct: only `size` and max_bytes read. */
+  bo.size = offsetof(shmap_backend_options, seal_policy);
+  bo.seal_policy = 99;
+  ASSERT_OK(shmap_backend_create(w, &bo, &be));
+  shmap_backend_destroy(be);
+  bo.size = sizeof bo;
+  ASSERT_ERR(shmap_backend_create(w, &bo, &be), SHMAP_EINVAL);
+  bo.seal_policy = SHMAP_SEALS_OPTIONAL;
+  bo.size = 0;
+  ASSERT_ERR(shmap_backend_create(w, &bo, &be), SHMAP_EINVAL);
+  /* A newer caller's longer struct: zero past the end is fine, else not. */
+  struct {
+    shmap_frontend_options o;
+    uint64_t newer;
+  } big;
+  memset(&big, 0, sizeof big);
+  big.o.size = sizeof big;
+  ASSERT_OK(shmap_frontend_create(&big.o, &fe));
+  shmap_frontend_destroy(fe);
+  big.newer = 1;
+  ASSERT_ERR(shmap_frontend_create(&big.o, &fe), SHMAP_ENOTSUP);
+  shmap_frontend_options fo = {.size = sizeof fo, .seal_policy = 3};
+  ASSERT_ERR(shmap_frontend_create(&fo, &fe), SHMAP_EINVAL);
+  shmap_window_release(w);
+}
+
+/* Reserved room the caller fills must be zero; room the library fills is
+ * zeroed whatever the caller's struct held. */
+SHMAP_TEST(protocol, reserved_room) {
+  shmap_mappable *m;
+  ASSERT_OK(shmap_mappable_create(G, 0, &m));
+  shmap_region r = {.size = G, .mappable = m, .host = &r};
+  ASSERT_OK(shmap_region_check(&r));
+  r.reserved[3] = 1;
+  ASSERT_ERR(shmap_region_check(&r), SHMAP_EINVAL);
+
+  shmap_wire_msg msg;
+  memset(&msg, 0, sizeof msg);
+  msg.hdr.request = SHMAP_REQ_SHMEM_UNMAP;
+  msg.hdr.flags = SHMAP_WIRE_VERSION;
+  msg.u.mmap.len = G;
+  uint8_t buf[SHMAP_WIRE_MAX_MESSAGE];
+  size_t len;
+  ASSERT_OK(shmap_wire_encode(&msg, buf, sizeof buf, &len));
+  msg.reserved[1] = 1;
+  ASSERT_ERR(shmap_wire_encode(&msg, buf, sizeof buf, &len), SHMAP_EINVAL);
+  shmap_wire_msg back;
+  memset(&back, 0xa5, sizeof back);
+  shmap_wire_header h;
+  ASSERT_OK(shmap_wire_header_decode(buf, SHMAP_WIRE_TO_FRONTEND, &h));
+  ASSERT_OK(shmap_wire_decode(&h, buf + SHMAP_WIRE_HEADER_SIZE,
+                              len - SHMAP_WIRE_HEADER_SIZE, &back));
+  cr_assert_eq(back.reserved[0] | back.reserved[1], 0);
+
+  shmap_window *w;
+  ASSERT_OK(shmap_window_reserve(2 * G, 0, &w));
+  ASSERT_OK(shmap_window_map(w, G, m, 0, G, SHMAP_PROT_READ));
+  shmap_mapping_info info;
+  memset(&info, 0xa5, sizeof info);
+  ASSERT_OK(shmap_window_lookup(w, G, &info));
+  for (size_t i = 0; i < sizeof info.reserved / sizeof info.reserved[0]; i++)
+    cr_assert_eq(info.reserved[i], 0);
+  shmap_platform_info p;
+  memset(&p, 0xa5, sizeof p);
+  shmap_platform(&p);
+  for (size_t i = 0; i < sizeof p.reserved / sizeof p.reserved[0]; i++)
+    cr_assert_eq(p.reserved[i], 0);
+  cr_assert_eq(shmap_window_count(w), 1);
+  shmap_window_release(w);
+  shmap_mappable_unref(m);
+}
+
+/* shmem_map takes the access as a prot, READ or RW and nothing else. */
+SHMAP_TEST(protocol, shmem_map_prot) {
+  shmap_channel *front, *back;
+  ASSERT_OK(shmap_channel_pair(SHMAP_CHANNEL_BACKEND_REQ, &front, &back));
+  shmap_mappable *m;
+  ASSERT_OK(shmap_mappable_create(G, 0, &m));
+  ASSERT_ERR(shmap_backend_shmem_map(back, 0, m, 0, 0, G, SHMAP_PROT_NONE),
+             SHMAP_EINVAL);
+  ASSERT_ERR(shmap_backend_shmem_map(back, 0, m, 0, 0, G, SHMAP_PROT_WRITE),
+             SHMAP_EINVAL);
+  ASSERT_ERR(shmap_backend_shmem_map(back, 0, m, 0, 0, G, 7), SHMAP_EINVAL);
+  shmap_mappable_unref(m);
+  shmap_channel_close(front);
+  shmap_channel_close(back);
 }

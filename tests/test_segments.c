@@ -159,14 +159,22 @@ static void be_open(struct be_rig *r) {
   memset(r, 0, sizeof *r);
   ASSERT_OK(shmap_channel_pair(0, &r->front, &r->back));
   ASSERT_OK(shmap_window_reserve(8 * G, 0, &r->guest));
-  ASSERT_OK(shmap_backend_create(r->guest, 0, &r->be));
+  ASSERT_OK(shmap_backend_create(r->guest, NULL, &r->be));
   ASSERT_OK(shmap_mappable_create(2 * G, 0, &r->ram));
   ASSERT_OK(shmap_window_reserve(2 * G, 0, &r->mine));
   ASSERT_OK(shmap_window_map(r->mine, 0, r->ram, 0, 2 * G, SHMAP_PROT_RW));
   r->host = shmap_window_base(r->mine);
   test_fill(r->host, (size_t)(2 * G), 7);
-  shmap_region a = {G, G, r->ram, 0, r->host};
-  shmap_region b = {4 * G, G, r->ram, G, r->host + G};
+  shmap_region a = {.guest_address = G,
+                    .size = G,
+                    .mappable = r->ram,
+                    .file_offset = 0,
+                    .host = r->host};
+  shmap_region b = {.guest_address = 4 * G,
+                    .size = G,
+                    .mappable = r->ram,
+                    .file_offset = G,
+                    .host = r->host + G};
   struct serve_n s = {r->be, r->back, 2};
   test_thread *t = test_thread_start(serve, &s);
   ASSERT_OK(shmap_frontend_add_region(r->front, &a));

@@ -84,7 +84,7 @@ static void rig_open(struct rig *r, unsigned flags) {
   memset(r, 0, sizeof *r);
   ASSERT_OK(shmap_channel_pair(flags, &r->front, &r->back));
   ASSERT_OK(shmap_window_reserve(64 * G, 0, &r->guest));
-  ASSERT_OK(shmap_backend_create(r->guest, 0, &r->be));
+  ASSERT_OK(shmap_backend_create(r->guest, NULL, &r->be));
   ASSERT_OK(shmap_mappable_create(8 * G, 0, &r->ram));
   ASSERT_OK(shmap_window_reserve(8 * G, 0, &r->mine));
   ASSERT_OK(shmap_window_map(r->mine, 0, r->ram, 0, 8 * G, SHMAP_PROT_RW));
@@ -97,7 +97,11 @@ static uint8_t *host_of(struct rig *r, uint64_t off) {
 
 static shmap_region region(struct rig *r, uint64_t gpa, uint64_t size,
                            uint64_t off) {
-  shmap_region reg = {gpa, size, r->ram, off, host_of(r, off)};
+  shmap_region reg = {.guest_address = gpa,
+                      .size = size,
+                      .mappable = r->ram,
+                      .file_offset = off,
+                      .host = host_of(r, off)};
   return reg;
 }
 
@@ -368,7 +372,7 @@ SHMAP_TEST(vhost, code_9_is_set_vring_addr_or_shmem_map) {
   shmap_window *guest;
   ASSERT_OK(shmap_window_reserve(4 * G, 0, &guest));
   shmap_backend *be;
-  ASSERT_OK(shmap_backend_create(guest, 0, &be));
+  ASSERT_OK(shmap_backend_create(guest, NULL, &be));
   struct seen seen;
   memset(&seen, 0, sizeof seen);
   shmap_backend_on_foreign(be, on_foreign, &seen);
@@ -419,20 +423,28 @@ SHMAP_TEST(vhost, calls_wrong_for_the_channel_fail_before_sending) {
   shmap_window *mine;
   ASSERT_OK(shmap_window_reserve(G, 0, &mine));
   ASSERT_OK(shmap_window_map(mine, 0, buf, 0, G, SHMAP_PROT_RW));
-  shmap_region reg = {0, G, buf, 0, shmap_window_base(mine)};
+  shmap_region reg = {.guest_address = 0,
+                      .size = G,
+                      .mappable = buf,
+                      .file_offset = 0,
+                      .host = shmap_window_base(mine)};
   int ext = 0;
   shmap_channel *front, *back, *rfront, *rback, *other;
   ASSERT_OK(shmap_channel_pair(SHMAP_CHANNEL_INPROCESS, &front, &back));
   ASSERT_OK(shmap_channel_pair(
       SHMAP_CHANNEL_INPROCESS | SHMAP_CHANNEL_BACKEND_REQ, &rfront, &rback));
   /* The back end's requests on the main socket. */
-  ASSERT_ERR(shmap_backend_shmem_map(back, 0, buf, 0, 0, G, 1), SHMAP_EPERM);
-  ASSERT_ERR(shmap_backend_shmem_map(back, 0, buf, 0, 0, G, 0), SHMAP_EPERM);
+  ASSERT_ERR(shmap_backend_shmem_map(back, 0, buf, 0, 0, G, SHMAP_PROT_RW),
+             SHMAP_EPERM);
+  ASSERT_ERR(shmap_backend_shmem_map(back, 0, buf, 0, 0, G, SHMAP_PROT_READ),
+             SHMAP_EPERM);
   ASSERT_ERR(shmap_backend_shmem_unmap(back, 0, 0, G), SHMAP_EPERM);
   ASSERT_ERR(shmap_backend_external_map(back, 0, 0, G, &ext), SHMAP_EPERM);
   /* ... and from the front end of either. */
-  ASSERT_ERR(shmap_backend_shmem_map(front, 0, buf, 0, 0, G, 1), SHMAP_EPERM);
-  ASSERT_ERR(shmap_backend_shmem_map(rfront, 0, buf, 0, 0, G, 1), SHMAP_EPERM);
+  ASSERT_ERR(shmap_backend_shmem_map(front, 0, buf, 0, 0, G, SHMAP_PROT_RW),
+             SHMAP_EPERM);
+  ASSERT_ERR(shmap_backend_shmem_map(rfront, 0, buf, 0, 0, G, SHMAP_PROT_RW),
+             SHMAP_EPERM);
   /* Regions from a back-end role, or on a back-end request socket. */
   ASSERT_ERR(shmap_frontend_add_region(back, &reg), SHMAP_EPERM);
   ASSERT_ERR(shmap_frontend_add_region(rfront, &reg), SHMAP_EPERM);
@@ -684,7 +696,11 @@ SHMAP_TEST(vhost, rem_repeats_add_and_must_match) {
     ASSERT_OK(shmap_backend_apply(r.be, r.back, add, &reply, &ev));
     cr_assert_eq(ev.result, 0);
     /* Only guest_address and size of the argument are read. */
-    shmap_region which = {16 * G, 2 * G, NULL, 0, NULL};
+    shmap_region which = {.guest_address = 16 * G,
+                          .size = 2 * G,
+                          .mappable = NULL,
+                          .file_offset = 0,
+                          .host = NULL};
     ASSERT_OK(shmap_frontend_remove_region(r.front, &which));
     ASSERT_OK(shmap_channel_recv_msg(r.back, rem));
     cr_assert_eq(rem->hdr.request, SHMAP_REQ_REM_MEM_REG);
@@ -878,7 +894,7 @@ SHMAP_TEST(vhost, sans_io_frontend_apply) {
   shmap_channel *front, *back;
   ASSERT_OK(shmap_channel_pair(SHMAP_CHANNEL_BACKEND_REQ, &front, &back));
   shmap_frontend *fe;
-  ASSERT_OK(shmap_frontend_create(&fe));
+  ASSERT_OK(shmap_frontend_create(NULL, &fe));
   shmap_window *bar;
   ASSERT_OK(shmap_window_reserve(4 * G, 0, &bar));
   ASSERT_OK(shmap_frontend_add_window(fe, 1, bar));
@@ -940,7 +956,7 @@ SHMAP_TEST(vhost, apply_refuses_replies) {
   shmap_channel *front, *back;
   ASSERT_OK(shmap_channel_pair(SHMAP_CHANNEL_INPROCESS, &front, &back));
   shmap_frontend *fe;
-  ASSERT_OK(shmap_frontend_create(&fe));
+  ASSERT_OK(shmap_frontend_create(NULL, &fe));
   shmap_window *bar;
   ASSERT_OK(shmap_window_reserve(4 * G, 0, &bar));
   ASSERT_OK(shmap_frontend_add_window(fe, 0, bar));
@@ -962,7 +978,7 @@ SHMAP_TEST(vhost, apply_refuses_replies) {
   shmap_window *guest;
   ASSERT_OK(shmap_window_reserve(4 * G, 0, &guest));
   shmap_backend *be;
-  ASSERT_OK(shmap_backend_create(guest, 0, &be));
+  ASSERT_OK(shmap_backend_create(guest, NULL, &be));
   ASSERT_OK(shmap_channel_reply(front, SHMAP_REQ_SHMEM_MAP, 0));
   ASSERT_OK(shmap_channel_recv_msg(back, m));
   cr_assert_eq(m->known, 1);

@@ -227,9 +227,9 @@ SHMAP_TEST(pipe_bad_input, every_envelope_and_handle_rule) {
     shmap_backend *be = NULL;
     shmap_frontend *fe = NULL;
     if (b->role == BE) {
-      ASSERT_OK(shmap_backend_create(w, 0, &be));
+      ASSERT_OK(shmap_backend_create(w, NULL, &be));
     } else {
-      ASSERT_OK(shmap_frontend_create(&fe));
+      ASSERT_OK(shmap_frontend_create(NULL, &fe));
       ASSERT_OK(shmap_frontend_add_window(fe, 0, w));
     }
     struct raw r;
@@ -320,7 +320,11 @@ SHMAP_TEST(pipe_ownership, unread_messages_are_closed_with_the_channel) {
   ASSERT_OK(shmap_mappable_create(G, 0, &m));
   shmap_native_t h = shmap_mappable_native(m);
   /* host: a non-NULL stand-in; only the size is used here. */
-  shmap_region reg = {0, G, m, 0, (void *)(uintptr_t)0x100000000ull};
+  shmap_region reg = {.guest_address = 0,
+                      .size = G,
+                      .mappable = m,
+                      .file_offset = 0,
+                      .host = (void *)(uintptr_t)0x100000000ull};
   shmap_wire_msg msg;
   memset(&msg, 0, sizeof msg);
   msg.hdr.request = SHMAP_REQ_ADD_MEM_REG;
@@ -348,7 +352,11 @@ SHMAP_TEST(pipe_ownership, failed_send_closes_remote_duplicates) {
   shmap_mappable *m;
   ASSERT_OK(shmap_mappable_create(G, 0, &m));
   /* host: a non-NULL stand-in (the peer is gone before it could use it). */
-  shmap_region reg = {0, G, m, 0, (void *)(uintptr_t)0x100000000ull};
+  shmap_region reg = {.guest_address = 0,
+                      .size = G,
+                      .mappable = m,
+                      .file_offset = 0,
+                      .host = (void *)(uintptr_t)0x100000000ull};
   ASSERT_ERR(shmap_frontend_add_region(front, &reg), SHMAP_ECLOSED);
   shmap_mappable_unref(m);
   cr_assert_eq(test_handle_count(), before, "duplicate left in the peer");
@@ -469,10 +477,14 @@ SHMAP_TEST(pipe_setup, connect_accept_and_adopt_carry_regions) {
   shmap_backend *be;
   shmap_mappable *m;
   ASSERT_OK(shmap_window_reserve(8 * G, 0, &guest));
-  ASSERT_OK(shmap_backend_create(guest, 0, &be));
+  ASSERT_OK(shmap_backend_create(guest, NULL, &be));
   ASSERT_OK(shmap_mappable_create(2 * G, 0, &m));
   /* host: a non-NULL stand-in; the raw message below sends no address. */
-  shmap_region reg = {2 * G, 2 * G, m, 0, (void *)(uintptr_t)0x100000000ull};
+  shmap_region reg = {.guest_address = 2 * G,
+                      .size = 2 * G,
+                      .mappable = m,
+                      .file_offset = 0,
+                      .host = (void *)(uintptr_t)0x100000000ull};
   /* The reply is sent before the request returns: no thread needed when
    * the server is served first, so send without waiting. */
   shmap_wire_msg msg;
@@ -573,7 +585,7 @@ SHMAP_TEST(pipe_stall, partial_message_times_out) {
   shmap_window *w;
   ASSERT_OK(shmap_window_reserve(8 * G, 0, &w));
   shmap_backend *be;
-  ASSERT_OK(shmap_backend_create(w, 0, &be));
+  ASSERT_OK(shmap_backend_create(w, NULL, &be));
   struct raw r;
   raw_open_with(&r, BE, FILE_FLAG_OVERLAPPED);
   ASSERT_OK(shmap_channel_set_timeout(r.ch, STALL_MS));
@@ -655,7 +667,7 @@ SHMAP_TEST(pipe_stall, flood_without_reading_times_out) {
   shmap_window *w;
   ASSERT_OK(shmap_window_reserve(8 * G, 0, &w));
   shmap_backend *be;
-  ASSERT_OK(shmap_backend_create(w, 0, &be));
+  ASSERT_OK(shmap_backend_create(w, NULL, &be));
   struct raw r;
   raw_open(&r, BE);
   ASSERT_OK(shmap_channel_set_timeout(r.ch, STALL_MS));

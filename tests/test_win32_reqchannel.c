@@ -122,7 +122,7 @@ static int child_run(const char *addr) {
                                   SHMAP_CHANNEL_SAME_USER, &main_ch)) != 0)
     return child_fail(3, "connect", rc);
   if ((rc = shmap_window_reserve(4 * G, 0, &guest)) != 0 ||
-      (rc = shmap_backend_create(guest, 0, &be)) != 0) {
+      (rc = shmap_backend_create(guest, NULL, &be)) != 0) {
     code = child_fail(4, "back end", rc);
     goto out;
   }
@@ -157,7 +157,8 @@ static int child_run(const char *addr) {
   }
   uint8_t *p = shmap_window_base(mine);
   test_fill(p, (size_t)(2 * G), SEED_CHILD);
-  if ((rc = shmap_backend_shmem_map(req, 0, m, 0, G, 2 * G, 1)) != 0) {
+  if ((rc = shmap_backend_shmem_map(req, 0, m, 0, G, 2 * G, SHMAP_PROT_RW)) !=
+      0) {
     code = child_fail(11, "SHMEM_MAP", rc);
     goto out;
   }
@@ -327,7 +328,7 @@ SHMAP_TEST(reqchannel, backend_request_channel_across_processes) {
   cr_assert(n.protocol_features & SHMAP_PROTOCOL_F_BACKEND_REQ);
   shmap_frontend *fe;
   shmap_window *w;
-  ASSERT_OK(shmap_frontend_create(&fe));
+  ASSERT_OK(shmap_frontend_create(NULL, &fe));
   ASSERT_OK(shmap_window_reserve(4 * G, 0, &w));
   ASSERT_OK(shmap_frontend_add_window(fe, 0, w));
   struct front f = {NULL, 0, 0};

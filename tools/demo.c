@@ -93,7 +93,7 @@ static int frontend(int argc, char **argv) {
            half, (uint32_t)i + 1);
   }
   if (rc == 0)
-    rc = shmap_frontend_create(&fe);
+    rc = shmap_frontend_create(NULL, &fe);
   if (rc == 0)
     rc = shmap_frontend_add_window(fe, 0, bar);
   if (rc == 0)
@@ -118,8 +118,11 @@ static int frontend(int argc, char **argv) {
   for (int i = 0; i < o.regions; i++) {
     uint64_t gpa = (uint64_t)i * GUEST_STRIDE;
     /* host: where this process maps the region (its guest window). */
-    shmap_region r = {gpa, o.size, ram[i], 0,
-                      shmap_window_translate(guest, gpa, o.size)};
+    shmap_region r = {.guest_address = gpa,
+                      .size = o.size,
+                      .mappable = ram[i],
+                      .file_offset = 0,
+                      .host = shmap_window_translate(guest, gpa, o.size)};
     double t0 = now_us();
     if (shmap_frontend_add_region(ch, &r) != 0)
       return die("frontend", "ADD_MEM_REG");
@@ -200,7 +203,7 @@ static int backend(int argc, char **argv) {
   uint64_t blen = UINT64_C(1) << 20;
   int rc = shmap_window_reserve((uint64_t)o.regions * GUEST_STRIDE, 0, &guest);
   if (rc == 0)
-    rc = shmap_backend_create(guest, 0, &be);
+    rc = shmap_backend_create(guest, NULL, &be);
   if (rc == 0)
     rc = shmap_channel_connect(o.addr, SHMAP_ROLE_BACKEND, 0, &ch);
   if (rc != 0)
@@ -234,7 +237,8 @@ static int backend(int argc, char **argv) {
     return die("backend", "buffer");
   uint8_t *b = shmap_window_base(own);
   fill(b, blen / 2, 200);
-  if (shmap_backend_shmem_map(req, 0, buf, 0, UINT64_C(2) << 20, blen, 1) != 0)
+  if (shmap_backend_shmem_map(req, 0, buf, 0, UINT64_C(2) << 20, blen,
+                              SHMAP_PROT_RW) != 0)
     return die("backend", "SHMEM_MAP");
   /* The front end answers in the second half before it lets us unmap. */
   if (shmap_backend_shmem_unmap(req, 0, UINT64_C(2) << 20, blen) != 0)

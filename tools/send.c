@@ -194,8 +194,11 @@ static int frontend(shmap_channel *ch, struct send_opts *o,
   shmap_region regs[MAX_ITEMS];
   for (int i = 0; i < o->n; i++)
     regs[i] = (shmap_region){
-        o->items[i].a, o->items[i].size, o->items[i].m, 0,
-        shmap_window_translate(guest, o->items[i].a, o->items[i].size)};
+        .guest_address = o->items[i].a,
+        .size = o->items[i].size,
+        .mappable = o->items[i].m,
+        .file_offset = 0,
+        .host = shmap_window_translate(guest, o->items[i].a, o->items[i].size)};
   if (o->table && o->n > 0)
     failures +=
         report("SET_MEM_TABLE",
@@ -265,11 +268,11 @@ int tool_send(int argc, char **argv) {
   } else {
     for (int i = 0; i < o.n; i++) {
       struct item *it = &o.items[i];
-      failures +=
-          report("SHMEM_MAP",
-                 shmap_backend_shmem_map(ch, (uint8_t)it->a, it->m, 0, it->b,
-                                         it->size, !it->readonly),
-                 it);
+      failures += report("SHMEM_MAP",
+                         shmap_backend_shmem_map(
+                             ch, (uint8_t)it->a, it->m, 0, it->b, it->size,
+                             it->readonly ? SHMAP_PROT_READ : SHMAP_PROT_RW),
+                         it);
     }
     if (o.hold > 0) {
       printf("{\"event\":\"added\"}\n");

@@ -226,10 +226,12 @@ int tool_serve(int argc, char **argv) {
   code = 1;
   if (o.role == SHMAP_ROLE_BACKEND) {
     rc = shmap_window_reserve(o.guest_size, 0, &guest);
+    shmap_backend_options bo = {
+        .size = sizeof bo,
+        .max_bytes = o.max_bytes,
+        .seal_policy = o.allow_unsealed ? SHMAP_SEALS_OPTIONAL : 0};
     if (rc == 0)
-      rc = shmap_backend_create(guest, o.max_bytes, &be);
-    if (rc == 0 && o.allow_unsealed)
-      shmap_backend_set_require_sealed(be, 0);
+      rc = shmap_backend_create(guest, &bo, &be);
     /* A front end that negotiates finds a back end that answers; the
      * back-end request socket it hands over is adopted. */
     shmap_backend_answer_handshake(be, o.blk ? vub_features(&blk) : 0,
@@ -242,9 +244,10 @@ int tool_serve(int argc, char **argv) {
   } else {
     /* A back end connects its back-end request socket to us. */
     flags |= SHMAP_CHANNEL_BACKEND_REQ;
-    rc = shmap_frontend_create(&fe);
-    if (rc == 0 && o.allow_unsealed)
-      shmap_frontend_set_require_sealed(fe, 0);
+    shmap_frontend_options fo = {
+        .size = sizeof fo,
+        .seal_policy = o.allow_unsealed ? SHMAP_SEALS_OPTIONAL : 0};
+    rc = shmap_frontend_create(&fo, &fe);
     for (int i = 0; rc == 0 && i < o.nshm; i++) {
       rc = shmap_window_reserve(o.shm_size[i], 0, &shm[i]);
       if (rc == 0)

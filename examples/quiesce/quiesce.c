@@ -191,7 +191,7 @@ int main(void) {
   cond_init(&gate.changed);
 
   if (shmap_window_reserve(2 * GUEST_ADDR, gran, &guest) != 0 ||
-      shmap_backend_create(guest, 0, &be) != 0)
+      shmap_backend_create(guest, NULL, &be) != 0)
     fail("back end");
   /* The front end's own view of the RAM it shares (its userspace_addr). */
   if (shmap_mappable_create(REGION_SIZE, 0, &ram) != 0 ||
@@ -211,7 +211,11 @@ int main(void) {
 
   /* The front end: share the region, let the device use it, take it back,
    * stamp it anew (the back end no longer maps it), again. */
-  shmap_region r = {GUEST_ADDR, REGION_SIZE, ram, 0, host};
+  shmap_region r = {.guest_address = GUEST_ADDR,
+                    .size = REGION_SIZE,
+                    .mappable = ram,
+                    .file_offset = 0,
+                    .host = host};
   for (int round = 0; round < ROUNDS; round++) {
     memset(host, round & 0xff, REGION_SIZE);
     if (shmap_frontend_add_region(front, &r) != 0)

@@ -90,7 +90,7 @@ int main(int argc, char **argv) {
   /* 64 GiB of guest address space: reserving it costs nothing. */
   int rc = shmap_window_reserve(1ull << 36, 0, &guest);
   if (rc == 0)
-    rc = shmap_backend_create(guest, 0, &be);
+    rc = shmap_backend_create(guest, NULL, &be);
   int code = 1;
   if (rc == 0) {
     d.be = be;

@@ -556,7 +556,11 @@ static int setup(vmm *v, const char *sock) {
   if (rc != 0)
     return vfail("memory", rc);
   uint8_t *host = shmap_window_translate(v->guest, RAM_GPA, RAM_SIZE);
-  v->region = (shmap_region){RAM_GPA, RAM_SIZE, v->ram, 0, host};
+  v->region = (shmap_region){.guest_address = RAM_GPA,
+                             .size = RAM_SIZE,
+                             .mappable = v->ram,
+                             .file_offset = 0,
+                             .host = host};
   step(v->slots ? "ADD_MEM_REG" : "SET_MEM_TABLE");
   rc = v->slots ? shmap_frontend_add_region(v->ch, &v->region)
                 : shmap_frontend_set_mem_table(v->ch, &v->region, 1);

@@ -22,22 +22,40 @@
 extern "C" {
 #endif
 
-/* ---- back end ---- */
-
 /** Opaque; the back end's table of guest regions. */
 typedef struct shmap_backend shmap_backend;
 
 /**
- * A back end mapping guest regions into `guest` at offset = guest address.
- * `max_bytes` caps the total it will map for the peer (0: no cap), so a
- * hostile front end cannot make it map without bound.
- *
- * Ownership: `guest` is borrowed and must outlive the back end; `*out` is
- * the caller's, ended with shmap_backend_destroy().
- *
- * Errors: SHMAP_EINVAL, SHMAP_ENOMEM.
+ * Limits and policies of a back end, for shmap_backend_create(). Zero it
+ * and set `size` (`shmap_backend_options o = {.size = sizeof o};`, in C++
+ * `shmap_backend_options o{}; o.size = sizeof o;`): every other field's zero
+ * is its default. The library reads only the first `size` bytes, so a program
+ * built against an older header keeps working when fields are appended.
  */
-SHMAP_API int shmap_backend_create(shmap_window *guest, uint64_t max_bytes,
+typedef struct shmap_backend_options {
+  size_t size;          /**< sizeof(shmap_backend_options), set by the caller */
+  uint64_t max_bytes;   /**< cap on the bytes it maps for the peer, so that a
+                             hostile front end cannot make it map without
+                             bound; 0: no cap */
+  unsigned seal_policy; /**< enum shmap_seal_policy for the memory of
+                             SET_MEM_TABLE and ADD_MEM_REG; 0:
+                             SHMAP_SEALS_DEFAULT */
+} shmap_backend_options;
+
+/**
+ * A back end mapping guest regions into `guest` at offset = guest address,
+ * with the limits and policies of `opts` (NULL: every default).
+ *
+ * Ownership: `guest` and `opts` are borrowed (`opts` only during the call);
+ * `guest` must outlive the back end; `*out` is the caller's, ended with
+ * shmap_backend_destroy().
+ *
+ * Errors: SHMAP_EINVAL (NULL guest or out, opts->size smaller than the size
+ * field, a policy out of range), SHMAP_ENOTSUP (opts->size covers fields
+ * this version does not know and they are not zero), SHMAP_ENOMEM.
+ */
+SHMAP_API int shmap_backend_create(shmap_window *guest,
+                                   const shmap_backend_options *opts,
                                    shmap_backend **out);
 /**
  * Unmap every region it mapped (closing their descriptors) and free; the
@@ -46,23 +64,6 @@ SHMAP_API int shmap_backend_create(shmap_window *guest, uint64_t max_bytes,
 SHMAP_API void shmap_backend_destroy(shmap_backend *be);
 /** Number of regions currently mapped (0 for NULL). */
 SHMAP_API size_t shmap_backend_count(const shmap_backend *be);
-/**
- * Whether memory the front end sends (SET_MEM_TABLE, ADD_MEM_REG) must be
- * sealed against shrinking (`on` 1, the default) or not (0).
- *
- * A peer that can shrink the object under a mapping (an unsealed memfd, a
- * regular file, an shm object) can kill this process with SIGBUS on its next
- * direct access to the memory. With the policy on, such memory is refused
- * with SHMAP_EBACKING before anything is mapped; POSIX requires F_SEAL_SHRINK
- * on a memfd (QEMU's memory-backend-memfd seals by default, seal=on). Turn it
- * off only for peers that cannot seal, and then read their memory with the
- * fault-safe calls (shmap_window_read()). Windows sections cannot shrink:
- * the policy changes nothing there. A build forced to shm_open
- * (SHMAP_FORCE_SHM_OPEN), whose own objects cannot be sealed, defaults to
- * off. NULL is ignored.
- */
-SHMAP_API void shmap_backend_set_require_sealed(shmap_backend *be, int on);
-
 /**
  * The host pointer for front-end address `uaddr` (a vring address of
  * SET_VRING_ADDR: the front end's userspace_addr space) with `len` bytes
@@ -96,7 +97,7 @@ SHMAP_API int shmap_backend_segments_uaddr(const shmap_backend *be,
 /**
  * Fault-safe copy of guest range [gpa, gpa+len) to `dst`, across adjacent
  * regions: for devices that must survive a front end that shrinks its memory
- * (shmap_backend_set_require_sealed() off). A fault returns SHMAP_EFAULT
+ * (seal_policy SHMAP_SEALS_OPTIONAL). A fault returns SHMAP_EFAULT
  * and, when `fault_gpa` is not NULL, the guest address of the first byte
  * that could not be read. Errors: those of shmap_backend_segments() with
  * SHMAP_PROT_READ, and SHMAP_EFAULT / SHMAP_EBUSY as shmap_window_read().
@@ -161,9 +162,9 @@ SHMAP_API int shmap_backend_serve_one(shmap_backend *be, shmap_channel *ch,
                                       shmap_event *ev);
 
 /**
- * Ask the front end to map [fd_offset, fd_offset+len) of `m` at
- * `shm_offset` of its window `shmid`, read-write when `writable`, and wait
- * for its reply. `ch` is the back-end request channel
+ * Ask the front end to map [file_offset, file_offset+len) of `m` at
+ * `shm_offset` of its window `shmid` with access `prot` (SHMAP_PROT_READ or
+ * SHMAP_PROT_RW), and wait for its reply. `ch` is the back-end request channel
  * (SHMAP_CHANNEL_BACKEND_REQ, e.g. shmap_backend_request_channel()). A
  * read-only grant travels as a read-only descriptor
  * (shmap_mappable_share_readonly()), so the front end could not write even
@@ -173,14 +174,14 @@ SHMAP_API int shmap_backend_serve_one(shmap_backend *be, shmap_channel *ch,
  * object until it unmaps, whatever the caller does with `m`.
  *
  * Errors: the front end's as replied (see shmap_frontend_serve_one()),
- * or local: SHMAP_EINVAL, SHMAP_EACCES (writable grant of a read-only
- * mappable), those of shmap_mappable_check_range(), SHMAP_ECLOSED,
- * SHMAP_EPROTO, SHMAP_EOS.
+ * or local: SHMAP_EINVAL (NULL, `prot` neither READ nor RW), SHMAP_EACCES
+ * (read-write grant of a read-only mappable), those of
+ * shmap_mappable_check_range(), SHMAP_ECLOSED, SHMAP_EPROTO, SHMAP_EOS.
  */
 SHMAP_API int shmap_backend_shmem_map(shmap_channel *ch, uint8_t shmid,
-                                      shmap_mappable *m, uint64_t fd_offset,
+                                      shmap_mappable *m, uint64_t file_offset,
                                       uint64_t shm_offset, uint64_t len,
-                                      int writable);
+                                      unsigned prot);
 /**
  * Ask the front end to unmap exactly that mapping, and wait; once it
  * returns 0 the front end no longer maps it. Errors as

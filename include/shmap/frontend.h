@@ -139,11 +139,48 @@ SHMAP_API int shmap_frontend_set_mem_table(shmap_channel *ch,
 /** Opaque; the front end's table of shared-memory windows by shmid. */
 typedef struct shmap_frontend shmap_frontend;
 
+/** The default cap on the back end's live mappings (SHMEM_MAP and
+ * EXTERNAL_MAP not yet unmapped) in one front end. */
+#define SHMAP_FRONTEND_MAX_MAPPINGS 4096
+
 /**
- * A front end with no windows yet. `*out` is the caller's; end it with
- * shmap_frontend_destroy(). Errors: SHMAP_EINVAL, SHMAP_ENOMEM.
+ * Limits and policies of a front end, for shmap_frontend_create(). Zero it
+ * and set `size` (`shmap_frontend_options o = {.size = sizeof o};`, in C++
+ * `shmap_frontend_options o{}; o.size = sizeof o;`): every other field's zero
+ * is its default. The library reads only the first `size` bytes, so a program
+ * built against an older header keeps working when fields are appended.
+ *
+ * The caps keep a hostile back end from spending the process's descriptors
+ * and kernel mappings without bound (each SHMEM_MAP holds one descriptor and
+ * one or two map entries). A request past either is refused with
+ * SHMAP_ELIMIT, its descriptor closed, nothing mapped; each SHMEM_UNMAP
+ * gives room back. Counted per front end: serve each peer with its own.
+ * Keep the mapping cap well below the process's descriptor limit.
+ * Independently, on Linux a map is refused (SHMAP_ELIMIT) once the process
+ * is within a few dozen entries of vm.max_map_count, kept so that unmaps
+ * still succeed there.
  */
-SHMAP_API int shmap_frontend_create(shmap_frontend **out);
+typedef struct shmap_frontend_options {
+  size_t size;         /**< sizeof(shmap_frontend_options), set by the caller */
+  size_t max_mappings; /**< cap on live mappings (SHMEM_MAP, EXTERNAL_MAP);
+                            0: SHMAP_FRONTEND_MAX_MAPPINGS; SIZE_MAX: none */
+  uint64_t max_bytes;  /**< cap on the bytes in them; 0: only the windows'
+                            sizes bound it */
+  unsigned seal_policy; /**< enum shmap_seal_policy for SHMEM_MAP's memory;
+                             0: SHMAP_SEALS_DEFAULT */
+} shmap_frontend_options;
+
+/**
+ * A front end with no windows yet, with the limits and policies of `opts`
+ * (NULL: every default). `*out` is the caller's; end it with
+ * shmap_frontend_destroy().
+ *
+ * Errors: SHMAP_EINVAL (NULL out, opts->size smaller than the size field, a
+ * policy out of range), SHMAP_ENOTSUP (opts->size covers fields this version
+ * does not know and they are not zero), SHMAP_ENOMEM.
+ */
+SHMAP_API int shmap_frontend_create(const shmap_frontend_options *opts,
+                                    shmap_frontend **out);
 /**
  * Forget every window and free. The windows stay the caller's, with
  * whatever the back end mapped into them still mapped (release or unmap
@@ -158,32 +195,6 @@ SHMAP_API void shmap_frontend_destroy(shmap_frontend *fe);
  */
 SHMAP_API int shmap_frontend_add_window(shmap_frontend *fe, uint8_t shmid,
                                         shmap_window *w);
-
-/** The default cap on the back end's live mappings (SHMEM_MAP and
- * EXTERNAL_MAP not yet unmapped) in one front end. */
-#define SHMAP_FRONTEND_MAX_MAPPINGS 4096
-/**
- * Cap what the back end may map through `fe`, so that a hostile peer cannot
- * spend the process's descriptors and kernel mappings without bound (each
- * SHMEM_MAP holds one descriptor and one or two map entries): at most
- * `max_mappings` live mappings (0: no cap; default
- * SHMAP_FRONTEND_MAX_MAPPINGS) and `max_bytes` bytes in them (0, the
- * default: only the windows' sizes bound it). A request past either is
- * refused with SHMAP_ELIMIT, its descriptor closed, nothing mapped; each
- * SHMEM_UNMAP gives room back. Counted per front end: serve each peer with
- * its own. Keep the mapping cap well below the process's descriptor limit.
- * Independently, on Linux a map is refused (SHMAP_ELIMIT) once the process
- * is within a few dozen entries of vm.max_map_count, kept so that unmaps
- * still succeed there. NULL is ignored.
- */
-SHMAP_API void shmap_frontend_set_limits(shmap_frontend *fe,
-                                         size_t max_mappings,
-                                         uint64_t max_bytes);
-/**
- * Whether memory the back end sends (SHMEM_MAP) must be sealed against
- * shrinking; see shmap_backend_set_require_sealed(). NULL is ignored.
- */
-SHMAP_API void shmap_frontend_set_require_sealed(shmap_frontend *fe, int on);
 
 /**
  * Receive one message (SHMEM_MAP, SHMEM_UNMAP, EXTERNAL_MAP), apply it to

@@ -24,6 +24,7 @@ typedef struct shmap_platform_info {
   int seals;               /**< 1: mappables are sealed against resizing */
   const char *window_path; /**< how windows map: "mmap", "placeholder",
                                 "fallback" (static string) */
+  uint64_t reserved[6];    /**< zeroed by the library: room to grow */
 } shmap_platform_info;
 
 /**

@@ -52,17 +52,44 @@ typedef struct shmap_region {
    * userspace_addr, which real back ends translate vring addresses through
    * and match REM_MEM_REG on. Required by the calls that send a region. */
   void *host;
+  /** Zero (start from `shmap_region r = {0}` or a designated initializer):
+   * shmap_region_check() refuses anything else with SHMAP_EINVAL, so that
+   * a later version can give it a meaning. */
+  uint64_t reserved[4];
 } shmap_region;
 
 /**
- * Check a region before sharing it: non-NULL mappable, size > 0, no
- * overflow, offsets granularity-aligned, backing covers the range (asked of
- * the OS now). The add and set calls below do this themselves. Thread-safe.
+ * Check a region before sharing it: non-NULL mappable, reserved room zero,
+ * size > 0, no overflow, offsets granularity-aligned, backing covers the range
+ * (asked of the OS now). The add and set calls below do this themselves.
+ * Thread-safe.
  *
  * Errors: SHMAP_EINVAL, SHMAP_EEMPTY, SHMAP_EOVERFLOW, SHMAP_EALIGN,
  * SHMAP_EBACKING, SHMAP_EOS.
  */
 SHMAP_API int shmap_region_check(const shmap_region *r);
+
+/**
+ * Whether an endpoint accepts memory from its peer that is not sealed
+ * against shrinking (the `seal_policy` of shmap_backend_options and
+ * shmap_frontend_options).
+ *
+ * A peer that can shrink the object under a mapping (an unsealed memfd, a
+ * regular file, an shm object) can kill this process with SIGBUS on its next
+ * direct access to the memory. With sealing required, such memory is refused
+ * with SHMAP_EBACKING before anything is mapped; POSIX requires F_SEAL_SHRINK
+ * on a memfd (QEMU's memory-backend-memfd seals by default, seal=on). Accept
+ * unsealed memory only from peers that cannot seal, and then read it with
+ * the fault-safe calls (shmap_window_read(), shmap_backend_read()). Windows
+ * sections cannot shrink: the policy changes nothing there.
+ */
+enum shmap_seal_policy {
+  /** The default: required, except in a build forced to shm_open
+   * (SHMAP_FORCE_SHM_OPEN), whose own objects cannot be sealed. */
+  SHMAP_SEALS_DEFAULT = 0,
+  SHMAP_SEALS_REQUIRED = 1, /**< refuse unsealed memory */
+  SHMAP_SEALS_OPTIONAL = 2  /**< accept unsealed memory */
+};
 
 /** What one received message did, for logs and tools. */
 typedef struct shmap_event {

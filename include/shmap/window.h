@@ -52,6 +52,7 @@ typedef struct shmap_mapping_info {
   shmap_mappable *mappable; /**< borrowed (take a reference to keep it);
                                  NULL unless kind is MAPPABLE */
   uint64_t file_offset;     /**< offset into the mappable; 0 otherwise */
+  uint64_t reserved[4];     /**< zeroed by the library: room to grow */
 } shmap_mapping_info;
 
 /**
@@ -91,7 +92,7 @@ SHMAP_API uint64_t shmap_window_size(const shmap_window *w);
  * Number of live mappings (0 for NULL); stale as soon as another thread
  * maps or unmaps. Thread-safe.
  */
-SHMAP_API size_t shmap_window_count(shmap_window *w);
+SHMAP_API size_t shmap_window_count(const shmap_window *w);
 
 /**
  * Map [file_offset, file_offset+len) of `m` at window offset `offset` with
@@ -178,7 +179,7 @@ SHMAP_API int shmap_window_protect(shmap_window *w, uint64_t offset,
  * faults). Thread-safe; sets no error state: NULL is the answer, not a
  * failure.
  */
-SHMAP_API void *shmap_window_translate(shmap_window *w, uint64_t offset,
+SHMAP_API void *shmap_window_translate(const shmap_window *w, uint64_t offset,
                                        uint64_t len);
 
 /**
@@ -187,7 +188,7 @@ SHMAP_API void *shmap_window_translate(shmap_window *w, uint64_t offset,
  *
  * Errors: SHMAP_EINVAL, SHMAP_ENOENT.
  */
-SHMAP_API int shmap_window_lookup(shmap_window *w, uint64_t offset,
+SHMAP_API int shmap_window_lookup(const shmap_window *w, uint64_t offset,
                                   shmap_mapping_info *info);
 
 /**
@@ -203,7 +204,7 @@ typedef int (*shmap_mapping_cb)(const shmap_mapping_info *info, void *arg);
  * Returns 0 after the last mapping, the first non-zero value `cb` returned,
  * or SHMAP_EINVAL (NULL window or callback).
  */
-SHMAP_API int shmap_window_foreach(shmap_window *w, shmap_mapping_cb cb,
+SHMAP_API int shmap_window_foreach(const shmap_window *w, shmap_mapping_cb cb,
                                    void *arg);
 
 /** One host-contiguous piece of a window range (shmap_window_segments()). */
@@ -235,7 +236,7 @@ typedef struct shmap_segment {
  * byte is not mapped), SHMAP_EACCES (a mapping lacks `prot`), SHMAP_ELIMIT
  * (more than `max` pieces).
  */
-SHMAP_API int shmap_window_segments(shmap_window *w, uint64_t offset,
+SHMAP_API int shmap_window_segments(const shmap_window *w, uint64_t offset,
                                     uint64_t len, unsigned prot,
                                     shmap_segment *segs, size_t max, size_t *n);
 

@@ -13,6 +13,12 @@
  * OS: exact sizes, zero padding, known flag bits, non-zero lengths, no
  * 64-bit overflow, no overlap inside one SET_MEM_TABLE, and the descriptor
  * count per request.
+ *
+ * The structs here are the wire format and keep vhost-user's own field
+ * names (guest_phys_addr, memory_size, mmap_offset, fd_offset, ...), so
+ * that they read against the specification. The rest of the public API
+ * names things its own way, one name for one thing: the offset into the
+ * memory object, mmap_offset and fd_offset here, is `file_offset` there.
  */
 #ifndef SHMAP_WIRE_H
 #define SHMAP_WIRE_H
@@ -165,13 +171,15 @@ typedef struct shmap_wire_region {
   uint64_t userspace_addr;  /**< the front end's own address of the region:
                                  real back ends translate vring addresses
                                  through it and match REM_MEM_REG on it */
-  uint64_t mmap_offset;     /**< offset into the descriptor's object */
+  uint64_t mmap_offset;     /**< offset into the descriptor's object (the
+                                 public API's file_offset) */
 } shmap_wire_region;
 
 /** SHMEM_MAP / SHMEM_UNMAP: a buffer in a shared-memory window. */
 typedef struct shmap_wire_mmap {
   uint8_t shmid;       /**< which window of the front end */
-  uint64_t fd_offset;  /**< offset into the descriptor's object (MAP) */
+  uint64_t fd_offset;  /**< offset into the descriptor's object (MAP; the
+                            public API's file_offset) */
   uint64_t shm_offset; /**< offset in the window */
   uint64_t len;        /**< bytes */
   uint64_t flags;      /**< SHMAP_WIRE_MAP_RW or 0 */
@@ -204,6 +212,9 @@ typedef struct shmap_wire_msg {
     shmap_wire_external external; /**< EXTERNAL_MAP */
     uint64_t u64;                 /**< replies: see shmap_wire_reply_value() */
   } u;
+  /** Zero: zeroed by shmap_wire_decode(), and an encoder refuses anything
+   * else (SHMAP_EINVAL), so that it can be given a meaning later. */
+  uint64_t reserved[2];
 } shmap_wire_msg;
 
 /**

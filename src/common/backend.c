@@ -33,18 +33,27 @@ struct shmap_backend {
   void *foreign_ctx;
   size_t n;
   slot slots[MAX_SLOTS];
-  int allow_unsealed; /* shmap_backend_set_require_sealed: 1 off, -1 on */
+  int allow_unsealed; /* seal_policy: 1 accept unsealed, -1 refuse, 0 the
+                         build's default */
 };
 
-int shmap_backend_create(shmap_window *guest, uint64_t max_bytes,
+int shmap_backend_create(shmap_window *guest, const shmap_backend_options *opts,
                          shmap_backend **out) {
   if (guest == NULL || out == NULL)
     return shmap__err(SHMAP_EINVAL, "backend create: NULL argument");
+  shmap_backend_options o = {.size = sizeof o};
+  int allow_unsealed;
+  int rc = shmap__options_read(opts, &o, sizeof o, "backend create");
+  if (rc == 0)
+    rc = shmap__seal_policy(o.seal_policy, "backend create", &allow_unsealed);
+  if (rc != 0)
+    return rc;
   shmap_backend *be = calloc(1, sizeof *be);
   if (be == NULL)
     return shmap__err(SHMAP_ENOMEM, "backend create: out of memory");
   be->guest = guest;
-  be->max_bytes = max_bytes;
+  be->max_bytes = o.max_bytes;
+  be->allow_unsealed = allow_unsealed;
   *out = be;
   return 0;
 }
@@ -509,11 +518,16 @@ SHMAP__FLATTEN int shmap__request(shmap_channel *ch, shmap_wire_msg *m,
 }
 
 int shmap_backend_shmem_map(shmap_channel *ch, uint8_t shmid, shmap_mappable *m,
-                            uint64_t fd_offset, uint64_t shm_offset,
-                            uint64_t len, int writable) {
+                            uint64_t file_offset, uint64_t shm_offset,
+                            uint64_t len, unsigned prot) {
   if (ch == NULL || m == NULL)
     return shmap__err(SHMAP_EINVAL, "shmem_map: NULL argument");
-  int rc = shmap_mappable_check_range(m, fd_offset, len);
+  if (prot != SHMAP_PROT_READ && prot != SHMAP_PROT_RW)
+    return shmap__err(SHMAP_EINVAL,
+                      "shmem_map: prot %u (SHMAP_PROT_READ or SHMAP_PROT_RW)",
+                      prot);
+  int writable = prot == SHMAP_PROT_RW;
+  int rc = shmap_mappable_check_range(m, file_offset, len);
   if (rc != 0)
     return rc;
   if (writable && !(shmap_mappable_access(m) & SHMAP_PROT_WRITE))
@@ -522,7 +536,7 @@ int shmap_backend_shmem_map(shmap_channel *ch, uint8_t shmid, shmap_mappable *m,
   shmap_wire_msg msg;
   memset(&msg, 0, sizeof msg);
   msg.hdr.request = SHMAP_REQ_SHMEM_MAP;
-  msg.u.mmap = (shmap_wire_mmap){shmid, fd_offset, shm_offset, len,
+  msg.u.mmap = (shmap_wire_mmap){shmid, file_offset, shm_offset, len,
                                  writable ? SHMAP_WIRE_MAP_RW : 0};
   /* A read-only grant travels as a read-only descriptor, so the front end
    * could not write even if it ignored the flag. */
@@ -556,9 +570,4 @@ int shmap_backend_external_map(shmap_channel *ch, uint8_t shmid,
   msg.u.external =
       (shmap_wire_external){shmid, shm_offset, len, (uint64_t)(uintptr_t)ptr};
   return shmap__request(ch, &msg, NULL, 0, NULL);
-}
-
-void shmap_backend_set_require_sealed(shmap_backend *be, int on) {
-  if (be != NULL)
-    be->allow_unsealed = on ? -1 : 1;
 }

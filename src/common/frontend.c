@@ -9,6 +9,12 @@
 int shmap_region_check(const shmap_region *r) {
   if (r == NULL || r->mappable == NULL)
     return shmap__err(SHMAP_EINVAL, "region: NULL region or mappable");
+  for (size_t i = 0; i < sizeof r->reserved / sizeof r->reserved[0]; i++)
+    if (r->reserved[i] != 0)
+      return shmap__err(SHMAP_EINVAL,
+                        "region at 0x%" PRIx64 ": reserved[%zu] is not zero "
+                        "(zero-initialize the shmap_region)",
+                        r->guest_address, i);
   uint64_t g = shmap__os_granularity();
   int rc =
       shmap__check_range("region", r->guest_address, r->size, UINT64_MAX, g);
@@ -353,12 +359,13 @@ int shmap_frontend_open_backend_channel(shmap_channel *ch, unsigned flags,
 struct shmap_frontend {
   shmap_window *windows[256]; /* by shmid; borrowed */
   /* What the peer mapped through this front end (SHMEM_MAP, EXTERNAL_MAP)
-   * and has not unmapped, against the caps of shmap_frontend_set_limits(). */
+   * and has not unmapped, against the caps of shmap_frontend_options. */
   size_t max_mappings, mappings;
   uint64_t max_bytes, bytes;
   shmap_foreign_fn foreign;
   void *foreign_ctx;
-  int allow_unsealed; /* shmap_frontend_set_require_sealed: 1 off, -1 on */
+  int allow_unsealed; /* seal_policy: 1 accept unsealed, -1 refuse, 0 the
+                         build's default */
 };
 
 void shmap_frontend_on_foreign(shmap_frontend *fe, shmap_foreign_fn fn,
@@ -369,32 +376,37 @@ void shmap_frontend_on_foreign(shmap_frontend *fe, shmap_foreign_fn fn,
   fe->foreign_ctx = ctx;
 }
 
-int shmap_frontend_create(shmap_frontend **out) {
+int shmap_frontend_create(const shmap_frontend_options *opts,
+                          shmap_frontend **out) {
   if (out == NULL)
     return shmap__err(SHMAP_EINVAL, "frontend create: NULL out");
-  *out = calloc(1, sizeof **out);
-  if (*out == NULL)
-    return shmap__err(SHMAP_ENOMEM, "frontend create: out of memory");
-  (*out)->max_mappings = SHMAP_FRONTEND_MAX_MAPPINGS;
-  return 0;
-}
-
-void shmap_frontend_set_limits(shmap_frontend *fe, size_t max_mappings,
-                               uint64_t max_bytes) {
+  shmap_frontend_options o = {.size = sizeof o};
+  int allow_unsealed;
+  int rc = shmap__options_read(opts, &o, sizeof o, "frontend create");
+  if (rc == 0)
+    rc = shmap__seal_policy(o.seal_policy, "frontend create", &allow_unsealed);
+  if (rc != 0)
+    return rc;
+  shmap_frontend *fe = calloc(1, sizeof *fe);
   if (fe == NULL)
-    return;
-  fe->max_mappings = max_mappings;
-  fe->max_bytes = max_bytes;
+    return shmap__err(SHMAP_ENOMEM, "frontend create: out of memory");
+  fe->max_mappings =
+      o.max_mappings != 0 ? o.max_mappings : SHMAP_FRONTEND_MAX_MAPPINGS;
+  fe->max_bytes = o.max_bytes;
+  fe->allow_unsealed = allow_unsealed;
+  *out = fe;
+  return 0;
 }
 
 /* Refuse a new mapping of `len` bytes past the caps. */
 static int check_caps(const shmap_frontend *fe, uint64_t len,
                       const char *what) {
   if (fe->max_mappings != 0 && fe->mappings >= fe->max_mappings)
-    return shmap__err(SHMAP_ELIMIT,
-                      "%s: the back end already has %zu mappings, the "
-                      "front end's cap (shmap_frontend_set_limits)",
-                      what, fe->mappings);
+    return shmap__err(
+        SHMAP_ELIMIT,
+        "%s: the back end already has %zu mappings, the "
+        "front end's cap (max_mappings of shmap_frontend_options)",
+        what, fe->mappings);
   if (fe->max_bytes != 0 && len > fe->max_bytes - fe->bytes)
     return shmap__err(SHMAP_ELIMIT,
                       "%s: 0x%" PRIx64 " more bytes exceed the front end's "
@@ -513,9 +525,4 @@ int shmap_frontend_apply(shmap_frontend *fe, shmap_channel *ch, shmap_msg *m,
   if (fe == NULL || ch == NULL || m == NULL || reply == NULL)
     return shmap__err(SHMAP_EINVAL, "frontend apply: NULL argument");
   return shmap__apply_msg(ch, m, reply, ev, apply, fe);
-}
-
-void shmap_frontend_set_require_sealed(shmap_frontend *fe, int on) {
-  if (fe != NULL)
-    fe->allow_unsealed = on ? -1 : 1;
 }

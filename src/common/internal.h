@@ -76,6 +76,18 @@ static inline int shmap__is_pow2(uint64_t v) { return v && !(v & (v - 1)); }
 /* Validate a [offset, offset+len) range against `limit` and alignment
  * `gran`; `what` names the caller in the message. Returns 0 or EEMPTY,
  * EOVERFLOW, EALIGN, ERANGE. */
+/* Read a caller's options struct of the size-first convention (its first
+ * field a size_t `size`): copy the first min(size, known) bytes of `opts`
+ * over `dst`, which holds the defaults (zero) and is `known` bytes long.
+ * NULL opts leaves `dst` as it is. Refuses a size smaller than the size
+ * field (SHMAP_EINVAL) and bytes past `known` that are not zero
+ * (SHMAP_ENOTSUP: fields of a newer version, asked for). */
+int shmap__options_read(const void *opts, void *dst, size_t known,
+                        const char *what);
+/* The endpoints' seal policy (enum shmap_seal_policy) as the allow_unsealed
+ * of shmap__mappable_adopt_peer(); SHMAP_EINVAL for an unknown one. */
+int shmap__seal_policy(unsigned policy, const char *what, int *allow_unsealed);
+
 int shmap__check_range(const char *what, uint64_t offset, uint64_t len,
                        uint64_t limit, uint64_t gran);
 
@@ -191,6 +203,13 @@ struct shmap_window {
   void *os; /* backend state (Windows placeholders), NULL on POSIX */
 };
 
+/* The lock of a window a reader was given as const: the lock is the one
+ * part of a window that reading changes (every window is allocated
+ * mutable, so the cast is defined). */
+static inline shmap__rwlock *shmap__window_lock(const shmap_window *w) {
+  return (shmap__rwlock *)&w->lock;
+}
+
 /* The host address of `offset` inside entry `e` of `w`: external ranges
  * live where their producer put them, everything else in the reservation. */
 static inline uint8_t *shmap__entry_host(const shmap_window *w,
@@ -211,7 +230,7 @@ typedef int (*shmap__piece_fn)(void *ctx, uint64_t offset, uint8_t *host,
  * in order (fn may be NULL: a check only). The caller holds w's read lock.
  * Errors (messages start with `what`): SHMAP_EINVAL (bad prot), EEMPTY,
  * EOVERFLOW, ERANGE, ENOENT, EACCES, or what fn returned. */
-int shmap__window_walk(shmap_window *w, const char *what, uint64_t offset,
+int shmap__window_walk(const shmap_window *w, const char *what, uint64_t offset,
                        uint64_t len, unsigned prot, shmap__piece_fn fn,
                        void *ctx);
 /* The back end's guest window, and the guest address of front-end address

@@ -6,7 +6,7 @@
 
 #include "internal.h"
 
-int shmap__window_walk(shmap_window *w, const char *what, uint64_t offset,
+int shmap__window_walk(const shmap_window *w, const char *what, uint64_t offset,
                        uint64_t len, unsigned prot, shmap__piece_fn fn,
                        void *ctx) {
   if (prot != SHMAP_PROT_READ && prot != SHMAP_PROT_RW)
@@ -90,15 +90,15 @@ static int collect_piece(void *ctx, uint64_t offset, uint8_t *host,
   return 0;
 }
 
-static int segments_in(shmap_window *w, struct collect *c, uint64_t offset,
-                       uint64_t len, unsigned prot) {
-  shmap__rwlock_rdlock(&w->lock);
+static int segments_in(const shmap_window *w, struct collect *c,
+                       uint64_t offset, uint64_t len, unsigned prot) {
+  shmap__rwlock_rdlock(shmap__window_lock(w));
   int rc = shmap__window_walk(w, c->what, offset, len, prot, collect_piece, c);
-  shmap__rwlock_rdunlock(&w->lock);
+  shmap__rwlock_rdunlock(shmap__window_lock(w));
   return rc;
 }
 
-int shmap_window_segments(shmap_window *w, uint64_t offset, uint64_t len,
+int shmap_window_segments(const shmap_window *w, uint64_t offset, uint64_t len,
                           unsigned prot, shmap_segment *segs, size_t max,
                           size_t *n) {
   if (n != NULL)

@@ -3,6 +3,7 @@
  * mappings and back. */
 #include <inttypes.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "internal.h"
 
@@ -129,12 +130,12 @@ uint64_t shmap_window_size(const shmap_window *w) {
   return w != NULL ? w->size : 0;
 }
 
-size_t shmap_window_count(shmap_window *w) {
+size_t shmap_window_count(const shmap_window *w) {
   if (w == NULL)
     return 0;
-  shmap__rwlock_rdlock(&w->lock);
+  shmap__rwlock_rdlock(shmap__window_lock(w));
   size_t n = w->table.n;
-  shmap__rwlock_rdunlock(&w->lock);
+  shmap__rwlock_rdunlock(shmap__window_lock(w));
   return n;
 }
 
@@ -381,7 +382,8 @@ int shmap_window_protect(shmap_window *w, uint64_t offset, uint64_t len,
   return rc;
 }
 
-void *shmap_window_translate(shmap_window *w, uint64_t offset, uint64_t len) {
+void *shmap_window_translate(const shmap_window *w, uint64_t offset,
+                             uint64_t len) {
   if (w == NULL || len == 0 || offset > UINT64_MAX - len)
     return NULL;
   void *p = NULL;
@@ -390,7 +392,7 @@ void *shmap_window_translate(shmap_window *w, uint64_t offset, uint64_t len) {
    * when a writer is at work, or when the window has no index. */
   if (shmap__xlat_lookup_unlocked(&w->xlat, offset, len, &p))
     return p;
-  shmap__rwlock_rdlock(&w->lock);
+  shmap__rwlock_rdlock(shmap__window_lock(w));
   if (w->xlat_on) {
     p = shmap__xlat_lookup(&w->xlat, offset, len);
   } else {
@@ -398,12 +400,13 @@ void *shmap_window_translate(shmap_window *w, uint64_t offset, uint64_t len) {
     if (e != NULL && offset + len - e->offset <= e->len)
       p = shmap__entry_host(w, e, offset);
   }
-  shmap__rwlock_rdunlock(&w->lock);
+  shmap__rwlock_rdunlock(shmap__window_lock(w));
   return p;
 }
 
 static void describe(const shmap_window *w, const shmap__entry *e,
                      shmap_mapping_info *info) {
+  memset(info, 0, sizeof *info);
   info->offset = e->offset;
   info->len = e->len;
   info->host = shmap__entry_host(w, e, e->offset);
@@ -413,27 +416,28 @@ static void describe(const shmap_window *w, const shmap__entry *e,
   info->file_offset = e->file_offset;
 }
 
-int shmap_window_lookup(shmap_window *w, uint64_t offset,
+int shmap_window_lookup(const shmap_window *w, uint64_t offset,
                         shmap_mapping_info *info) {
   if (w == NULL || info == NULL)
     return shmap__err(SHMAP_EINVAL, "window lookup: NULL argument");
   int rc = 0;
-  shmap__rwlock_rdlock(&w->lock);
+  shmap__rwlock_rdlock(shmap__window_lock(w));
   const shmap__entry *e = shmap__table_find(&w->table, offset);
   if (e == NULL)
     rc = shmap__err(SHMAP_ENOENT, "window lookup: nothing mapped at 0x%" PRIx64,
                     offset);
   else
     describe(w, e, info);
-  shmap__rwlock_rdunlock(&w->lock);
+  shmap__rwlock_rdunlock(shmap__window_lock(w));
   return rc;
 }
 
-int shmap_window_foreach(shmap_window *w, shmap_mapping_cb cb, void *arg) {
+int shmap_window_foreach(const shmap_window *w, shmap_mapping_cb cb,
+                         void *arg) {
   if (w == NULL || cb == NULL)
     return shmap__err(SHMAP_EINVAL, "window foreach: NULL argument");
   int rc = 0;
-  shmap__rwlock_rdlock(&w->lock);
+  shmap__rwlock_rdlock(shmap__window_lock(w));
   /* The read lock keeps the table still, so `e` stays valid across cb. */
   for (const shmap__entry *e = shmap__table_first(&w->table);
        e != NULL && rc == 0; e = shmap__table_next(&w->table, e)) {
@@ -441,6 +445,6 @@ int shmap_window_foreach(shmap_window *w, shmap_mapping_cb cb, void *arg) {
     describe(w, e, &info);
     rc = cb(&info, arg);
   }
-  shmap__rwlock_rdunlock(&w->lock);
+  shmap__rwlock_rdunlock(shmap__window_lock(w));
   return rc;
 }

@@ -445,6 +445,7 @@ SHMAP__NOINLINE int shmap__wire_decode_in(int space, const shmap_wire_header *h,
                       "decode: %zu payload bytes, header says %" PRIu32, len,
                       h->size);
   out->hdr = *h;
+  memset(out->reserved, 0, sizeof out->reserved);
   int rc = decode_payload(space, h, payload, len, out);
   if (rc != 0)
     memset(&out->u, 0, sizeof out->u); /* nothing half-decoded is left */
@@ -503,6 +504,10 @@ SHMAP__NOINLINE int shmap__wire_encode_in(int space, const shmap_wire_msg *msg,
                                           size_t *out_len) {
   if (msg == NULL || buf == NULL || out_len == NULL)
     return shmap__err(SHMAP_EINVAL, "encode: NULL argument");
+  for (size_t i = 0; i < sizeof msg->reserved / sizeof msg->reserved[0]; i++)
+    if (msg->reserved[i] != 0)
+      return shmap__err(SHMAP_EINVAL,
+                        "encode: reserved[%zu] of the message is not zero", i);
   if (!shmap__wire_decoded(space, msg->hdr.request))
     return shmap__err(SHMAP_EREQUEST,
                       "encode: %s (request %" PRIu32

@@ -126,8 +126,8 @@ int shmap__os_check_sealed(int fd, int allow_unsealed, int *sealed) {
                     "received fd %d is %s: its holder can truncate it under "
                     "the mapping, and the next access dies of SIGBUS; the "
                     "peer must seal it (F_SEAL_SHRINK), or this end accept "
-                    "such memory (shmap_backend_set_require_sealed / "
-                    "shmap_frontend_set_require_sealed, 0)",
+                    "such memory (seal_policy SHMAP_SEALS_OPTIONAL in its "
+                    "shmap_backend_options / shmap_frontend_options)",
                     fd,
                     seals < 0 ? "not a sealable memfd (a regular file or shm "
                                 "object)"

@@ -211,8 +211,12 @@ int main(int argc, char **argv) {
     if (rc == 0) {
       uint8_t *p = shmap_window_translate(w, (uint64_t)i * REGION_SIZE, 64);
       memset(p, 0xa0 + i, 64);
-      r[i] = (shmap_region){GUEST_BASE + (uint64_t)i * 2 * REGION_SIZE,
-                            REGION_SIZE, m[i], 0, p};
+      r[i] = (shmap_region){.guest_address =
+                                GUEST_BASE + (uint64_t)i * 2 * REGION_SIZE,
+                            .size = REGION_SIZE,
+                            .mappable = m[i],
+                            .file_offset = 0,
+                            .host = p};
     }
   }
   step("memory", rc, NULL);
