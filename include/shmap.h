@@ -28,6 +28,11 @@
  * - Ownership: a `**out` result belongs to the caller, who ends it with the
  *   matching unref/release/destroy/close; a pointer the library returns
  *   without `out` is borrowed. A "destroy" of NULL does nothing.
+ * - Growth: structs the library fills end in reserved room it zeroes;
+ *   structs the caller fills end in reserved room the caller zeroes
+ *   (SHMAP_EINVAL otherwise); endpoint options start with a `size` the
+ *   caller sets to sizeof, and the library reads only that much
+ *   (docs/guide.md, "Ownership").
  * - Threads: each function says what it allows; the per-thread error state
  *   makes every failure report safe to read from the failing thread.
  */
