@@ -516,6 +516,36 @@ Test(xlat, set_is_all_or_nothing) {
   cr_assert_eq(live, 0);
 }
 
+/* A broken invariant (set's plan missing a node, provoked through the test
+ * hook) is a defined error, not a silent partial write: set fails, every
+ * lookup in the range says either "not here" or the right answer, nothing
+ * leaks, and clearing and freeing work. Before, the fill returned quietly
+ * and set reported success. */
+Test(xlat, broken_plan_is_a_defined_error) {
+  shmap__xlat x;
+  const uint64_t U = 4096;
+  init_four_levels(&x);
+  uint64_t at = (3ull << 39) - 5 * U, len = 10 * U;
+  shmap__xlat_test_plan_short = 1;
+  int rc = shmap__xlat_set(&x, at, len, 0x40000);
+  shmap__xlat_test_plan_short = 0;
+  cr_assert_eq(rc, SHMAP__XLAT_EINVAL);
+  for (uint64_t o = at; o < at + len; o += U) {
+    void *p = shmap__xlat_lookup(&x, o, 1);
+    cr_assert(p == NULL || p == ptr(0x40000 + (o - at)),
+              "a wrong translation at 0x%llx", (unsigned long long)o);
+  }
+  shmap__xlat_clear(&x, at, len);
+  for (uint64_t o = at; o < at + len; o += U)
+    cr_assert_null(shmap__xlat_lookup(&x, o, 1));
+  /* The same set without the fault works in the same table. */
+  cr_assert_eq(shmap__xlat_set(&x, at, len, 0x40000), 0);
+  cr_assert_eq(shmap__xlat_lookup(&x, at + 9 * U, U), ptr(0x40000 + 9 * U));
+  shmap__xlat_clear(&x, at, len);
+  shmap__xlat_free(&x);
+  cr_assert_eq(live, 0);
+}
+
 /* A range under one leaf (the way most maps go) takes the short way to
  * the leaf, creating the nodes on the way that are missing: all of them or
  * none, and clearing it takes back exactly those that it leaves empty. */

@@ -147,6 +147,9 @@ extern void (*shmap__xlat_test_free)(void *p);
  * lock-free walk calls it before every load of a slot, so that a test can
  * play a writer at that moment and check what the reader makes of it. */
 extern void (*shmap__xlat_test_step)(void);
+/* Test-only, same build: a set's plan counts this many nodes fewer than it
+ * needs, to provoke the broken-invariant path (xlat.c, broken()). */
+extern unsigned shmap__xlat_test_plan_short;
 #endif
 
 #endif /* SHMAP_XLAT_H */
