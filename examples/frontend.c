@@ -48,7 +48,7 @@ int main(int argc, char **argv) {
   int rc, tries = 0;
   while ((rc = shmap_channel_connect(argv[1], SHMAP_ROLE_FRONTEND,
                                      SHMAP_CHANNEL_SAME_USER, &ch)) ==
-             SHMAP_ENOENT &&
+             SHMAP_ECONNREFUSED &&
          ++tries < 200)
     nap();
   if (rc != 0)

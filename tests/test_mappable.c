@@ -23,7 +23,7 @@ SHMAP_TEST(mappable, create_rounds_and_zero_fills) {
 
 SHMAP_TEST(mappable, create_bad_arguments) {
   shmap_mappable *m = NULL;
-  ASSERT_ERR(shmap_mappable_create(0, 0, &m), SHMAP_EINVAL);
+  ASSERT_ERR(shmap_mappable_create(0, 0, &m), SHMAP_EEMPTY);
   ASSERT_ERR(shmap_mappable_create(4096, 0, NULL), SHMAP_EINVAL);
   ASSERT_ERR(shmap_mappable_create(4096, 0x80, &m), SHMAP_EINVAL);
   ASSERT_ERR(shmap_mappable_create(UINT64_MAX, 0, &m), SHMAP_EOVERFLOW);

@@ -445,7 +445,7 @@ SHMAP_TEST(pipe_setup, errors_are_specific) {
   pipe_addr(addr, sizeof addr);
   ASSERT_ERR(shmap_listener_open("/tmp/not-a-pipe", &l), SHMAP_EINVAL);
   ASSERT_ERR(shmap_listener_open("\\\\.\\pipe\\", &l), SHMAP_EINVAL);
-  ASSERT_ERR(shmap_channel_connect(addr, FE, 0, &ch), SHMAP_ENOENT);
+  ASSERT_ERR(shmap_channel_connect(addr, FE, 0, &ch), SHMAP_ECONNREFUSED);
   HANDLE ev = CreateEventW(NULL, TRUE, FALSE, NULL), rd, wr;
   ASSERT_ERR(shmap_channel_adopt(ev, FE, 0, &ch), SHMAP_EBADF);
   cr_assert(test_native_is_open(ev), "adopt closed a handle it refused");

@@ -472,7 +472,7 @@ static int setup(vmm *v, const char *sock) {
   step("connect");
   double end = now_s() + timeout_s;
   while ((rc = shmap_channel_connect(sock, SHMAP_ROLE_FRONTEND, 0, &v->ch)) ==
-             SHMAP_ENOENT &&
+             SHMAP_ECONNREFUSED &&
          now_s() < end)
     nanosleep(&(struct timespec){0, 20000000L}, NULL);
   if (rc != 0)

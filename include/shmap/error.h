@@ -57,7 +57,8 @@ extern "C" {
   XX(ELIMIT, -32, "configured limit exceeded")                                 \
   XX(EREPLY, -33, "peer answered with a failure or a malformed reply")         \
   XX(EAGAIN, -34, "operation would block")                                     \
-  XX(ETIMEDOUT, -35, "operation timed out")
+  XX(ETIMEDOUT, -35, "operation timed out")                                    \
+  XX(ECONNREFUSED, -36, "nobody listens at the address")
 
 /**
  * What a fallible call returns: #SHMAP_OK or one of the negative codes
@@ -91,8 +92,7 @@ typedef enum shmap_errno {
   /** A range overlaps a mapping already in the window, or a region already
    * on the endpoint. */
   SHMAP_EOVERLAP = -8,
-  /** Nothing is mapped, or no region is registered, at that place; also a
-   * channel address nobody listens on. */
+  /** Nothing is mapped, or no region is registered, at that place. */
   SHMAP_ENOENT = -9,
   /** A range covers only part of a mapping or region: unmapping and
    * removal take whole ones. */
@@ -157,7 +157,10 @@ typedef enum shmap_errno {
   SHMAP_EAGAIN = -34,
   /** The channel's timeout (shmap_channel_set_timeout()) passed before the
    * peer answered or the message was complete. */
-  SHMAP_ETIMEDOUT = -35
+  SHMAP_ETIMEDOUT = -35,
+  /** Nobody listens at a channel address: no socket or pipe of that name,
+   * or a socket file no server is bound to (connection refused). */
+  SHMAP_ECONNREFUSED = -36
 } shmap_errno;
 
 /**

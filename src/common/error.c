@@ -7,7 +7,7 @@
 
 /* The message buffer is thread-local so concurrent failures in different
  * threads never garble each other's text. */
-static _Thread_local char last_message[256];
+static _Thread_local char last_message[384];
 static _Thread_local int last_os_error;
 
 const char *shmap_strerror(int err) {
@@ -36,7 +36,8 @@ int shmap_last_os_error(void) { return last_os_error; }
 
 const char *shmap_last_message(void) { return last_message; }
 
-static void record(int code, int os_error, const char *fmt, va_list ap) {
+void shmap__err_record(int code, int os_error, const char *os_text,
+                       const char *fmt, va_list ap) {
   /* The analyzer cannot follow a va_list begun by our callers. */
   int n = vsnprintf(last_message, sizeof last_message, fmt, // NOLINT
                     ap);
@@ -45,7 +46,9 @@ static void record(int code, int os_error, const char *fmt, va_list ap) {
     used = sizeof last_message - 1;
   if (os_error != 0)
     snprintf(last_message + used, sizeof last_message - used,
-             " (%s, OS error %d)", shmap_err_name(code), os_error);
+             " (%s, OS error %d%s%s)", shmap_err_name(code), os_error,
+             os_text != NULL && os_text[0] != 0 ? ": " : "",
+             os_text != NULL ? os_text : "");
   else
     snprintf(last_message + used, sizeof last_message - used, " (%s)",
              shmap_err_name(code));
@@ -55,15 +58,7 @@ static void record(int code, int os_error, const char *fmt, va_list ap) {
 int shmap__err(int code, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  record(code, 0, fmt, ap);
-  va_end(ap);
-  return code;
-}
-
-int shmap__err_os(int code, int os_error, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  record(code, os_error, fmt, ap);
+  shmap__err_record(code, 0, NULL, fmt, ap);
   va_end(ap);
   return code;
 }

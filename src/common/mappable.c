@@ -33,7 +33,7 @@ SHMAP__FLATTEN int shmap_mappable_create(uint64_t size, unsigned flags,
   if (out == NULL)
     return shmap__err(SHMAP_EINVAL, "mappable create: NULL out");
   if (size == 0)
-    return shmap__err(SHMAP_EINVAL, "mappable create: size 0");
+    return shmap__err(SHMAP_EEMPTY, "mappable create: zero length");
   if (flags & ~(unsigned)SHMAP_CREATE_SEAL_SEAL)
     return shmap__err(SHMAP_EINVAL, "mappable create: unknown flags 0x%x",
                       flags);
@@ -168,17 +168,18 @@ int shmap_mappable_seal_writes(shmap_mappable *m) {
   return rc;
 }
 
-static int check_range(const shmap_mappable *m, uint64_t offset, uint64_t len,
-                       int fresh) {
+static int check_range(const char *what, const shmap_mappable *m,
+                       uint64_t offset, uint64_t len, int fresh) {
   if (m == NULL)
-    return shmap__err(SHMAP_EINVAL, "mappable check_range: NULL mappable");
+    return shmap__err(SHMAP_EINVAL, "%s: NULL mappable", what);
   if (len == 0)
-    return shmap__err(SHMAP_EEMPTY, "mappable check_range: zero length");
+    return shmap__err(SHMAP_EEMPTY, "%s: zero length at file offset 0x%" PRIx64,
+                      what, offset);
   if (offset > UINT64_MAX - len)
     return shmap__err(SHMAP_EOVERFLOW,
-                      "mappable check_range: 0x%" PRIx64 " + 0x%" PRIx64
+                      "%s: file offset 0x%" PRIx64 " + length 0x%" PRIx64
                       " overflows",
-                      offset, len);
+                      what, offset, len);
   uint64_t size = m->size;
   int committed = m->committed;
   if (!m->size_fixed && !fresh) {
@@ -188,24 +189,26 @@ static int check_range(const shmap_mappable *m, uint64_t offset, uint64_t len,
   }
   if (!committed)
     return shmap__err(SHMAP_EBACKING,
-                      "mappable check_range: object is not committed backing");
+                      "%s: the mappable is not committed memory (pages "
+                      "reserved, not committed)",
+                      what);
   if (offset + len > size)
     return shmap__err(SHMAP_EBACKING,
-                      "mappable check_range: range 0x%" PRIx64 "+0x%" PRIx64
-                      " exceeds object size 0x%" PRIx64,
-                      offset, len, size);
+                      "%s: file offset 0x%" PRIx64 " + length 0x%" PRIx64
+                      " exceeds the mappable's size 0x%" PRIx64,
+                      what, offset, len, size);
   return 0;
 }
 
 int shmap_mappable_check_range(const shmap_mappable *m, uint64_t offset,
                                uint64_t len) {
-  return check_range(m, offset, len, 0);
+  return check_range("mappable check range", m, offset, len, 0);
 }
 
-int shmap__mappable_check_map(shmap_mappable *m, uint64_t offset,
-                              uint64_t len) {
+int shmap__mappable_check_map(const char *what, shmap_mappable *m,
+                              uint64_t offset, uint64_t len) {
   int fresh = m != NULL && !m->size_fixed &&
               atomic_exchange_explicit(&m->fresh, 0, memory_order_relaxed) &&
               shmap_time_ns() - m->queried_ns <= QUERY_FRESH_NS;
-  return check_range(m, offset, len, fresh);
+  return check_range(what, m, offset, len, fresh);
 }

@@ -69,7 +69,7 @@ int shmap_window_reserve(uint64_t size, uint64_t align, shmap_window **out) {
     return shmap__err(SHMAP_EINVAL, "window reserve: NULL out");
   uint64_t gran = shmap__os_granularity();
   if (size == 0)
-    return shmap__err(SHMAP_EEMPTY, "window reserve: size 0");
+    return shmap__err(SHMAP_EEMPTY, "window reserve: zero length");
   if (size & (gran - 1))
     return shmap__err(SHMAP_EALIGN,
                       "window reserve: size 0x%" PRIx64
@@ -148,11 +148,13 @@ static int add(shmap_window *w, const char *what, shmap__entry *e) {
   if (rc != 0)
     return rc;
   shmap__rwlock_wrlock(&w->lock);
-  if (shmap__table_overlap(&w->table, e->offset, e->len) != NULL) {
+  const shmap__entry *hit = shmap__table_overlap(&w->table, e->offset, e->len);
+  if (hit != NULL) {
     rc = shmap__err(SHMAP_EOVERLAP,
-                    "%s: range 0x%" PRIx64 "+0x%" PRIx64
-                    " overlaps an existing mapping",
-                    what, e->offset, e->len);
+                    "%s: offset 0x%" PRIx64 " + length 0x%" PRIx64
+                    " overlaps the existing mapping at offset 0x%" PRIx64
+                    " + length 0x%" PRIx64,
+                    what, e->offset, e->len, hit->offset, hit->len);
   } else if ((rc = shmap__table_reserve(&w->table)) == 0) {
     if (e->kind != SHMAP_MAPPING_EXTERNAL)
       rc = shmap__os_window_map(w, e);
@@ -163,6 +165,23 @@ static int add(shmap_window *w, const char *what, shmap__entry *e) {
   }
   shmap__rwlock_wrunlock(&w->lock);
   return rc;
+}
+
+/* A read-write map of a read-only mappable fails the same way whether or not
+ * its access was asked before: an adopted mappable's access is asked here
+ * (once; shmap_mappable_access() caches it) rather than left to the OS's
+ * EACCES. Mappables shmap created know theirs: no system call. */
+static int check_writable(const char *what, const shmap_mappable *m,
+                          unsigned prot) {
+  if (!(prot & SHMAP_PROT_WRITE))
+    return 0;
+  unsigned known = shmap__mappable_known_access(m);
+  if (known == 0)
+    known = shmap_mappable_access(m);
+  if (known != 0 && !(known & SHMAP_PROT_WRITE))
+    return shmap__err(SHMAP_EACCES,
+                      "%s: read-write mapping of a read-only mappable", what);
+  return 0;
 }
 
 static int check_prot(const char *what, unsigned prot, int allow_none) {
@@ -185,15 +204,13 @@ SHMAP__FLATTEN int shmap_window_map(shmap_window *w, uint64_t offset,
     return shmap__err(SHMAP_EALIGN,
                       "%s: file offset 0x%" PRIx64 " not aligned to 0x%" PRIx64,
                       what, file_offset, shmap__os_granularity());
-  unsigned known = shmap__mappable_known_access(m);
-  if ((prot & SHMAP_PROT_WRITE) && known != 0 && !(known & SHMAP_PROT_WRITE))
-    return shmap__err(SHMAP_EACCES,
-                      "%s: read-write mapping of a read-only mappable", what);
+  if ((rc = check_writable(what, m, prot)) != 0)
+    return rc;
   /* Check the window range first so its errors win over backing errors. */
   rc = shmap__check_range(what, offset, len, w->size, shmap__os_granularity());
   if (rc != 0)
     return rc;
-  rc = shmap__mappable_check_map(m, file_offset, len);
+  rc = shmap__mappable_check_map(what, m, file_offset, len);
   if (rc != 0)
     return rc;
   shmap__entry e = {offset, len, file_offset, NULL, m, SHMAP_MAPPING_MAPPABLE,
@@ -315,7 +332,8 @@ int shmap__window_replace(shmap_window *w, uint64_t offset, uint64_t len,
     return shmap__err(SHMAP_EALIGN,
                       "%s: file offset 0x%" PRIx64 " not aligned to 0x%" PRIx64,
                       what, file_offset, shmap__os_granularity());
-  if ((rc = shmap__mappable_check_map(m, file_offset, len)) != 0)
+  if ((rc = check_writable(what, m, prot)) != 0 ||
+      (rc = shmap__mappable_check_map(what, m, file_offset, len)) != 0)
     return rc;
   shmap__entry ne = {offset, len, file_offset, NULL, m, SHMAP_MAPPING_MAPPABLE,
                      prot};

@@ -28,11 +28,7 @@
 
 static int sock_err(int code, const char *what) {
   int err = errno;
-  if (err == EPIPE || err == ECONNRESET)
-    return shmap__err_os(SHMAP_ECLOSED, err, "channel %s: peer closed", what);
-  if (err == EAGAIN || err == EWOULDBLOCK)
-    return shmap__err_os(SHMAP_EAGAIN, err, "channel %s: would block", what);
-  return shmap__err_os(code, err, "channel %s", what);
+  return shmap__err_sys(code, err, "channel %s", what);
 }
 
 int shmap__os_chan_timeouts(void) { return 1; }

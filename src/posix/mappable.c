@@ -39,8 +39,8 @@ static int create_memfd(uint64_t size, unsigned flags, int *out) {
   int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (fd < 0)
     return errno == ENOSYS ? SHMAP_ENOTSUP
-                           : shmap__err_os(SHMAP_EOS, errno,
-                                           "mappable create: memfd_create");
+                           : shmap__err_sys(SHMAP_EOS, errno,
+                                            "mappable create: memfd_create");
   int seals = SHMAP_SEALS;
   if (flags & SHMAP_CREATE_SEAL_SEAL)
     seals |= F_SEAL_SEAL;
@@ -51,9 +51,9 @@ static int create_memfd(uint64_t size, unsigned flags, int *out) {
       fcntl(fd, F_ADD_SEALS, seals) != 0) {
     int err = errno;
     close(fd);
-    return shmap__err_os(
-        err == ENOMEM || err == ENOSPC ? SHMAP_ENOMEM : SHMAP_EOS, err,
-        "mappable create: sizing memfd to 0x%" PRIx64, size);
+    /* tmpfs out of room (ENOSPC) is memory too. */
+    return shmap__err_sys(err == ENOSPC ? SHMAP_ENOMEM : SHMAP_EOS, err,
+                          "mappable create: sizing memfd to 0x%" PRIx64, size);
   }
   *out = fd;
   return 0;
@@ -80,14 +80,14 @@ static int create_shm(uint64_t size, int *out) {
     if (fd < 0 && errno == EEXIST)
       continue;
     if (fd < 0)
-      return shmap__err_os(SHMAP_EOS, errno, "mappable create: shm_open");
+      return shmap__err_sys(SHMAP_EOS, errno, "mappable create: shm_open");
     shm_unlink(name);
     if (ftruncate(fd, (off_t)size) != 0) {
       int err = errno;
       close(fd);
-      return shmap__err_os(SHMAP_ENOMEM, err,
-                           "mappable create: sizing shm object to 0x%" PRIx64,
-                           size);
+      return shmap__err_sys(SHMAP_ENOMEM, err,
+                            "mappable create: sizing shm object to 0x%" PRIx64,
+                            size);
     }
     *out = fd;
     return 0;
@@ -138,9 +138,8 @@ int shmap__os_mappable_query(int fd, uint64_t *size, unsigned *access,
                              int *committed) {
   struct stat st;
   if (fd < 0 || fstat(fd, &st) != 0)
-    return shmap__err_os(fd < 0 || errno == EBADF ? SHMAP_EBADF : SHMAP_EOS,
-                         fd < 0 ? EBADF : errno, "mappable: fd %d is not open",
-                         fd);
+    return shmap__err_sys(SHMAP_EOS, fd < 0 ? EBADF : errno,
+                          "mappable: fstat on fd %d", fd);
   /* memfds and shm objects are regular files on tmpfs; pipes, sockets,
    * directories and devices are not memory a peer can rely on. */
   if (!S_ISREG(st.st_mode))
@@ -156,7 +155,7 @@ int shmap__os_mappable_query(int fd, uint64_t *size, unsigned *access,
     return 0;
   int fl = fcntl(fd, F_GETFL);
   if (fl < 0)
-    return shmap__err_os(SHMAP_EOS, errno, "mappable: F_GETFL on fd %d", fd);
+    return shmap__err_sys(SHMAP_EOS, errno, "mappable: F_GETFL on fd %d", fd);
   if ((fl & O_ACCMODE) == O_WRONLY)
     return shmap__err(SHMAP_EBADF, "mappable: fd %d is write-only", fd);
   unsigned acc = (fl & O_ACCMODE) == O_RDWR ? SHMAP_PROT_RW : SHMAP_PROT_READ;
@@ -173,8 +172,7 @@ int shmap__os_mappable_query(int fd, uint64_t *size, unsigned *access,
 int shmap__os_native_dup(int fd, int *out) {
   int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
   if (copy < 0)
-    return shmap__err_os(errno == EBADF ? SHMAP_EBADF : SHMAP_EOS, errno,
-                         "mappable: duplicating fd %d", fd);
+    return shmap__err_sys(SHMAP_EOS, errno, "mappable: duplicating fd %d", fd);
   *out = copy;
   return 0;
 }
@@ -186,8 +184,9 @@ int shmap__os_share_readonly(int fd, int *out) {
    * O_RDONLY: mmap(PROT_WRITE, MAP_SHARED) and mprotect to write fail on it. */
   int ro = open(path, O_RDONLY | O_CLOEXEC);
   if (ro < 0)
-    return shmap__err_os(errno == ENOENT ? SHMAP_ENOTSUP : SHMAP_EOS, errno,
-                         "mappable share_readonly: reopening %s", path);
+    /* No /proc: this system cannot make the read-only reopen. */
+    return shmap__err_sys(errno == ENOENT ? SHMAP_ENOTSUP : SHMAP_EOS, errno,
+                          "mappable share_readonly: reopening %s", path);
   struct stat a, b;
   if (fstat(fd, &a) != 0 || fstat(ro, &b) != 0 || a.st_ino != b.st_ino ||
       a.st_dev != b.st_dev) {
@@ -218,12 +217,19 @@ int shmap__os_seal_writes(int fd) {
   if (fcntl(fd, F_ADD_SEALS, F_SEAL_FUTURE_WRITE) == 0)
     return 0;
   int err = errno;
-  return shmap__err_os(
-      err == EINVAL || err == EPERM ? SHMAP_ENOTSUP : SHMAP_EOS, err,
-      "mappable seal_writes: F_SEAL_FUTURE_WRITE on fd %d "
-      "(a memfd made with sealing allowed, not sealed "
-      "against new seals, Linux 5.1 or later)",
-      fd);
+  /* EINVAL, EPERM: this object cannot take the seal (not a sealable memfd,
+   * sealed against new seals, an older kernel): not the caller's access. */
+  if (err == EINVAL || err == EPERM)
+    return shmap__err_os(SHMAP_ENOTSUP, err,
+                         "mappable seal_writes: F_SEAL_FUTURE_WRITE on fd %d "
+                         "(a memfd made with sealing allowed, not sealed "
+                         "against new seals, Linux 5.1 or later)",
+                         fd);
+  return shmap__err_sys(SHMAP_EOS, err,
+                        "mappable seal_writes: F_SEAL_FUTURE_WRITE on fd %d "
+                        "(a memfd made with sealing allowed, not sealed "
+                        "against new seals, Linux 5.1 or later)",
+                        fd);
 #else
   (void)fd;
   return shmap__err(SHMAP_ENOTSUP,

@@ -23,7 +23,7 @@ static int open_unix(const char *what, const char *path, struct sockaddr_un *sa,
   memcpy(sa->sun_path, path, strlen(path) + 1); /* length checked above */
   *fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (*fd < 0)
-    return shmap__err_os(SHMAP_EOS, errno, "%s: socket", what);
+    return shmap__err_sys(SHMAP_EOS, errno, "%s: socket", what);
   return 0;
 }
 
@@ -51,11 +51,11 @@ int shmap__os_listen(const char *addr, shmap__listener_os *out) {
       close(fd);
       return err == EPROTOTYPE
                  ? shmap__err(SHMAP_EBUSY,
-                              "listen: a live socket is bound to %s (another "
-                              "server?); not taking it over",
+                              "listen: a live socket is bound to %s "
+                              "(another server?); not taking it over",
                               addr)
-                 : shmap__err_os(SHMAP_EOS, err,
-                                 "listen: probing the socket at %s", addr);
+                 : shmap__err_sys(SHMAP_EOS, err,
+                                  "listen: probing the socket at %s", addr);
     }
     unlink(addr);
   }
@@ -67,7 +67,7 @@ int shmap__os_listen(const char *addr, shmap__listener_os *out) {
   if (fchmod(fd, 0600) != 0) {
     int err = errno;
     close(fd);
-    return shmap__err_os(SHMAP_EOS, err, "listen: fchmod on the socket");
+    return shmap__err_sys(SHMAP_EOS, err, "listen: fchmod on the socket");
   }
   int b = bind(fd, (struct sockaddr *)&sa, sizeof sa);
   int err = errno;
@@ -77,7 +77,7 @@ int shmap__os_listen(const char *addr, shmap__listener_os *out) {
       unlink(addr);
     }
     close(fd);
-    return shmap__err_os(SHMAP_EOS, err, "listen: binding %s", addr);
+    return shmap__err_sys(SHMAP_EOS, err, "listen: binding %s", addr);
   }
   out->fd = fd;
   memcpy(out->path, sa.sun_path, sizeof out->path);
@@ -90,7 +90,7 @@ int shmap__os_accept(shmap__listener_os *l, shmap__chan_os *out) {
     fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC);
   while (fd < 0 && errno == EINTR);
   if (fd < 0)
-    return shmap__err_os(SHMAP_EOS, errno, "accept on %s", l->path);
+    return shmap__err_sys(SHMAP_EOS, errno, "accept on %s", l->path);
   out->fd = fd;
   return 0;
 }
@@ -113,9 +113,10 @@ int shmap__os_connect(const char *addr, shmap__chan_os *out) {
   if (c != 0) {
     int err = errno;
     close(fd);
-    return shmap__err_os(err == ENOENT || err == ECONNREFUSED ? SHMAP_ENOENT
-                                                              : SHMAP_EOS,
-                         err, "connect to %s", addr);
+    /* No socket file at the path: nobody listens there, as for a socket
+     * file nobody is bound to (ECONNREFUSED) and a missing pipe on Windows. */
+    return shmap__err_sys(err == ENOENT ? SHMAP_ECONNREFUSED : SHMAP_EOS, err,
+                          "connect to %s", addr);
   }
   out->fd = fd;
   return 0;
@@ -141,7 +142,7 @@ int shmap__os_adopt(shmap_native_t conn, shmap__chan_os *out) {
 int shmap__os_pair(shmap__chan_os *a, shmap__chan_os *b) {
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
-    return shmap__err_os(SHMAP_EOS, errno, "channel pair: socketpair");
+    return shmap__err_sys(SHMAP_EOS, errno, "channel pair: socketpair");
   a->fd = sv[0];
   b->fd = sv[1];
   return 0;
@@ -155,7 +156,7 @@ int shmap__os_peer_check(shmap__chan_os *c) {
   struct ucred cred;
   socklen_t len = sizeof cred;
   if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
-    return shmap__err_os(SHMAP_EOS, errno, "channel: SO_PEERCRED");
+    return shmap__err_sys(SHMAP_EOS, errno, "channel: SO_PEERCRED");
   if (cred.uid != geteuid())
     return shmap__err(SHMAP_EPERM, "channel: peer uid %u is not ours (%u)",
                       (unsigned)cred.uid, (unsigned)geteuid());

@@ -122,8 +122,8 @@ int shmap__os_window_reserve(shmap_window *w, uint64_t align) {
   size_t total = (size_t)(w->size + align) + page;
   uint8_t *p = mmap(NULL, total, PROT_NONE, RESERVE_FLAGS, -1, 0);
   if (p == MAP_FAILED)
-    return shmap__err_os(errno == ENOMEM ? SHMAP_ENOMEM : SHMAP_EOS, errno,
-                         "window reserve: 0x%" PRIx64 " bytes", w->size);
+    return shmap__err_sys(SHMAP_EOS, errno,
+                          "window reserve: 0x%" PRIx64 " bytes", w->size);
   uintptr_t start =
       ((uintptr_t)p + page + (uintptr_t)align - 1) & ~(uintptr_t)(align - 1);
   size_t head = start - (uintptr_t)p;           /* page to align */
@@ -175,24 +175,24 @@ int shmap__os_window_map(shmap_window *w, const shmap__entry *e) {
    * the range is reserved again rather than a hole anyone could take. */
   (void)rereserve(addr, e->len);
   /* EACCES: a read-only (or write-only) fd; EPERM: a write seal. */
-  return shmap__err_os(err == ENOMEM                   ? SHMAP_ENOMEM
-                       : err == EACCES || err == EPERM ? SHMAP_EACCES
-                                                       : SHMAP_EOS,
-                       err, "window map: mmap at offset 0x%" PRIx64, e->offset);
+  return shmap__err_sys(SHMAP_EOS, err,
+                        "window map: mmap of 0x%" PRIx64 " bytes at offset "
+                        "0x%" PRIx64,
+                        e->len, e->offset);
 }
 
 int shmap__os_window_unmap(shmap_window *w, const shmap__entry *e) {
   int err = rereserve(w->base + e->offset, e->len);
   if (err != 0)
-    return shmap__err_os(SHMAP_EOS, err, "window unmap: at offset 0x%" PRIx64,
-                         e->offset);
+    return shmap__err_sys(SHMAP_EOS, err, "window unmap: at offset 0x%" PRIx64,
+                          e->offset);
   return 0;
 }
 
 int shmap__os_window_protect(shmap_window *w, const shmap__entry *e,
                              unsigned prot) {
   if (mprotect(w->base + e->offset, (size_t)e->len, to_prot(prot)) != 0)
-    return shmap__err_os(errno == EACCES ? SHMAP_EACCES : SHMAP_EOS, errno,
-                         "window protect: at offset 0x%" PRIx64, e->offset);
+    return shmap__err_sys(SHMAP_EOS, errno,
+                          "window protect: at offset 0x%" PRIx64, e->offset);
   return 0;
 }

@@ -136,9 +136,9 @@ int shmap__os_chan_send(shmap__chan_os *c, const uint8_t *buf, size_t len,
                          FALSE, DUPLICATE_SAME_ACCESS)) {
       err = GetLastError();
       close_remote(c, remote, i);
-      rc = shmap__err_os(
-          err == ERROR_INVALID_HANDLE ? SHMAP_EBADF : SHMAP_EOS, (int)err,
-          "channel send: duplicating handle %zu into the peer", i);
+      rc = shmap__err_sys(SHMAP_EOS, (int)err,
+                          "channel send: duplicating handle %zu into the peer",
+                          i);
       goto out;
     }
   }
@@ -173,9 +173,8 @@ int shmap__os_chan_send(shmap__chan_os *c, const uint8_t *buf, size_t len,
     rc = shmap__err(SHMAP_EOS, "channel send: wrote %lu of %zu bytes",
                     (unsigned long)done, head + len);
   else
-    rc = shmap__err_os(closed_error(err) ? SHMAP_ECLOSED : SHMAP_EOS, (int)err,
-                       "channel send%s",
-                       closed_error(err) ? ": peer closed" : "");
+    rc = shmap__err_sys(SHMAP_EOS, (int)err, "channel send%s",
+                        closed_error(err) ? ": peer closed" : "");
 out:
   if (msg != (uint8_t *)small)
     free(msg);
@@ -274,10 +273,7 @@ int shmap__os_chan_recv_frame(shmap_channel *ch, uint8_t *buf, size_t cap,
   /* Waiting for a message to begin is never bounded. */
   DWORD err = pipe_io(c, 0, buf, (DWORD)cap, &got, 0, NULL);
   if (err != 0 && err != ERROR_MORE_DATA)
-    return closed_error(err)
-               ? shmap__err_os(SHMAP_ECLOSED, (int)err,
-                               "channel receive: peer closed the connection")
-               : shmap__err_os(SHMAP_EOS, (int)err, "channel receive");
+    return shmap__err_sys(SHMAP_EOS, (int)err, "channel receive");
   uint64_t tail[ENVELOPE_MAX / 8]; /* not cleared: `more` bytes are read */
   size_t total = got;
   if (err == ERROR_MORE_DATA) {

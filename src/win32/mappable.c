@@ -94,18 +94,15 @@ int shmap__os_mappable_create(uint64_t size, unsigned flags, HANDLE *out,
   DWORD err;
   SECURITY_ATTRIBUTES sa = {sizeof sa, section_sd(&err), FALSE};
   if (sa.lpSecurityDescriptor == NULL)
-    return shmap__err_os(SHMAP_EOS, (int)err,
-                         "mappable create: building the section DACL");
+    return shmap__err_sys(SHMAP_EOS, (int)err,
+                          "mappable create: building the section DACL");
   HANDLE h =
       CreateFileMappingW(INVALID_HANDLE_VALUE, &sa, PAGE_READWRITE | SEC_COMMIT,
                          (DWORD)(size >> 32), (DWORD)size, NULL);
   err = GetLastError();
   if (h == NULL)
-    return shmap__err_os(
-        err == ERROR_NOT_ENOUGH_MEMORY || err == ERROR_COMMITMENT_LIMIT
-            ? SHMAP_ENOMEM
-            : SHMAP_EOS,
-        (int)err, "mappable create: section of 0x%" PRIx64, size);
+    return shmap__err_sys(SHMAP_EOS, (int)err,
+                          "mappable create: section of 0x%" PRIx64, size);
   *out = h;
   return 0;
 }
@@ -147,16 +144,16 @@ int shmap__os_mappable_query(HANDLE h, uint64_t *size, unsigned *access,
 int shmap__os_native_dup(HANDLE h, HANDLE *out) {
   if (!DuplicateHandle(GetCurrentProcess(), h, GetCurrentProcess(), out, 0,
                        FALSE, DUPLICATE_SAME_ACCESS))
-    return shmap__err_os(SHMAP_EBADF, (int)GetLastError(),
-                         "mappable: duplicating handle %p", h);
+    return shmap__err_sys(SHMAP_EOS, (int)GetLastError(),
+                          "mappable: duplicating handle %p", h);
   return 0;
 }
 
 int shmap__os_share_readonly(HANDLE h, HANDLE *out) {
   if (!DuplicateHandle(GetCurrentProcess(), h, GetCurrentProcess(), out,
                        SECTION_QUERY | SECTION_MAP_READ, FALSE, 0))
-    return shmap__err_os(SHMAP_EOS, (int)GetLastError(),
-                         "mappable share_readonly: duplicating %p", h);
+    return shmap__err_sys(SHMAP_EOS, (int)GetLastError(),
+                          "mappable share_readonly: duplicating %p", h);
   return 0;
 }
 

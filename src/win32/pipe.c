@@ -43,14 +43,14 @@ static int token_user(HANDLE process, const char *what, BYTE *sid, DWORD cap) {
   } info;
   DWORD len = 0;
   if (!OpenProcessToken(process, TOKEN_QUERY, &tok))
-    return shmap__err_os(SHMAP_EOS, (int)GetLastError(), "%s: process token",
-                         what);
+    return shmap__err_sys(SHMAP_EOS, (int)GetLastError(), "%s: process token",
+                          what);
   BOOL ok = GetTokenInformation(tok, TokenUser, &info, sizeof info, &len);
   DWORD err = GetLastError();
   CloseHandle(tok);
   if (!ok || !CopySid(cap, sid, info.user.User.Sid))
-    return shmap__err_os(SHMAP_EOS, ok ? (int)GetLastError() : (int)err,
-                         "%s: token user", what);
+    return shmap__err_sys(SHMAP_EOS, ok ? (int)GetLastError() : (int)err,
+                          "%s: token user", what);
   return 0;
 }
 
@@ -64,7 +64,7 @@ static int user_only(SECURITY_ATTRIBUTES *sa) {
   if (rc != 0)
     return rc;
   if (!ConvertSidToStringSidW(sid, &text))
-    return shmap__err_os(SHMAP_EOS, (int)GetLastError(), "pipe DACL: SID");
+    return shmap__err_sys(SHMAP_EOS, (int)GetLastError(), "pipe DACL: SID");
   _snwprintf(sddl, sizeof sddl / sizeof *sddl, L"D:P(A;;GA;;;%ls)", text);
   sddl[sizeof sddl / sizeof *sddl - 1] = L'\0';
   LocalFree(text);
@@ -72,8 +72,8 @@ static int user_only(SECURITY_ATTRIBUTES *sa) {
   sa->bInheritHandle = FALSE;
   if (!ConvertStringSecurityDescriptorToSecurityDescriptorW(
           sddl, SDDL_REVISION_1, &sa->lpSecurityDescriptor, NULL))
-    return shmap__err_os(SHMAP_EOS, (int)GetLastError(),
-                         "pipe DACL: security descriptor");
+    return shmap__err_sys(SHMAP_EOS, (int)GetLastError(),
+                          "pipe DACL: security descriptor");
   return 0;
 }
 
@@ -81,6 +81,14 @@ static int user_only(SECURITY_ATTRIBUTES *sa) {
  * new (real Windows enforces it; Wine does not). */
 static int pipe_instance(const char *what, const wchar_t *name, int first,
                          DWORD instances, HANDLE *out) {
+  /* Where the flag is not enforced, a name some server holds is seen by
+   * asking to wait for it: "no such pipe" only when nobody holds it. The
+   * wait connects to nothing (the server sees no peer). */
+  if (first &&
+      (WaitNamedPipeW(name, 1) || GetLastError() != ERROR_FILE_NOT_FOUND))
+    return shmap__err(SHMAP_EBUSY,
+                      "%s: a server already holds pipe %ls; not sharing it",
+                      what, name);
   SECURITY_ATTRIBUTES sa;
   int rc = user_only(&sa);
   if (rc != 0)
@@ -94,10 +102,11 @@ static int pipe_instance(const char *what, const wchar_t *name, int first,
   DWORD err = GetLastError();
   LocalFree(sa.lpSecurityDescriptor);
   if (h == INVALID_HANDLE_VALUE)
-    return shmap__err_os(err == ERROR_ACCESS_DENIED || err == ERROR_PIPE_BUSY
-                             ? SHMAP_EBUSY
-                             : SHMAP_EOS,
-                         (int)err, "%s: creating pipe %ls", what, name);
+    /* ERROR_ACCESS_DENIED from the first instance: another server holds
+     * the name (FILE_FLAG_FIRST_PIPE_INSTANCE), the busy address of POSIX's
+     * EADDRINUSE; it cannot be told from a name another user holds. */
+    return shmap__err_sys(err == ERROR_ACCESS_DENIED ? SHMAP_EBUSY : SHMAP_EOS,
+                          (int)err, "%s: creating pipe %ls", what, name);
   *out = h;
   return 0;
 }
@@ -108,7 +117,7 @@ static int wait_client(HANDLE h, const wchar_t *name) {
   memset(&ov, 0, sizeof ov);
   ov.hEvent = CreateEventW(NULL, TRUE, FALSE, NULL);
   if (ov.hEvent == NULL)
-    return shmap__err_os(SHMAP_EOS, (int)GetLastError(), "accept: event");
+    return shmap__err_sys(SHMAP_EOS, (int)GetLastError(), "accept: event");
   DWORD err = ConnectNamedPipe(h, &ov) ? 0 : GetLastError();
   if (err == ERROR_IO_PENDING) {
     DWORD n;
@@ -118,8 +127,7 @@ static int wait_client(HANDLE h, const wchar_t *name) {
   }
   CloseHandle(ov.hEvent);
   if (err != 0)
-    return shmap__err_os(err == ERROR_NO_DATA ? SHMAP_ECLOSED : SHMAP_EOS,
-                         (int)err, "accept on %ls", name);
+    return shmap__err_sys(SHMAP_EOS, (int)err, "accept on %ls", name);
   return 0;
 }
 
@@ -131,16 +139,16 @@ static int chan_init(HANDLE h, int server, const char *what,
   BOOL ok = server ? GetNamedPipeClientProcessId(h, &pid)
                    : GetNamedPipeServerProcessId(h, &pid);
   if (!ok)
-    return shmap__err_os(SHMAP_EOS, (int)GetLastError(), "%s: peer process id",
-                         what);
+    return shmap__err_sys(SHMAP_EOS, (int)GetLastError(), "%s: peer process id",
+                          what);
   memset(out, 0, sizeof *out);
   out->pipe = h;
   out->peer = OpenProcess(
       PROCESS_DUP_HANDLE | PROCESS_QUERY_LIMITED_INFORMATION, FALSE, pid);
   if (out->peer == NULL)
-    return shmap__err_os(SHMAP_EOS, (int)GetLastError(),
-                         "%s: opening peer process %lu", what,
-                         (unsigned long)pid);
+    return shmap__err_sys(SHMAP_EOS, (int)GetLastError(),
+                          "%s: opening peer process %lu", what,
+                          (unsigned long)pid);
   out->rd_ev = CreateEventW(NULL, TRUE, FALSE, NULL);
   out->wr_ev = CreateEventW(NULL, TRUE, FALSE, NULL);
   if (out->rd_ev == NULL || out->wr_ev == NULL) {
@@ -148,7 +156,7 @@ static int chan_init(HANDLE h, int server, const char *what,
     shmap_native_close(out->rd_ev);
     shmap_native_close(out->wr_ev);
     CloseHandle(out->peer);
-    return shmap__err_os(SHMAP_EOS, err, "%s: I/O events", what);
+    return shmap__err_sys(SHMAP_EOS, err, "%s: I/O events", what);
   }
   return 0;
 }
@@ -210,7 +218,7 @@ static int open_client(const char *what, const wchar_t *name, HANDLE *out) {
       if (!SetNamedPipeHandleState(h, &mode, NULL, NULL)) {
         err = GetLastError();
         CloseHandle(h);
-        return shmap__err_os(SHMAP_EOS, (int)err, "%s: message mode", what);
+        return shmap__err_sys(SHMAP_EOS, (int)err, "%s: message mode", what);
       }
       *out = h;
       return 0;
@@ -223,11 +231,14 @@ static int open_client(const char *what, const wchar_t *name, HANDLE *out) {
         Sleep(1);
       continue;
     }
-    int code = err == ERROR_FILE_NOT_FOUND  ? SHMAP_ENOENT
-               : err == ERROR_PIPE_BUSY     ? SHMAP_ETIMEDOUT
-               : err == ERROR_ACCESS_DENIED ? SHMAP_EACCES
-                                            : SHMAP_EOS;
-    return shmap__err_os(code, (int)err, "%s: opening pipe %ls", what, name);
+    /* No pipe of that name: nobody listens (POSIX: ECONNREFUSED, or no
+     * socket file). Every instance busy until the deadline: timed out. */
+    if (err == ERROR_FILE_NOT_FOUND || err == ERROR_PIPE_BUSY)
+      return shmap__err_os(err == ERROR_PIPE_BUSY ? SHMAP_ETIMEDOUT
+                                                  : SHMAP_ECONNREFUSED,
+                           (int)err, "%s: opening pipe %ls", what, name);
+    return shmap__err_sys(SHMAP_EOS, (int)err, "%s: opening pipe %ls", what,
+                          name);
   }
 }
 
@@ -312,10 +323,10 @@ int shmap__os_chan_peer_from(shmap__chan_os *c, const shmap__chan_os *from) {
   HANDLE peer;
   if (!DuplicateHandle(GetCurrentProcess(), from->peer, GetCurrentProcess(),
                        &peer, 0, FALSE, DUPLICATE_SAME_ACCESS))
-    return shmap__err_os(SHMAP_EOS, (int)GetLastError(),
-                         "channel: taking the peer process %lu of the main "
-                         "channel",
-                         (unsigned long)GetProcessId(from->peer));
+    return shmap__err_sys(SHMAP_EOS, (int)GetLastError(),
+                          "channel: taking the peer process %lu of the main "
+                          "channel",
+                          (unsigned long)GetProcessId(from->peer));
   shmap_native_close(c->peer);
   c->peer = peer;
   return 0;

@@ -92,11 +92,8 @@ static DWORD page_prot(unsigned prot) {
 
 static int os_err(const char *what, uint64_t offset) {
   DWORD e = GetLastError();
-  return shmap__err_os(
-      e == ERROR_NOT_ENOUGH_MEMORY || e == ERROR_COMMITMENT_LIMIT ? SHMAP_ENOMEM
-      : e == ERROR_ACCESS_DENIED                                  ? SHMAP_EACCES
-                                                                  : SHMAP_EOS,
-      (int)e, "window %s at offset 0x%" PRIx64, what, offset);
+  return shmap__err_sys(SHMAP_EOS, (int)e, "window %s at offset 0x%" PRIx64,
+                        what, offset);
 }
 
 /* ------------------------------------------------------------ reserving */
