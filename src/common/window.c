@@ -168,20 +168,31 @@ static int add(shmap_window *w, const char *what, shmap__entry *e) {
 }
 
 /* A read-write map of a read-only mappable fails the same way whether or not
- * its access was asked before: an adopted mappable's access is asked here
- * (once; shmap_mappable_access() caches it) rather than left to the OS's
- * EACCES. Mappables shmap created know theirs: no system call. */
+ * its access was asked before: with the access known, up front (no system
+ * call); unknown (an adopted mappable nobody asked about), the OS refuses
+ * the map and read_only_refused() then asks, only on that failure path, and
+ * records the same message. The common path pays nothing. */
+static int refuse_read_only(const char *what) {
+  return shmap__err(SHMAP_EACCES,
+                    "%s: read-write mapping of a read-only mappable", what);
+}
+
 static int check_writable(const char *what, const shmap_mappable *m,
                           unsigned prot) {
-  if (!(prot & SHMAP_PROT_WRITE))
-    return 0;
   unsigned known = shmap__mappable_known_access(m);
-  if (known == 0)
-    known = shmap_mappable_access(m);
-  if (known != 0 && !(known & SHMAP_PROT_WRITE))
-    return shmap__err(SHMAP_EACCES,
-                      "%s: read-write mapping of a read-only mappable", what);
+  if ((prot & SHMAP_PROT_WRITE) && known != 0 && !(known & SHMAP_PROT_WRITE))
+    return refuse_read_only(what);
   return 0;
+}
+
+static int read_only_refused(const char *what, const shmap_mappable *m,
+                             unsigned prot, int rc) {
+  if (rc != SHMAP_EACCES || !(prot & SHMAP_PROT_WRITE))
+    return rc;
+  unsigned access = shmap_mappable_access(m); /* asks the OS, caches */
+  if (access != 0 && !(access & SHMAP_PROT_WRITE))
+    return refuse_read_only(what);
+  return rc;
 }
 
 static int check_prot(const char *what, unsigned prot, int allow_none) {
@@ -217,8 +228,10 @@ SHMAP__FLATTEN int shmap_window_map(shmap_window *w, uint64_t offset,
                     prot};
   shmap_mappable_ref(m);
   rc = add(w, what, &e);
-  if (rc != 0)
+  if (rc != 0) {
+    rc = read_only_refused(what, m, prot, rc);
     shmap_mappable_unref(m);
+  }
   return rc;
 }
 
