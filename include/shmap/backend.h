@@ -155,8 +155,9 @@ SHMAP_API int shmap_backend_apply(shmap_backend *be, shmap_channel *ch,
  * shmap_mappable_adopt(), SHMAP_ELIMIT past the cap or the slot count,
  * SHMAP_ENOENT / SHMAP_EPARTIAL for a removal) changes no mapping.
  * Foreign messages, ownership and returned errors as
- * shmap_frontend_serve_one(): received descriptors end up owned by the back
- * end's mappings, or closed.
+ * shmap_frontend_serve_one() (SHMAP_ECLOSED, SHMAP_EAGAIN, SHMAP_ETIMEDOUT
+ * for the channel's timeout, framing and transport errors): received
+ * descriptors end up owned by the back end's mappings, or closed.
  */
 SHMAP_API int shmap_backend_serve_one(shmap_backend *be, shmap_channel *ch,
                                       shmap_event *ev);
@@ -176,7 +177,10 @@ SHMAP_API int shmap_backend_serve_one(shmap_backend *be, shmap_channel *ch,
  * Errors: the front end's as replied (see shmap_frontend_serve_one()),
  * or local: SHMAP_EINVAL (NULL, `prot` neither READ nor RW), SHMAP_EACCES
  * (read-write grant of a read-only mappable), those of
- * shmap_mappable_check_range(), SHMAP_ECLOSED, SHMAP_EPROTO, SHMAP_EOS.
+ * shmap_mappable_check_range(), SHMAP_ECLOSED, SHMAP_EPROTO,
+ * SHMAP_ETIMEDOUT (the channel's timeout, shmap_channel_set_timeout(),
+ * passed while sending or waiting inside the reply), the transport errors
+ * of shmap_channel_call(), SHMAP_EOS.
  */
 SHMAP_API int shmap_backend_shmem_map(shmap_channel *ch, uint8_t shmid,
                                       shmap_mappable *m, uint64_t file_offset,

@@ -122,8 +122,11 @@ SHMAP_API int shmap_msg_u64(const shmap_msg *m, uint64_t *value);
  * Ownership: `*out` is the caller's; shmap_listener_close() ends it.
  * Thread-safe.
  *
- * Errors: SHMAP_EINVAL (NULL, empty or too long a path), SHMAP_ENOMEM,
- * SHMAP_EOS (cannot bind: in use, no permission...).
+ * Errors: SHMAP_EINVAL (NULL, empty or too long a path, not a pipe name),
+ * SHMAP_EBUSY (the address is in use: a live server is bound to the socket
+ * or holds the pipe name, or a file that is not a socket is at the path),
+ * SHMAP_EACCES (no permission to create the socket there), SHMAP_ELIMIT
+ * (the process's descriptors are used up), SHMAP_ENOMEM, SHMAP_EOS.
  */
 SHMAP_API int shmap_listener_open(const char *addr, shmap_listener **out);
 /**
@@ -134,7 +137,8 @@ SHMAP_API int shmap_listener_open(const char *addr, shmap_listener **out);
  * thread per listener at a time.
  *
  * Errors: SHMAP_EINVAL (bad role or flags), SHMAP_EPERM (SAME_USER and the
- * peer is someone else: it is disconnected), SHMAP_ENOMEM, SHMAP_EOS.
+ * peer is someone else: it is disconnected), SHMAP_ELIMIT (the process's
+ * descriptors are used up), SHMAP_ENOMEM, SHMAP_EOS.
  */
 SHMAP_API int shmap_listener_accept(shmap_listener *l, unsigned role,
                                     unsigned flags, shmap_channel **out);
@@ -151,8 +155,12 @@ SHMAP_API void shmap_listener_close(shmap_listener *l);
  * Ownership: `*out` is the caller's; shmap_channel_close() ends it.
  * Thread-safe.
  *
- * Errors: SHMAP_EINVAL, SHMAP_ENOENT (nobody listens there: retry later),
- * SHMAP_EPERM (SAME_USER), SHMAP_ENOMEM, SHMAP_EOS.
+ * Errors: SHMAP_EINVAL, SHMAP_ECONNREFUSED (nobody listens there: no
+ * socket or pipe of that name, or a socket file no server is bound to;
+ * retry later), SHMAP_EACCES (no permission to connect), SHMAP_ETIMEDOUT
+ * (Windows: every instance of the pipe stayed busy for 10 s), SHMAP_EPERM
+ * (SAME_USER), SHMAP_ELIMIT (the process's descriptors are used up),
+ * SHMAP_ENOMEM, SHMAP_EOS.
  */
 SHMAP_API int shmap_channel_connect(const char *addr, unsigned role,
                                     unsigned flags, shmap_channel **out);
@@ -176,7 +184,8 @@ SHMAP_API int shmap_channel_adopt(shmap_native_t conn, unsigned role,
  * Ownership: both are the caller's, each closed on its own; on failure
  * neither exists. Thread-safe.
  *
- * Errors: SHMAP_EINVAL, SHMAP_ENOMEM, SHMAP_EOS.
+ * Errors: SHMAP_EINVAL, SHMAP_ELIMIT (the process's descriptors are used
+ * up), SHMAP_ENOMEM, SHMAP_EOS.
  */
 SHMAP_API int shmap_channel_pair(unsigned flags, shmap_channel **front,
                                  shmap_channel **back);
@@ -201,8 +210,11 @@ SHMAP_API unsigned shmap_channel_flags(const shmap_channel *ch);
  * caller still owns and closes the originals.
  *
  * Errors: SHMAP_EINVAL, SHMAP_EFDCOUNT, the codec's errors
- * (shmap_wire_encode()), SHMAP_ECLOSED (peer gone), SHMAP_EOS. Nothing is
- * sent when the message is invalid.
+ * (shmap_wire_encode()), SHMAP_ECLOSED (peer gone), SHMAP_EAGAIN (POSIX: a
+ * non-blocking socket with no room, nothing sent), SHMAP_ETIMEDOUT (the
+ * channel's timeout, shmap_channel_set_timeout(), passed before the message
+ * was all sent: close the channel), SHMAP_EBADF (Windows: a handle to send
+ * is not open), SHMAP_EOS. Nothing is sent when the message is invalid.
  */
 SHMAP_API int shmap_channel_send(shmap_channel *ch, const shmap_wire_msg *msg,
                                  const shmap_native_t *fds, size_t nfds);
@@ -261,7 +273,8 @@ SHMAP_API int shmap_channel_recv_msg(shmap_channel *ch, shmap_msg *m);
  *
  * Errors: SHMAP_EINVAL, SHMAP_ESIZE (size > SHMAP_MSG_MAX_PAYLOAD),
  * SHMAP_EFDCOUNT, SHMAP_EPERM (a memory request of the other direction),
- * the codec's errors, SHMAP_ECLOSED, SHMAP_EOS.
+ * the codec's errors, SHMAP_ECLOSED, SHMAP_EAGAIN, SHMAP_ETIMEDOUT,
+ * SHMAP_EBADF and SHMAP_EOS as shmap_channel_send().
  */
 SHMAP_API int shmap_channel_send_msg(shmap_channel *ch, uint32_t request,
                                      uint32_t flags, const void *payload,
@@ -287,7 +300,9 @@ SHMAP_API int shmap_channel_send_msg(shmap_channel *ch, uint32_t request,
  * @return 0; SHMAP_EREPLY or the shmap code the peer answered with; the
  *         errors of shmap_channel_send_msg() and shmap_channel_recv_msg();
  *         SHMAP_EPROTO when the next message is not that reply; SHMAP_ESIZE
- *         when an acknowledgement is not a u64. On any failure every
+ *         when an acknowledgement is not a u64; SHMAP_ETIMEDOUT when the
+ *         channel's timeout (shmap_channel_set_timeout()) passed while
+ *         sending or inside the reply. On any failure every
  *         descriptor that came with the answer is closed (reply->nfds 0).
  */
 SHMAP_API int shmap_channel_call(shmap_channel *ch, uint32_t request,

@@ -77,7 +77,8 @@ typedef enum shmap_errno {
    * the OS could not commit the memory asked for. */
   SHMAP_ENOMEM = -2,
   /** An OS call failed for a reason no other code names;
-   * shmap_last_os_error() keeps its errno or GetLastError(). */
+   * shmap_last_os_error() keeps its errno or GetLastError(), and
+   * shmap_last_message() gives the OS's text for it. */
   SHMAP_EOS = -3,
   /** An offset or a length is not a multiple of the mapping granularity
    * (shmap_map_granularity(): the page size on POSIX, 64 KiB on Windows). */
@@ -147,7 +148,9 @@ typedef enum shmap_errno {
    * memory behind the mapping is gone, e.g. its object was truncated. */
   SHMAP_EFAULT = -31,
   /** A limit would be exceeded: the endpoint's memory slots, the regions a
-   * request may carry, or the OS's count of mappings per process. */
+   * request may carry, the OS's count of mappings per process, or the
+   * process's (or system's) open descriptors or handles (EMFILE, ENFILE,
+   * ERROR_TOO_MANY_OPEN_FILES). */
   SHMAP_ELIMIT = -32,
   /** The peer answered with a failure, or with a reply shmap cannot read
    * (a non-shmap peer's non-zero value). */
@@ -156,7 +159,9 @@ typedef enum shmap_errno {
    * channel is readable or writable. */
   SHMAP_EAGAIN = -34,
   /** The channel's timeout (shmap_channel_set_timeout()) passed before the
-   * peer answered or the message was complete. */
+   * peer answered or the message was complete; also a connect on Windows
+   * that found every instance of the pipe busy for 10 s, and an OS call
+   * that timed out (ETIMEDOUT, ERROR_TIMEOUT). */
   SHMAP_ETIMEDOUT = -35,
   /** Nobody listens at a channel address: no socket or pipe of that name,
    * or a socket file no server is bound to (connection refused). */
@@ -193,7 +198,9 @@ SHMAP_API int shmap_last_os_error(void);
 /**
  * A sentence describing the calling thread's most recent failure: what was
  * wrong and with which values ("window map: offset 0x1234 not aligned to
- * 0x1000 (SHMAP_EALIGN)"). Empty when no call has failed in this thread.
+ * 0x1000 (SHMAP_EALIGN)"), and for an OS cause its number and the OS's text
+ * ("connect to /run/x.sock (SHMAP_ECONNREFUSED, OS error 2: No such file or
+ * directory)"). Empty when no call has failed in this thread.
  *
  * The buffer belongs to the library and to the calling thread: never free
  * it; it is overwritten by the thread's next failing call (copy it to keep

@@ -49,8 +49,8 @@ typedef struct shmap_negotiation {
  * @param want_protocol  Protocol features wanted beyond the memory ones.
  * @param out  NULL, or receives what was offered and agreed.
  * Errors: SHMAP_EINVAL, SHMAP_EPERM (not the front end of a main channel),
- * SHMAP_EPROTO / SHMAP_ESIZE (a malformed answer), and those of
- * shmap_channel_call().
+ * SHMAP_EPROTO / SHMAP_ESIZE (a malformed answer), SHMAP_ETIMEDOUT (the
+ * channel's timeout passed), and those of shmap_channel_call().
  */
 SHMAP_API int shmap_frontend_negotiate(shmap_channel *ch,
                                        uint64_t want_features,
@@ -59,7 +59,8 @@ SHMAP_API int shmap_frontend_negotiate(shmap_channel *ch,
 /**
  * GET_MAX_MEM_SLOTS: how many regions the back end holds (needs
  * CONFIGURE_MEM_SLOTS; always answered). Errors: SHMAP_EINVAL, SHMAP_ENOTSUP
- * (not negotiated), those of shmap_channel_call().
+ * (not negotiated), SHMAP_ETIMEDOUT (the channel's timeout passed), those
+ * of shmap_channel_call().
  */
 SHMAP_API int shmap_frontend_get_max_mem_slots(shmap_channel *ch,
                                                uint64_t *slots);
@@ -74,8 +75,9 @@ SHMAP_API int shmap_frontend_get_max_mem_slots(shmap_channel *ch,
  * Ownership: *req is the caller's (shmap_channel_close()). On failure
  * nothing is left open.
  * Errors: SHMAP_EINVAL, SHMAP_EPERM (not the front end of a main channel),
- * SHMAP_ENOTSUP (BACKEND_REQ not negotiated), those of
- * shmap_channel_pair() and shmap_channel_call().
+ * SHMAP_ENOTSUP (BACKEND_REQ not negotiated), SHMAP_ETIMEDOUT (the
+ * channel's timeout passed), those of shmap_channel_pair() and
+ * shmap_channel_call().
  */
 SHMAP_API int shmap_frontend_open_backend_channel(shmap_channel *ch,
                                                   unsigned flags,
@@ -100,7 +102,10 @@ SHMAP_API int shmap_frontend_open_backend_channel(shmap_channel *ch,
  * shmap_region_check(), SHMAP_EINVAL (no host address), SHMAP_EPERM (not the
  * front end of a main channel), SHMAP_EOVERLAP (overlaps a region already
  * shared), SHMAP_ELIMIT (a ninth region by SET_MEM_TABLE), SHMAP_ECLOSED,
- * SHMAP_EPROTO (the peer answered something else), SHMAP_EOS.
+ * SHMAP_EPROTO (the peer answered something else), SHMAP_ETIMEDOUT (the
+ * channel's timeout, shmap_channel_set_timeout(), passed while sending or
+ * waiting inside the reply), the transport errors of shmap_channel_call(),
+ * SHMAP_EOS.
  */
 SHMAP_API int shmap_frontend_add_region(shmap_channel *ch,
                                         const shmap_region *r);

@@ -69,8 +69,10 @@ typedef struct shmap_mappable shmap_mappable;
  * Ownership: on success `*out` holds one reference owned by the caller;
  * drop it with shmap_mappable_unref(). Thread-safe.
  *
- * Errors: SHMAP_EINVAL (size 0, NULL out, unknown flags), SHMAP_EOVERFLOW
- * (rounding overflows), SHMAP_ENOMEM, SHMAP_EOS.
+ * Errors: SHMAP_EEMPTY (size 0, "zero length"), SHMAP_EINVAL (NULL out,
+ * unknown flags), SHMAP_EOVERFLOW (rounding overflows), SHMAP_ENOMEM (also
+ * the OS out of memory for the object), SHMAP_ELIMIT (the process's
+ * descriptors or handles are used up), SHMAP_EOS.
  */
 SHMAP_API int shmap_mappable_create(uint64_t size, unsigned flags,
                                     shmap_mappable **out);
@@ -93,7 +95,9 @@ SHMAP_API int shmap_mappable_create(uint64_t size, unsigned flags,
 SHMAP_API int shmap_mappable_adopt(shmap_native_t native, shmap_mappable **out);
 /**
  * As shmap_mappable_adopt(), but the mappable gets its own duplicate and the
- * caller keeps `native` whatever the outcome (and closes it).
+ * caller keeps `native` whatever the outcome (and closes it). Errors: those
+ * of shmap_mappable_adopt(), and SHMAP_ELIMIT when the process's descriptors
+ * or handles are used up.
  */
 SHMAP_API int shmap_mappable_dup(shmap_native_t native, shmap_mappable **out);
 
@@ -149,7 +153,9 @@ SHMAP_API shmap_native_t shmap_mappable_native(const shmap_mappable *m);
  * Thread-safe.
  *
  * Errors: SHMAP_EINVAL, SHMAP_ENOTSUP (no /proc), SHMAP_EPERM (the mode
- * allows writing and this process cannot change it), SHMAP_EOS.
+ * allows writing and this process cannot change it), SHMAP_EACCES (the OS
+ * refused the read-only reopen), SHMAP_ELIMIT (the process's descriptors or
+ * handles are used up), SHMAP_EOS.
  */
 SHMAP_API int shmap_mappable_share_readonly(const shmap_mappable *m,
                                             shmap_native_t *out);

@@ -106,8 +106,12 @@ SHMAP_API size_t shmap_window_count(const shmap_window *w);
  * Errors: SHMAP_EINVAL (NULL, bad prot), SHMAP_EEMPTY, SHMAP_EALIGN (offset,
  * file_offset or len not granularity-aligned), SHMAP_EOVERFLOW,
  * SHMAP_ERANGE (past the window end), SHMAP_EOVERLAP, SHMAP_EBACKING,
- * SHMAP_EACCES (RW on a read-only mappable), SHMAP_ENOMEM, SHMAP_EOS. On
- * error the window is unchanged.
+ * SHMAP_EACCES (RW on a read-only mappable, adopted or created, whether or
+ * not shmap_mappable_access() was asked first: the same code and message),
+ * SHMAP_ELIMIT (Linux: near the vm.max_map_count limit), SHMAP_ENOMEM,
+ * SHMAP_EOS. The message names the call ("window map: ...") and, for an
+ * overlap, the existing mapping's offset and length. On error the window is
+ * unchanged.
  */
 SHMAP_API int shmap_window_map(shmap_window *w, uint64_t offset,
                                shmap_mappable *m, uint64_t file_offset,
