@@ -41,6 +41,79 @@ start_server() {
   fail "server did not listen"
 }
 
+# 0. (issue 16) a command-line tool: help on stdout with exit 0, the
+#    version, usage errors on stderr with exit 2 naming what was wrong,
+#    options that do not fit the role refused, fatal errors as JSON lines.
+# expect STATUS PATTERN ARGS...: exit STATUS and stderr matching PATTERN
+# (for STATUS 0, stdout).
+expect() {
+  local want=$1 pat=$2 rc=0
+  shift 2
+  timeout 60 "${shmap[@]}" "$@" >"$dir/send.out" 2>"$dir/serve.out" </dev/null || rc=$?
+  [ "$rc" = "$want" ] || fail "shmap $*: exit $rc, not $want"
+  local where=$dir/serve.out
+  [ "$want" = 0 ] && where=$dir/send.out
+  [ -z "$pat" ] || tr -d '\r' <"$where" | grep -q -e "$pat" \
+    || fail "shmap $*: no '$pat' in $( [ "$want" = 0 ] && echo stdout || echo stderr)"
+}
+: >"$dir/serve.out"
+: >"$dir/send.out"
+for h in --help -h help; do
+  expect 0 '^usage: shmap' $h
+  [ -s "$dir/serve.out" ] && fail "shmap $h wrote to stderr"
+done
+version=$("${shmap[@]}" info | sed -n 's/.*"version":"\([^"]*\)".*/\1/p')
+[ -n "$version" ] || fail "info has no version"
+expect 0 "^shmap $version" --version
+expect 0 'binary (1K = 1024)' serve --help
+expect 0 'default 64G' serve --help
+expect 0 'binary (1K = 1024)' send --help
+expect 0 '--wait SECONDS' send --help
+expect 0 'default 16M' demo --help
+expect 0 'page_size' info --help
+expect 0 '^usage: shmap send' help send
+expect 2 'unknown option --bogus' info --bogus
+expect 2 "bad size '64X'" serve --listen "$addr" --role backend --guest-size 64X
+expect 2 "64X" send --connect "$addr" --role frontend --region 0x100000:64X
+expect 2 'missing --region' send --connect "$addr" --role frontend
+expect 2 'unknown option --bogus' send --connect "$addr" --role frontend \
+  --region 0:64K --bogus
+expect 2 "unknown role 'sidekick'" send --connect "$addr" --role sidekick \
+  --region 0:64K
+expect 2 "unknown role 'sidekick'" serve --listen "$addr" --role sidekick
+expect 2 '--shmem is for --role backend' send --connect "$addr" \
+  --role frontend --shmem 0:0:64K
+expect 2 '--negotiate is for --role frontend' send --connect "$addr" \
+  --role backend --shmem 0:0:64K --negotiate
+expect 2 '--shm is for --role frontend' serve --listen "$addr" \
+  --role backend --shm 0:1M
+expect 2 '--peek is for --role backend' serve --listen "$addr" \
+  --role frontend --peek 0:16
+expect 2 '--hold needs a value' send --connect "$addr" --role frontend \
+  --region 0:64K --hold
+expect 2 'missing --listen' demo frontend
+# Nobody listens: the failure is a JSON line on stdout, exit 1.
+expect 1 '' send --connect "$addr" --role frontend --region 0:64K
+grep -q '^{"event":"error","error":"SHMAP_ECONNREFUSED","message":".*"}' \
+  "$dir/send.out" || fail "connect failure not a JSON error line: $(cat "$dir/send.out")"
+# --wait: bounded when nobody comes...
+t0=$(date +%s)
+expect 1 '' send --connect "$addr" --role frontend --region 0:64K --wait 1
+grep -q '"event":"error"' "$dir/send.out" || fail "--wait: no error line"
+[ $(($(date +%s) - t0)) -le 30 ] || fail "--wait 1 did not end in time"
+# ... and connected when the server comes late.
+"${shmap[@]}" send --connect "$addr" --role frontend --region 0x100000:64K \
+  --wait 60 >"$dir/late.out" 2>&1 &
+late=$!
+sleep 1
+kill -0 "$late" 2>/dev/null || fail "send --wait did not wait: $(cat "$dir/late.out")"
+start_server --role backend
+wait "$late" || fail "send --wait exited $?: $(cat "$dir/late.out")"
+wait "$server" || fail "server exited $?"
+grep -q '"request":"ADD_MEM_REG","result":0' "$dir/late.out" \
+  || fail "send --wait sent nothing: $(cat "$dir/late.out")"
+passed=$((passed + 1))
+
 # 1. front end sends regions to a back-end server.
 start_server --role backend
 "${shmap[@]}" send --connect "$addr" --role frontend --region 0x100000:64K:3 \

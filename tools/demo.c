@@ -13,6 +13,7 @@
  * end checks the back end's bytes in guest RAM and in the buffer, writes an
  * answer into the buffer, and the back end checks that before unmapping.
  * Each side exits non-zero on any mismatch; the front end prints a report. */
+#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,34 +47,99 @@ static uint64_t check(const uint8_t *p, uint64_t n, uint32_t seed) {
   return bad;
 }
 
-static int parse(int argc, char **argv, const char *addr_flag,
-                 struct demo_opts *o) {
+static const char help[] =
+    "usage: shmap demo frontend --listen ADDR [--regions N] [--region-size "
+    "SIZE]\n"
+    "       shmap demo backend --connect ADDR [--regions N] [--region-size "
+    "SIZE]\n"
+    "\n"
+    "The main job in two processes: start the front end, then the back end "
+    "with\n"
+    "the same --regions and --region-size. The front end shares N regions of\n"
+    "guest RAM (ADD_MEM_REG), the back end checks and writes them and maps a\n"
+    "buffer of its own into the front end's shared-memory window "
+    "(SHMEM_MAP);\n"
+    "each side checks the other's bytes. The front end prints a report; each\n"
+    "side exits 1 on a mismatch or a failure (printed as the JSON line\n"
+    "{\"event\":\"error\",\"error\":\"SHMAP_E...\",\"message\":"
+    "\"...\"}).\n"
+    "\n"
+    "Options:\n"
+    "  --listen ADDR       frontend: where to wait for the back end (a Unix\n"
+    "                      socket path; on Windows a named pipe)\n"
+    "  --connect ADDR      backend: the front end's address\n"
+    "  --regions N         regions of guest RAM, 1 to 64 (default 4)\n"
+    "  --region-size SIZE  bytes per region, K, M or G binary (default 16M)\n"
+    "  -h, --help          this help\n";
+
+enum { O_LISTEN = 256, O_CONNECT, O_REGIONS, O_REGION_SIZE };
+
+/* 1 for --help, 2 for a usage error. */
+static int parse(int argc, char **argv, int front, struct demo_opts *o) {
+  static const struct option longs[] = {
+      {"help", no_argument, NULL, 'h'},
+      {"listen", required_argument, NULL, O_LISTEN},
+      {"connect", required_argument, NULL, O_CONNECT},
+      {"regions", required_argument, NULL, O_REGIONS},
+      {"region-size", required_argument, NULL, O_REGION_SIZE},
+      {NULL, 0, NULL, 0}};
+  const char *cmd = front ? "demo frontend" : "demo backend";
   o->addr = NULL;
   o->regions = 4;
   o->size = UINT64_C(16) << 20;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (strcmp(argv[i], addr_flag) == 0)
-      o->addr = argv[i + 1];
-    else if (strcmp(argv[i], "--regions") == 0)
-      o->regions = atoi(argv[i + 1]);
-    else if (strcmp(argv[i], "--region-size") != 0 ||
-             tool_parse_size(argv[i + 1], &o->size) != 0)
-      return -1;
+  opterr = 0;
+  int c;
+  while ((c = getopt_long(argc, argv, ":h", longs, NULL)) != -1) {
+    char *end;
+    long n;
+    switch (c) {
+    case 'h': fputs(help, stdout); return 1;
+    case O_LISTEN:
+    case O_CONNECT:
+      if ((c == O_LISTEN) != front)
+        return tool_usage_error(cmd, "--%s is for demo %s",
+                                c == O_LISTEN ? "listen" : "connect",
+                                front ? "backend" : "frontend");
+      o->addr = optarg;
+      break;
+    case O_REGIONS:
+      n = strtol(optarg, &end, 10);
+      if (end == optarg || *end != '\0' || n < 1 || n > 64)
+        return tool_usage_error(cmd, "--regions: bad count '%s' (1 to 64)",
+                                optarg);
+      o->regions = (int)n;
+      break;
+    case O_REGION_SIZE:
+      if (tool_opt_size(cmd, "--region-size", optarg, &o->size) != 0)
+        return 2;
+      if (o->size < 2 || o->size > GUEST_STRIDE)
+        return tool_usage_error(cmd, "--region-size: '%s' is not 2 to 1G",
+                                optarg);
+      break;
+    default: return tool_bad_option(cmd, c, argv);
+    }
   }
-  return o->addr != NULL && o->regions >= 1 && o->regions <= 64 ? 0 : -1;
+  if (optind < argc)
+    return tool_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+  if (o->addr == NULL)
+    return tool_usage_error(cmd, "missing %s ADDR",
+                            front ? "--listen" : "--connect");
+  return 0;
 }
 
 static int die(const char *who, const char *what) {
-  fprintf(stderr, "demo %s: %s: %s\n", who, what, shmap_last_message());
-  return 1;
+  char buf[128];
+  snprintf(buf, sizeof buf, "demo %s: %s", who, what);
+  return tool_fatal(0, buf, NULL);
 }
 
 /* ---------------------------------------------------------------- front */
 
 static int frontend(int argc, char **argv) {
   struct demo_opts o;
-  if (parse(argc, argv, "--listen", &o) != 0)
-    return 2;
+  int prc = parse(argc, argv, 1, &o);
+  if (prc != 0)
+    return prc == 1 ? 0 : prc;
   uint64_t half = o.size / 2, verified = 0, bad = 0;
   shmap_mappable *ram[64] = {0};
   shmap_window *guest = NULL, *bar = NULL;
@@ -193,8 +259,9 @@ static int frontend(int argc, char **argv) {
 
 static int backend(int argc, char **argv) {
   struct demo_opts o;
-  if (parse(argc, argv, "--connect", &o) != 0)
-    return 2;
+  int prc = parse(argc, argv, 0, &o);
+  if (prc != 0)
+    return prc == 1 ? 0 : prc;
   uint64_t half = o.size / 2, bad = 0;
   shmap_window *guest = NULL, *own = NULL;
   shmap_backend *be = NULL;
@@ -262,10 +329,13 @@ int tool_demo(int argc, char **argv) {
     return frontend(argc - 1, argv + 1);
   if (argc >= 2 && strcmp(argv[1], "backend") == 0)
     return backend(argc - 1, argv + 1);
-  fputs("usage: shmap demo frontend --listen ADDR [--regions N] "
-        "[--region-size SIZE]\n"
-        "       shmap demo backend --connect ADDR [--regions N] "
-        "[--region-size SIZE]\n",
-        stderr);
-  return 2;
+  if (argc >= 2 &&
+      (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+    fputs(help, stdout);
+    return 0;
+  }
+  if (argc < 2)
+    return tool_usage_error("demo", "missing the side: frontend or backend");
+  return tool_usage_error("demo", "unknown side '%s' (frontend or backend)",
+                          argv[1]);
 }

@@ -7,6 +7,7 @@
  * listens for a back end's back-end request socket (SHMEM_MAP & co.).
  * --peek GPA:LEN prints guest bytes once a region covers them. */
 #include <errno.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,76 +37,198 @@ struct serve_opts {
 /* The most bytes --peek prints. */
 #define PEEK_MAX 4096
 
+static const char help[] =
+    "usage: shmap serve --listen ADDR --role backend [--guest-size SIZE]\n"
+    "                   [--max-bytes SIZE] [--peek GPA:LEN]\n"
+    "                   [--device blk [--capacity SECTORS | --image FILE "
+    "[--readonly]]]\n"
+    "                   [--allow-unsealed] [--timeout SECONDS]\n"
+    "       shmap serve --listen ADDR --role frontend [--shm ID:SIZE ...]\n"
+    "                   [--allow-unsealed] [--timeout SECONDS]\n"
+    "\n"
+    "Listen at ADDR (a Unix socket path; on Windows a named pipe,\n"
+    "\\\\.\\pipe\\NAME), accept one peer, apply its messages and print "
+    "one JSON\n"
+    "line for each, then {\"event\":\"closed\",...} when it hangs up "
+    "(exit 0)\n"
+    "or breaks the protocol (exit 1).\n"
+    "\n"
+    "Options:\n"
+    "  --listen ADDR        the address to listen at (required)\n"
+    "  --role ROLE          required: backend takes a front end's main "
+    "socket\n"
+    "                       and answers the vhost-user handshake; frontend "
+    "takes\n"
+    "                       a back end's back-end request socket (SHMEM_MAP)\n"
+    "  --allow-unsealed     accept memory the peer could shrink (default: "
+    "refuse\n"
+    "                       it where the system can seal)\n"
+    "  --timeout SECONDS    end the session when the peer stalls a message "
+    "that\n"
+    "                       long; fractions allowed (default: never; 5 with\n"
+    "                       --image)\n"
+    "Back end only:\n"
+    "  --guest-size SIZE    guest address space to reserve (default 64G)\n"
+    "  --max-bytes SIZE     the most guest memory to map (default: no "
+    "limit)\n"
+    "  --peek GPA:LEN       print LEN bytes (1 to 4096) at guest address GPA "
+    "once\n"
+    "                       they are mapped: {\"event\":\"peek\",...}\n"
+    "  --device blk         be a minimal vhost-user-blk device\n"
+    "  --capacity SECTORS   the device's capacity in 512-byte sectors "
+    "(default\n"
+    "                       131072, 64 MiB; --device blk only)\n"
+    "  --image FILE         serve FILE's blocks (--device blk only; POSIX)\n"
+    "  --readonly           serve the image read-only (--image only)\n"
+    "Front end only:\n"
+    "  --shm ID:SIZE        a shared-memory window ID (0 to 255) of SIZE "
+    "bytes\n"
+    "                       for the back end's SHMEM_MAP (up to 16)\n"
+    "  -h, --help           this help\n"
+    "\n"
+    "SIZE, LEN, GPA: a number, decimal or 0x hex, optionally followed by K, "
+    "M\n"
+    "or G, binary (1K = 1024). A fatal error is the line\n"
+    "{\"event\":\"error\",\"error\":\"SHMAP_E...\",\"message\":"
+    "\"...\"} (exit 1); a usage\n"
+    "error is explained on stderr (exit 2).\n";
+
+enum {
+  O_LISTEN = 256,
+  O_ROLE,
+  O_GUEST_SIZE,
+  O_MAX_BYTES,
+  O_DEVICE,
+  O_CAPACITY,
+  O_IMAGE,
+  O_READONLY,
+  O_PEEK,
+  O_ALLOW_UNSEALED,
+  O_TIMEOUT,
+  O_SHM,
+};
+
 static int parse(int argc, char **argv, struct serve_opts *o) {
+  static const struct option longs[] = {
+      {"help", no_argument, NULL, 'h'},
+      {"listen", required_argument, NULL, O_LISTEN},
+      {"role", required_argument, NULL, O_ROLE},
+      {"guest-size", required_argument, NULL, O_GUEST_SIZE},
+      {"max-bytes", required_argument, NULL, O_MAX_BYTES},
+      {"device", required_argument, NULL, O_DEVICE},
+      {"capacity", required_argument, NULL, O_CAPACITY},
+      {"image", required_argument, NULL, O_IMAGE},
+      {"readonly", no_argument, NULL, O_READONLY},
+      {"peek", required_argument, NULL, O_PEEK},
+      {"allow-unsealed", no_argument, NULL, O_ALLOW_UNSEALED},
+      {"timeout", required_argument, NULL, O_TIMEOUT},
+      {"shm", required_argument, NULL, O_SHM},
+      {NULL, 0, NULL, 0}};
+  static const char cmd[] = "serve";
+  /* Options given that belong to one role only. */
+  const char *backend_only = NULL, *frontend_only = NULL;
+  int capacity_given = 0, guest_given = 0, max_given = 0;
   memset(o, 0, sizeof *o);
   o->guest_size = 1ull << 36; /* 64 GiB of address space: costs nothing */
   o->capacity = 131072;       /* 64 MiB in 512-byte sectors */
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (strcmp(a, "--allow-unsealed") == 0) { /* flags without value */
-      o->allow_unsealed = 1;
-      continue;
-    }
-    if (strcmp(a, "--readonly") == 0) {
-      o->readonly = 1;
-      continue;
-    }
-    if (v == NULL)
-      return -1;
-    i++;
-    if (strcmp(a, "--listen") == 0) {
-      o->listen = v;
-    } else if (strcmp(a, "--role") == 0) {
-      o->role = strcmp(v, "backend") == 0    ? SHMAP_ROLE_BACKEND
-                : strcmp(v, "frontend") == 0 ? SHMAP_ROLE_FRONTEND
-                                             : 0;
-    } else if (strcmp(a, "--guest-size") == 0) {
-      if (tool_parse_size(v, &o->guest_size) != 0)
-        return -1;
-    } else if (strcmp(a, "--device") == 0) {
+  opterr = 0;
+  int c, e = 0;
+  while (e == 0 && (c = getopt_long(argc, argv, ":h", longs, NULL)) != -1) {
+    const char *v = optarg;
+    switch (c) {
+    case 'h': fputs(help, stdout); return 1;
+    case O_LISTEN: o->listen = v; break;
+    case O_ROLE: e = tool_opt_role(cmd, v, &o->role); break;
+    case O_GUEST_SIZE:
+      e = tool_opt_size(cmd, "--guest-size", v, &o->guest_size);
+      if (e == 0 && o->guest_size == 0)
+        e = tool_usage_error(cmd, "--guest-size: must not be 0");
+      guest_given = 1;
+      break;
+    case O_MAX_BYTES:
+      e = tool_opt_size(cmd, "--max-bytes", v, &o->max_bytes);
+      max_given = 1;
+      break;
+    case O_DEVICE:
       if (strcmp(v, "blk") != 0)
-        return -1;
+        e = tool_usage_error(cmd, "--device: unknown device '%s' (blk)", v);
       o->blk = 1;
-    } else if (strcmp(a, "--capacity") == 0) {
-      if (tool_parse_size(v, &o->capacity) != 0)
-        return -1;
-    } else if (strcmp(a, "--image") == 0) {
-      o->image = v;
-    } else if (strcmp(a, "--peek") == 0) {
+      break;
+    case O_CAPACITY:
+      e = tool_opt_size(cmd, "--capacity", v, &o->capacity);
+      capacity_given = 1;
+      break;
+    case O_IMAGE: o->image = v; break;
+    case O_READONLY: o->readonly = 1; break;
+    case O_PEEK: {
       const char *colon = strchr(v, ':');
       if (colon == NULL || tool_parse_size(v, &o->peek_gpa) != 0 ||
-          tool_parse_size(colon + 1, &o->peek_len) != 0 || o->peek_len == 0 ||
+          tool_parse_size(colon + 1, &o->peek_len) != 0 ||
+          strchr(colon + 1, ':') != NULL || o->peek_len == 0 ||
           o->peek_len > PEEK_MAX)
-        return -1;
+        e = tool_usage_error(
+            cmd, "--peek: bad value '%s' (GPA:LEN, LEN 1 to %d)", v, PEEK_MAX);
       o->peek = 1;
-    } else if (strcmp(a, "--timeout") == 0) {
-      /* Seconds, fractions allowed; at least a millisecond. */
-      char *end;
-      double sec = strtod(v, &end);
-      if (end == v || *end != '\0' || !(sec >= 0.001 && sec <= 2000000.0))
-        return -1;
-      o->timeout_ms = (int)(sec * 1000.0);
-    } else if (strcmp(a, "--max-bytes") == 0) {
-      if (tool_parse_size(v, &o->max_bytes) != 0)
-        return -1;
-    } else if (strcmp(a, "--shm") == 0 && o->nshm < MAX_SHM) {
-      char *colon = strchr(v, ':');
-      unsigned long id = strtoul(v, NULL, 0);
-      if (colon == NULL || id > 255 ||
-          tool_parse_size(colon + 1, &o->shm_size[o->nshm]) != 0)
-        return -1;
-      o->shmid[o->nshm++] = (uint8_t)id;
-    } else {
-      return -1;
+      break;
+    }
+    case O_ALLOW_UNSEALED: o->allow_unsealed = 1; break;
+    case O_TIMEOUT: {
+      uint64_t ms = 0;
+      e = tool_opt_seconds(cmd, "--timeout", v, 0.001, 2000000.0, &ms);
+      o->timeout_ms = (int)ms;
+      break;
+    }
+    case O_SHM: {
+      char *colon = strchr(v, ':'), *end;
+      unsigned long id = strtoul(v, &end, 0);
+      if (o->nshm == MAX_SHM)
+        e = tool_usage_error(cmd, "--shm: at most %d windows", MAX_SHM);
+      else if (colon == NULL || end != colon || id > 255 ||
+               tool_parse_size(colon + 1, &o->shm_size[o->nshm]) != 0 ||
+               strchr(colon + 1, ':') != NULL || o->shm_size[o->nshm] == 0)
+        e = tool_usage_error(cmd,
+                             "--shm: bad value '%s' (ID:SIZE, ID 0 to 255, "
+                             "SIZE with K, M or G binary)",
+                             v);
+      else
+        o->shmid[o->nshm++] = (uint8_t)id;
+      frontend_only = "--shm";
+      break;
+    }
+    default: return tool_bad_option(cmd, c, argv);
     }
   }
-  /* The device and the peek are the back end's. */
-  if (o->role != SHMAP_ROLE_BACKEND && (o->blk || o->peek))
-    return -1;
-  /* An image is the device's; read-only is the image's. */
-  if ((o->image != NULL && !o->blk) || (o->readonly && o->image == NULL))
-    return -1;
-  return o->listen != NULL && o->role != 0 ? 0 : -1;
+  if (e != 0)
+    return e;
+  if (optind < argc)
+    return tool_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+  if (o->listen == NULL)
+    return tool_usage_error(cmd, "missing --listen ADDR");
+  if (o->role == 0)
+    return tool_usage_error(cmd, "missing --role backend|frontend");
+  backend_only = o->blk           ? "--device"
+                 : o->peek        ? "--peek"
+                 : guest_given    ? "--guest-size"
+                 : max_given      ? "--max-bytes"
+                 : o->image       ? "--image"
+                 : o->readonly    ? "--readonly"
+                 : capacity_given ? "--capacity"
+                                  : NULL;
+  if (o->role == SHMAP_ROLE_FRONTEND && backend_only != NULL)
+    return tool_usage_error(cmd, "%s is for --role backend only", backend_only);
+  if (o->role == SHMAP_ROLE_BACKEND && frontend_only != NULL)
+    return tool_usage_error(cmd, "%s is for --role frontend only",
+                            frontend_only);
+  /* An image and a capacity are the device's; read-only is the image's. */
+  if (!o->blk && (o->image != NULL || capacity_given))
+    return tool_usage_error(cmd, "%s needs --device blk",
+                            o->image != NULL ? "--image" : "--capacity");
+  if (o->image != NULL && capacity_given)
+    return tool_usage_error(cmd, "--capacity and --image exclude each other "
+                                 "(the image's size is the capacity)");
+  if (o->readonly && o->image == NULL)
+    return tool_usage_error(cmd, "--readonly needs --image");
+  return 0;
 }
 
 /* Where a peer's memory is: the window holding host address `p`, and its
@@ -158,7 +281,8 @@ static void peek(struct serve_opts *o, shmap_window *guest) {
   /* Fault-safe, as the head read: not mapped yet is the common failure. */
   if (shmap_window_read(guest, o->peek_gpa, p, (size_t)o->peek_len, NULL) != 0)
     return;
-  printf("{\"peek\":\"0x%" PRIx64 "\",\"len\":%" PRIu64 ",\"hex\":\"",
+  printf("{\"event\":\"peek\",\"guest_phys_addr\":%" PRIu64 ",\"len\":%" PRIu64
+         ",\"hex\":\"",
          o->peek_gpa, o->peek_len);
   tool_print_hex(stdout, p, (size_t)o->peek_len);
   printf("\"}\n");
@@ -184,33 +308,26 @@ static int serve_one(shmap_backend *be, shmap_frontend *fe, vub_dev *d,
 static int open_image(const struct serve_opts *o, vub_dev *d) {
 #if TOOL_BLK_IO
   if (vub_open_image(d, o->image, o->readonly) != 0) {
-    fprintf(stderr, "shmap serve: %s: %s\n", o->image, strerror(errno));
-    return 1;
+    char what[512];
+    snprintf(what, sizeof what, "--image %s", o->image);
+    return tool_fatal(0, what, strerror(errno));
   }
   d->on_report = tool_blk_report;
   return 0;
 #else
   (void)d;
-  fprintf(stderr,
-          "shmap serve: --image %s: this build serves no image (the "
-          "device's I/O is POSIX only)\n",
-          o->image);
-  return 2;
+  return tool_usage_error("serve",
+                          "--image %s: this build serves no image (the "
+                          "device's I/O is POSIX only)",
+                          o->image);
 #endif
 }
 
 int tool_serve(int argc, char **argv) {
   struct serve_opts o;
-  if (parse(argc, argv, &o) != 0) {
-    fputs("usage: shmap serve --listen ADDR --role backend|frontend "
-          "[--shm ID:SIZE ...] [--guest-size SIZE] [--max-bytes SIZE]\n"
-          "                   [--device blk [--capacity SECTORS | --image "
-          "FILE [--readonly]]]\n"
-          "                   [--peek GPA:LEN] [--allow-unsealed] "
-          "[--timeout SECONDS]\n",
-          stderr);
-    return 2;
-  }
+  int prc = parse(argc, argv, &o);
+  if (prc != 0)
+    return prc == 1 ? 0 : prc; /* 1: --help */
   vub_dev blk;
   vub_init(&blk, NULL, o.capacity);
   int code = o.image != NULL ? open_image(&o, &blk) : 0;
@@ -280,7 +397,7 @@ int tool_serve(int argc, char **argv) {
   if (rc == 0 && o.timeout_ms > 0)
     rc = shmap_channel_set_timeout(ch, o.timeout_ms);
   if (rc != 0) {
-    fprintf(stderr, "shmap serve: %s\n", shmap_last_message());
+    tool_fatal(rc, "serve", NULL);
     goto out;
   }
   for (;;) {

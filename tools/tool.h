@@ -7,13 +7,38 @@
 
 #include "shmap.h"
 
-int tool_info(void);
+int tool_info(int argc, char **argv);
 int tool_serve(int argc, char **argv);
 int tool_send(int argc, char **argv);
 int tool_demo(int argc, char **argv);
 
 /* Parse a size with an optional K, M or G suffix (binary). */
 int tool_parse_size(const char *s, uint64_t *out);
+
+/* Option parsing, shared by the subcommands (getopt_long). Each returns 0,
+ * or prints what was wrong on stderr (naming `cmd` and the option) and
+ * returns 2, the exit status of a usage error. */
+/* A usage error: "shmap CMD: MESSAGE" and a pointer to CMD's --help. */
+int tool_usage_error(const char *cmd, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* getopt_long's '?' and ':' answers, turned into a usage error. */
+int tool_bad_option(const char *cmd, int c, char **argv);
+/* A size option (K, M, G binary suffixes). */
+int tool_opt_size(const char *cmd, const char *opt, const char *v,
+                  uint64_t *out);
+/* --role backend|frontend. */
+int tool_opt_role(const char *cmd, const char *v, unsigned *role);
+/* Seconds, fractions allowed, in [min_s, max_s]; `*ms` in milliseconds. */
+int tool_opt_seconds(const char *cmd, const char *opt, const char *v,
+                     double min_s, double max_s, uint64_t *ms);
+/* A fatal error as one JSON line on stdout:
+ * {"event":"error","error":"SHMAP_E...","message":"WHAT: ..."}
+ * (`rc` a shmap error code, or 0 for none: then "error" is absent).
+ * `message` NULL: the library's last message. Returns 1. */
+int tool_fatal(int rc, const char *what, const char *message);
 /* Print `n` bytes as lowercase hex. */
 void tool_print_hex(FILE *f, const void *p, size_t n);
 /* Print `s` as a JSON string: quoted, with quotes, backslashes (pipe
