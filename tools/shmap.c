@@ -82,8 +82,9 @@ int main(int argc, char **argv) {
       fprintf(stderr, "shmap help: unknown command '%s'\n", argv[2]);
       return 2;
     }
-    if (argc > 2 && strcmp(a, "help") != 0) {
-      fprintf(stderr, "shmap: unexpected argument '%s' after %s\n", argv[2], a);
+    if (argc > 2) {
+      fprintf(stderr, "shmap: unexpected argument '%s'\n",
+              argv[strcmp(a, "help") == 0 ? 3 : 2]);
       return 2;
     }
     fputs(usage_text, stdout);
