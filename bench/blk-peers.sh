@@ -84,7 +84,7 @@ run_qsd() {
 run_dev() {
   local out=$1 rc=0 end sock=$WORK/dev.sock
   local help
-  help=$("$TOOL" serve --help 2>&1 || true) # usage: exits non-zero
+  help=$("$TOOL" serve --help 2>&1 || true) # read whole (an older tool exited 2 here)
   if [[ $help != *--image* ]]; then
     log "shmap serve has no --image in $BUILD (the blk device is not built)"
     return 1

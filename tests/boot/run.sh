@@ -352,7 +352,7 @@ for peer in "${peers[@]}"; do
   if [[ $CASES == *" qsd "* ]]; then
     if peer_available qsd; then case_vhost "$peer" qsd; else skip qsd "$peer qsd" "$PEER_WHY"; fi
   fi
-  # serve --help exits non-zero: read its usage whole, not through a pipe.
+  # Read serve's help whole, not through a pipe (an older tool exited 2).
   usage=$("$tool" serve --help 2>&1 || true)
   for c in shmap shmap-ro; do
     [[ $CASES == *" $c "* ]] || continue
