@@ -250,6 +250,19 @@ SHMAP_TEST(error, messages_name_the_call_and_the_values) {
            (unsigned long long)(4 * g));
   cr_assert_neq(strstr(shmap_last_message(), want), NULL, "message: %s",
                 shmap_last_message());
+  /* A misaligned offset or length: the message names which. */
+  ASSERT_ERR(shmap_window_map(w, 6 * g + 1, m, 0, g, SHMAP_PROT_RW),
+             SHMAP_EALIGN);
+  cr_assert_neq(strstr(shmap_last_message(), "offset 0x"), NULL, "message: %s",
+                shmap_last_message());
+  cr_assert_null(strstr(shmap_last_message(), "length"), "message: %s",
+                 shmap_last_message());
+  ASSERT_ERR(shmap_window_map(w, 6 * g, m, 0, g - 1, SHMAP_PROT_RW),
+             SHMAP_EALIGN);
+  cr_assert_neq(strstr(shmap_last_message(), "length 0x"), NULL, "message: %s",
+                shmap_last_message());
+  cr_assert_null(strstr(shmap_last_message(), "offset"), "message: %s",
+                 shmap_last_message());
   shmap_mappable_unref(m2);
   shmap_window_release(w);
   shmap_mappable_unref(m);

@@ -14,11 +14,19 @@ int shmap__check_range(const char *what, uint64_t offset, uint64_t len,
                       "%s: offset 0x%" PRIx64 " + length 0x%" PRIx64
                       " overflows",
                       what, offset, len);
-  if (gran > 1 && ((offset | len) & (gran - 1)) != 0)
+  /* Name the one that is off (both when both are). */
+  int off_bad = gran > 1 && (offset & (gran - 1)) != 0;
+  int len_bad = gran > 1 && (len & (gran - 1)) != 0;
+  if (off_bad && len_bad)
     return shmap__err(SHMAP_EALIGN,
-                      "%s: offset 0x%" PRIx64 " or length 0x%" PRIx64
-                      " not aligned to 0x%" PRIx64,
+                      "%s: offset 0x%" PRIx64 " and length 0x%" PRIx64
+                      " not aligned to the granularity 0x%" PRIx64,
                       what, offset, len, gran);
+  if (off_bad || len_bad)
+    return shmap__err(
+        SHMAP_EALIGN,
+        "%s: %s 0x%" PRIx64 " not aligned to the granularity 0x%" PRIx64, what,
+        off_bad ? "offset" : "length", off_bad ? offset : len, gran);
   if (offset + len > limit)
     return shmap__err(SHMAP_ERANGE,
                       "%s: range 0x%" PRIx64 "+0x%" PRIx64
