@@ -50,24 +50,3 @@ void shmap__os_error_text(int err, char *buf, size_t n) {
                : gnu_or_xsi)(strerror_r(err, tmp, sizeof tmp), tmp);
   snprintf(buf, n, "%s", text);
 }
-
-int shmap__err_os(int code, int os_error, const char *fmt, ...) {
-  char text[128];
-  shmap__os_error_text(os_error, text, sizeof text);
-  va_list ap;
-  va_start(ap, fmt);
-  shmap__err_record(code, os_error, text, fmt, ap);
-  va_end(ap);
-  return code;
-}
-
-int shmap__err_sys(int fallback, int os_error, const char *fmt, ...) {
-  int code = shmap__os_translate(os_error, fallback);
-  char text[128];
-  shmap__os_error_text(os_error, text, sizeof text);
-  va_list ap;
-  va_start(ap, fmt);
-  shmap__err_record(code, os_error, text, fmt, ap);
-  va_end(ap);
-  return code;
-}

@@ -1,0 +1,29 @@
+/* shmap — errors from the OS: the one place that turns an errno or a
+ * GetLastError value into a recorded shmap error, with the OS's own text.
+ * What the value means (shmap__os_translate) and its text
+ * (shmap__os_error_text) are the platform's (posix/oserror.c,
+ * win32/oserror.c). Apart from error.c, which test_table links alone. */
+#include <stdarg.h>
+
+#include "internal.h"
+
+int shmap__err_os(int code, int os_error, const char *fmt, ...) {
+  char text[128];
+  shmap__os_error_text(os_error, text, sizeof text);
+  va_list ap;
+  va_start(ap, fmt);
+  shmap__err_record(code, os_error, text, fmt, ap);
+  va_end(ap);
+  return code;
+}
+
+int shmap__err_sys(int fallback, int os_error, const char *fmt, ...) {
+  int code = shmap__os_translate(os_error, fallback);
+  char text[128];
+  shmap__os_error_text(os_error, text, sizeof text);
+  va_list ap;
+  va_start(ap, fmt);
+  shmap__err_record(code, os_error, text, fmt, ap);
+  va_end(ap);
+  return code;
+}
