@@ -232,18 +232,10 @@ static int parse(int argc, char **argv, struct send_opts *o) {
   }
   if (e != 0)
     return e;
-  if (optind < argc)
-    return tool_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
-  if (o->connect == NULL)
-    return tool_usage_error(cmd, "missing --connect ADDR");
-  if (o->role == 0)
-    return tool_usage_error(cmd, "missing --role frontend|backend");
+  if ((e = tool_check_common(cmd, argc, argv, o->connect, "--connect", o->role,
+                             frontend_only, backend_only)) != 0)
+    return e;
   o->negotiate |= o->no_reply_ack;
-  if (o->role == SHMAP_ROLE_BACKEND && frontend_only != NULL)
-    return tool_usage_error(cmd, "%s is for --role frontend only",
-                            frontend_only);
-  if (o->role == SHMAP_ROLE_FRONTEND && backend_only != NULL)
-    return tool_usage_error(cmd, "%s is for --role backend only", backend_only);
   if (o->role == SHMAP_ROLE_BACKEND && nshmem == 0)
     return tool_usage_error(cmd, "missing --shmem ID:OFFSET:SIZE");
   /* A front end with nothing to do, or removing nothing. */

@@ -200,12 +200,6 @@ static int parse(int argc, char **argv, struct serve_opts *o) {
   }
   if (e != 0)
     return e;
-  if (optind < argc)
-    return tool_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
-  if (o->listen == NULL)
-    return tool_usage_error(cmd, "missing --listen ADDR");
-  if (o->role == 0)
-    return tool_usage_error(cmd, "missing --role backend|frontend");
   backend_only = o->blk           ? "--device"
                  : o->peek        ? "--peek"
                  : guest_given    ? "--guest-size"
@@ -214,11 +208,9 @@ static int parse(int argc, char **argv, struct serve_opts *o) {
                  : o->readonly    ? "--readonly"
                  : capacity_given ? "--capacity"
                                   : NULL;
-  if (o->role == SHMAP_ROLE_FRONTEND && backend_only != NULL)
-    return tool_usage_error(cmd, "%s is for --role backend only", backend_only);
-  if (o->role == SHMAP_ROLE_BACKEND && frontend_only != NULL)
-    return tool_usage_error(cmd, "%s is for --role frontend only",
-                            frontend_only);
+  if ((e = tool_check_common(cmd, argc, argv, o->listen, "--listen", o->role,
+                             frontend_only, backend_only)) != 0)
+    return e;
   /* An image and a capacity are the device's; read-only is the image's. */
   if (!o->blk && (o->image != NULL || capacity_given))
     return tool_usage_error(cmd, "%s needs --device blk",

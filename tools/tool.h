@@ -26,6 +26,13 @@ int tool_usage_error(const char *cmd, const char *fmt, ...)
     ;
 /* getopt_long's '?' and ':' answers, turned into a usage error. */
 int tool_bad_option(const char *cmd, int c, char **argv);
+/* What every subcommand checks once its options are read: no stray
+ * argument, the address option (`addr_opt`, e.g. "--listen") given, a role
+ * given, and no option of the other role (`frontend_only` / `backend_only`:
+ * the first such option seen, or NULL). */
+int tool_check_common(const char *cmd, int argc, char **argv, const char *addr,
+                      const char *addr_opt, unsigned role,
+                      const char *frontend_only, const char *backend_only);
 /* A size option (K, M, G binary suffixes). */
 int tool_opt_size(const char *cmd, const char *opt, const char *v,
                   uint64_t *out);

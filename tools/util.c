@@ -192,6 +192,23 @@ int tool_bad_option(const char *cmd, int c, char **argv) {
   return tool_usage_error(cmd, "unknown option %s", arg);
 }
 
+int tool_check_common(const char *cmd, int argc, char **argv, const char *addr,
+                      const char *addr_opt, unsigned role,
+                      const char *frontend_only, const char *backend_only) {
+  if (optind < argc)
+    return tool_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+  if (addr == NULL)
+    return tool_usage_error(cmd, "missing %s ADDR", addr_opt);
+  if (role == 0)
+    return tool_usage_error(cmd, "missing --role backend|frontend");
+  if (role == SHMAP_ROLE_BACKEND && frontend_only != NULL)
+    return tool_usage_error(cmd, "%s is for --role frontend only",
+                            frontend_only);
+  if (role == SHMAP_ROLE_FRONTEND && backend_only != NULL)
+    return tool_usage_error(cmd, "%s is for --role backend only", backend_only);
+  return 0;
+}
+
 int tool_opt_size(const char *cmd, const char *opt, const char *v,
                   uint64_t *out) {
   if (tool_parse_size(v, out) == 0 && strchr(v, ':') == NULL)
