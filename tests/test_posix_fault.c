@@ -11,19 +11,27 @@
 
 #include "support.h"
 
-SHMAP_TEST(posix_fault, truncated_file_gives_efault) {
-  long ps = sysconf(_SC_PAGESIZE);
+/* An unlinked 4-page file, the peer's memory, mapped read-write at window
+ * offset `at` of an 8-page window; the file's descriptor (still the
+ * mappable's) lets the test play the peer that shrinks it. */
+static int file_window(long ps, uint64_t at, shmap_mappable **m,
+                       shmap_window **w) {
   char path[] = "/tmp/shmap-fault-XXXXXX";
   int fd = mkstemp(path);
   cr_assert(fd >= 0);
   unlink(path);
   cr_assert_eq(ftruncate(fd, 4 * ps), 0);
+  ASSERT_OK(shmap_mappable_adopt(fd, m));
+  ASSERT_OK(shmap_window_reserve((uint64_t)(8 * ps), 0, w));
+  ASSERT_OK(shmap_window_map(*w, at, *m, 0, (uint64_t)(4 * ps), SHMAP_PROT_RW));
+  return fd;
+}
+
+SHMAP_TEST(posix_fault, truncated_file_gives_efault) {
+  long ps = sysconf(_SC_PAGESIZE);
   shmap_mappable *m;
-  ASSERT_OK(shmap_mappable_adopt(fd, &m));
   shmap_window *w;
-  ASSERT_OK(shmap_window_reserve((uint64_t)(8 * ps), 0, &w));
-  ASSERT_OK(shmap_window_map(w, (uint64_t)ps, m, 0, (uint64_t)(4 * ps),
-                             SHMAP_PROT_RW));
+  int fd = file_window(ps, (uint64_t)ps, &m, &w);
   uint8_t buf[256];
   memset(buf, 7, sizeof buf);
   ASSERT_OK(shmap_window_write(w, (uint64_t)(3 * ps), buf, sizeof buf, NULL));
@@ -53,16 +61,9 @@ SHMAP_TEST(posix_fault, truncated_file_gives_efault) {
  * first byte that is gone, not where the copy happened to fault. */
 SHMAP_TEST(posix_fault, fault_offset_is_the_first_missing_byte) {
   long ps = sysconf(_SC_PAGESIZE);
-  char path[] = "/tmp/shmap-fault-XXXXXX";
-  int fd = mkstemp(path);
-  cr_assert(fd >= 0);
-  unlink(path);
-  cr_assert_eq(ftruncate(fd, 4 * ps), 0);
   shmap_mappable *m;
-  ASSERT_OK(shmap_mappable_adopt(fd, &m));
   shmap_window *w;
-  ASSERT_OK(shmap_window_reserve((uint64_t)(8 * ps), 0, &w));
-  ASSERT_OK(shmap_window_map(w, 0, m, 0, (uint64_t)(4 * ps), SHMAP_PROT_RW));
+  int fd = file_window(ps, 0, &m, &w);
   cr_assert_eq(ftruncate(fd, ps), 0); /* pages 1..3 are gone */
   /* Lengths and starts where glibc's x86-64 memcpy was seen faulting past
    * the first missing page (a copy that ends in page 1 loads its tail

@@ -27,24 +27,16 @@ static int become(int uid) {
              : -1;
 }
 
-/* A second process that becomes `uid` (-1: stays who it is) and tries to
- * forge write access from the read-only descriptor `fd` it inherited: an
- * O_RDWR reopen through its own /proc/self/fd. Exit code: 0 refused with
- * EACCES, 1 reopened writable (forged), 2 could not become `uid`, 3 another
- * error. */
-static int try_forge(int fd, int uid) {
+/* Run body(fd) in a second process that first becomes `uid` (-1: stays
+ * who it is); its exit code, 2 when it could not become `uid`, -1 when
+ * there was no process. */
+static int in_child(int (*body)(int), int fd, int uid) {
   fflush(NULL);
   pid_t pid = fork();
   if (pid < 0)
     return -1;
-  if (pid == 0) {
-    if (uid >= 0 && become(uid) != 0)
-      _exit(2);
-    char path[64];
-    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-    int rw = open(path, O_RDWR | O_CLOEXEC);
-    _exit(rw >= 0 ? 1 : errno == EACCES ? 0 : 3);
-  }
+  if (pid == 0)
+    _exit(uid >= 0 && become(uid) != 0 ? 2 : body(fd));
   int status;
   while (waitpid(pid, &status, 0) < 0)
     if (errno != EINTR)
@@ -52,34 +44,34 @@ static int try_forge(int fd, int uid) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+/* An O_RDWR reopen of the read-only descriptor `fd` through /proc/self/fd:
+ * 0 refused with EACCES, 1 reopened writable (forged), 3 another error. */
+static int reopen_forge(int fd) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+  int rw = open(path, O_RDWR | O_CLOEXEC);
+  return rw >= 0 ? 1 : errno == EACCES ? 0 : 3;
+}
+
 /* The strongest same-user forgery: chmod the object back (the owner's uid
- * may), then reopen the grant O_RDWR and try to write through a shared
- * mapping and through write(). Exit code: 0 no write got through, 1 a
- * write did (forged), 2 could not become `uid`, 3 another error. */
-static int try_chmod_forge(int fd, int uid) {
-  fflush(NULL);
-  pid_t pid = fork();
-  if (pid < 0)
-    return -1;
-  if (pid == 0) {
-    if (uid >= 0 && become(uid) != 0)
-      _exit(2);
-    (void)fchmod(fd, 0600);
-    char path[64];
-    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-    int rw = open(path, O_RDWR | O_CLOEXEC);
-    if (rw < 0)
-      _exit(0);
-    void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, rw, 0);
-    if (p != MAP_FAILED)
-      _exit(1);
-    _exit(write(rw, "x", 1) == 1 ? 1 : 0);
-  }
-  int status;
-  while (waitpid(pid, &status, 0) < 0)
-    if (errno != EINTR)
-      return -1;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+ * may), reopen the grant O_RDWR and write through a shared mapping and
+ * through write(): 0 no write got through, 1 a write did (forged). */
+static int chmod_forge(int fd) {
+  (void)fchmod(fd, 0600);
+  char path[64];
+  snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+  int rw = open(path, O_RDWR | O_CLOEXEC);
+  if (rw < 0)
+    return 0;
+  void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, rw, 0);
+  if (p != MAP_FAILED)
+    return 1;
+  return write(rw, "x", 1) == 1 ? 1 : 0;
+}
+
+/* A second process of `uid` tries reopen_forge on `fd`. */
+static int try_forge(int fd, int uid) {
+  return in_child(reopen_forge, fd, uid);
 }
 
 /* Everything one user does: create, keep writing through its own
@@ -87,7 +79,8 @@ static int try_chmod_forge(int fd, int uid) {
  * same user try to forge write access. Runs in a process of its own (it may
  * have changed user); exit code as try_forge, 4 setup, 5 the owner's write
  * broke. */
-static int same_user_case(void) {
+static int same_user_case(int unused) {
+  (void)unused;
   shmap_mappable *m;
   shmap_native_t ro;
   if (shmap_mappable_create(4096, 0, &m) != 0 ||
@@ -125,16 +118,9 @@ static void forge_checks(shmap_native_t ro) {
   }
   int other = try_forge(ro, OTHER_UID);
   /* The same user, not root: owner and receiver both uid OTHER_UID. */
-  fflush(NULL);
-  pid_t pid = fork();
-  cr_assert(pid >= 0);
-  if (pid == 0)
-    _exit(become(OTHER_UID) != 0 ? 2 : same_user_case());
-  int status;
-  cr_assert_eq(waitpid(pid, &status, 0), pid);
-  cr_assert(WIFEXITED(status), "the owner process died");
-  int same = WEXITSTATUS(status);
-  /* 1: reopened the grant O_RDWR; 2-4: setup; 5: the owner's write broke */
+  int same = in_child(same_user_case, 0, OTHER_UID);
+  /* 1: reopened the grant O_RDWR; 2-4: setup; 5: the owner's write broke;
+   * 128 and up: the owner process died */
   cr_assert(other == 0 && same == 0, "other user: %d, same user: %d", other,
             same);
 }
@@ -205,7 +191,7 @@ static int sealed_case(int seal) {
     return 6;
   if (shmap_mappable_share_readonly(m, &ro) != 0)
     return 4;
-  int code = try_chmod_forge(ro, -1);
+  int code = in_child(chmod_forge, ro, -1);
   /* The owner's live mapping still writes; a new writable one is refused. */
   *(volatile uint8_t *)shmap_window_base(w) = 7;
   if (code == 0 && seal) {
@@ -225,18 +211,9 @@ static int sealed_case(int seal) {
   return code;
 }
 
+/* As root the owner and the forger both become an ordinary user. */
 static int run_as_other(int seal) {
-  fflush(NULL);
-  pid_t pid = fork();
-  if (pid < 0)
-    return -1;
-  if (pid == 0)
-    _exit(geteuid() == 0 && become(OTHER_UID) != 0 ? 2 : sealed_case(seal));
-  int status;
-  while (waitpid(pid, &status, 0) < 0)
-    if (errno != EINTR)
-      return -1;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return in_child(sealed_case, seal, geteuid() == 0 ? OTHER_UID : -1);
 }
 
 SHMAP_TEST(process, sealed_grant_holds_against_the_same_user) {

@@ -7,23 +7,25 @@
 
 #include "internal.h"
 
-int shmap__err_os(int code, int os_error, const char *fmt, ...) {
+static int record(int code, int os_error, const char *fmt, va_list ap) {
   char text[128];
   shmap__os_error_text(os_error, text, sizeof text);
+  shmap__err_record(code, os_error, text, fmt, ap);
+  return code;
+}
+
+int shmap__err_os(int code, int os_error, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  shmap__err_record(code, os_error, text, fmt, ap);
+  code = record(code, os_error, fmt, ap);
   va_end(ap);
   return code;
 }
 
 int shmap__err_sys(int fallback, int os_error, const char *fmt, ...) {
-  int code = shmap__os_translate(os_error, fallback);
-  char text[128];
-  shmap__os_error_text(os_error, text, sizeof text);
   va_list ap;
   va_start(ap, fmt);
-  shmap__err_record(code, os_error, text, fmt, ap);
+  int code = record(shmap__os_translate(os_error, fallback), os_error, fmt, ap);
   va_end(ap);
   return code;
 }
