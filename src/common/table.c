@@ -2,8 +2,9 @@
  *
  * A sorted array cut into chunks of at most SHMAP__CHUNK entries (see
  * internal.h). A flat sorted array made every insert and remove move the
- * whole tail: 22 µs a removal from the front at 60,000 mappings, more than
- * twice the system call that unmaps the range.
+ * whole tail, which at tens of thousands of mappings cost more than the
+ * system call that unmaps the range (docs/performance.md, "Design
+ * choices").
  * Here a change moves entries inside one chunk only; the chunk pointer
  * array moves only when a chunk splits or leaves, which is once in dozens
  * of changes, and it is 16 bytes a chunk.

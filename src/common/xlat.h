@@ -26,8 +26,8 @@
  * Concurrency: set, clear, suspend and resume write; the caller serializes
  * them against each other (the window's write lock). lookup reads under the
  * caller's read lock. lookup_unlocked reads with no lock at all, because a
- * lock taken by every lookup costs more than the walk (about 10 ns for
- * pthread_rwlock_rdlock and unlock alone) and makes all readers write one
+ * lock taken by every lookup costs more than the walk (docs/performance.md,
+ * "Design choices") and makes all readers write one
  * cache line: with vCPU threads translating at once, that line bounces.
  * A sequence counter guards the walk instead: writers make it odd before
  * they touch a slot and even, one higher, after; a reader reads it, walks

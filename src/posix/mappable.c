@@ -34,7 +34,7 @@
 static int create_memfd(uint64_t size, unsigned flags, int *out) {
   /* The name from the stack, a page every call has just touched: read from
    * a cold page of the library's constants, the kernel's copy costs a
-   * page walk of its own (2 us a create on the benchmark's VM). */
+   * page walk of its own (docs/performance.md, "Design choices"). */
   const char name[] = "shmap";
   int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (fd < 0)

@@ -109,7 +109,8 @@ static int headroom_refill(void) {
  * holes keep the kernel from merging the reservation with a neighbour of
  * the same kind (another window: PROT_NONE, anonymous, NORESERVE), and a
  * map or unmap at a window's edge then splits or merges two areas rather
- * than three, which costs about 1 us less a map+unmap pair here. */
+ * than three, which makes a map+unmap pair cheaper (docs/performance.md,
+ * "Design choices"). */
 int shmap__os_window_reserve(shmap_window *w, uint64_t align) {
   /* The headroom's area first, so that the window, trimmed below, keeps
    * its holes from it as from any neighbour. */
