@@ -3,7 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "internal.h"
+#include "errors.h"
+#include "shmap.h"
 
 /* The message buffer is thread-local so concurrent failures in different
  * threads never garble each other's text. */

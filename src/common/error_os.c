@@ -5,7 +5,8 @@
  * win32/oserror.c). Apart from error.c, which test_table links alone. */
 #include <stdarg.h>
 
-#include "internal.h"
+#include "errors.h"
+#include "shmap.h"
 
 static int record(int code, int os_error, const char *fmt, va_list ap) {
   char text[128];

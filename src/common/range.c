@@ -2,7 +2,9 @@
 #include <inttypes.h>
 #include <string.h>
 
-#include "internal.h"
+#include "checks.h"
+#include "errors.h"
+#include "os_contract.h"
 
 int shmap__check_range(const char *what, uint64_t offset, uint64_t len,
                        uint64_t limit, uint64_t gran) {

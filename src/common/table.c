@@ -19,7 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "compiler.h"
+#include "errors.h"
+#include "table.h"
 
 #define HALF (SHMAP__CHUNK / 2)
 

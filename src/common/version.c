@@ -1,7 +1,7 @@
 /* shmap — the version of the library itself, for programs that want to know
  * which one they loaded (the macros in version.h say which headers they were
  * compiled against). */
-#include "internal.h"
+#include "shmap.h"
 
 /* The numbers are the project's (CMakeLists.txt) through version.h: a
  * release changes both together, and tests/test_version.c compares them. */

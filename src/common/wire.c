@@ -5,7 +5,10 @@
 #include <inttypes.h>
 #include <string.h>
 
-#include "internal.h"
+#include "codec.h"
+#include "compiler.h"
+#include "errors.h"
+#include "shmap.h"
 
 #if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__)
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,

@@ -11,6 +11,13 @@ typedef pthread_rwlock_t shmap__rwlock;
  * range ever meets a hole (common/window.c shmap__window_replace). */
 #define SHMAP__OS_MAP_REPLACES 1
 
+/* A window's platform state: none. mmap keeps the reservation itself
+ * (MAP_FIXED over PROT_NONE), so there is nothing to remember; C wants a
+ * member all the same. */
+typedef struct shmap__window_os {
+  char unused;
+} shmap__window_os;
+
 /* A connected Unix stream socket. */
 typedef struct shmap__chan_os {
   int fd;

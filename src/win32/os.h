@@ -8,7 +8,23 @@
 #endif
 #include <windows.h>
 
+#include <stddef.h>
+#include <stdint.h>
+
 typedef SRWLOCK shmap__rwlock;
+
+/* A window's platform state. Which path the window was reserved on
+ * (win32/window.c): placeholders, where the system has them, keep the
+ * whole range as placeholders at every moment and need nothing else; the
+ * fallback path's window is a set of plain reservations, and it must know
+ * exactly which are its own, because another thread may take a hole it
+ * opens for a moment. */
+typedef struct shmap__window_os {
+  int placeholders; /* 1: placeholder path; 0: fallback path */
+  /* Fallback: our reservations [lo[i], hi[i]), unordered. */
+  uint8_t **lo, **hi;
+  size_t n, cap;
+} shmap__window_os;
 
 /* A connected message-mode named pipe. I/O is overlapped (one event per
  * direction) because Windows serialises synchronous I/O on one file object:

@@ -99,11 +99,8 @@ static int os_err(const char *what, uint64_t offset) {
 /* ------------------------------------------------------------ reserving */
 
 /* Fallback windows remember exactly which reservations are their own
- * (see the fallback path below). */
-typedef struct fb_state {
-  uint8_t **lo, **hi; /* our reservations, unordered */
-  size_t n, cap;
-} fb_state;
+ * (w->os, see the fallback path below). */
+typedef shmap__window_os fb_state;
 static int fb_track(fb_state *f, uint8_t *lo, uint8_t *hi);
 
 /* Over-reserve to find an aligned hole, give it back and take exactly the
@@ -135,22 +132,23 @@ static uint8_t *reserve_aligned(uint64_t size, uint64_t align, int ph) {
   return NULL;
 }
 
+/* The path is chosen once per window and kept in w->os: every later call
+ * on the window follows it (a process-wide probe cannot change under a
+ * window, but the window should not depend on that). */
 int shmap__os_window_reserve(shmap_window *w, uint64_t align) {
-  int ph = shmap__win_placeholders();
-  fb_state *f = NULL;
-  if (!ph && (f = calloc(1, sizeof *f)) == NULL)
-    return shmap__err(SHMAP_ENOMEM, "window reserve: out of memory");
-  w->base = reserve_aligned(w->size, align, ph);
-  if (w->base == NULL) {
-    free(f);
+  fb_state *f = &w->os;
+  memset(f, 0, sizeof *f);
+  f->placeholders = shmap__win_placeholders();
+  w->base = reserve_aligned(w->size, align, f->placeholders);
+  if (w->base == NULL)
     return os_err("reserve", 0);
-  }
-  if (f != NULL && fb_track(f, w->base, w->base + w->size) != 0) {
+  if (!f->placeholders && fb_track(f, w->base, w->base + w->size) != 0) {
     VirtualFree(w->base, 0, MEM_RELEASE);
-    free(f);
+    free(f->lo);
+    free(f->hi);
+    memset(f, 0, sizeof *f);
     return shmap__err(SHMAP_ENOMEM, "window reserve: out of memory");
   }
-  w->os = f;
   return 0;
 }
 
@@ -169,8 +167,8 @@ static void release_all(uint8_t *lo, uint8_t *hi) {
 }
 
 void shmap__os_window_release(shmap_window *w) {
-  fb_state *f = w->os;
-  if (f == NULL) {
+  fb_state *f = &w->os;
+  if (f->placeholders) {
     release_all(w->base, w->base + w->size); /* placeholders: all ours */
     return;
   }
@@ -178,7 +176,7 @@ void shmap__os_window_release(shmap_window *w) {
     VirtualFree(f->lo[i], 0, MEM_RELEASE);
   free(f->lo);
   free(f->hi);
-  free(f);
+  memset(f, 0, sizeof *f);
 }
 
 /* ------------------------------------------------------ placeholder path */
@@ -331,7 +329,7 @@ static int fb_release_range(fb_state *f, uint8_t *addr, uint8_t *end,
 }
 
 static int fb_map_view(shmap_window *w, const shmap__entry *e) {
-  fb_state *f = w->os;
+  fb_state *f = &w->os;
   uint8_t *addr = w->base + e->offset, *end = addr + e->len;
   DWORD access = e->prot & SHMAP_PROT_WRITE ? FILE_MAP_WRITE : FILE_MAP_READ;
   for (int attempt = 0; attempt < 16; attempt++) {
@@ -382,7 +380,7 @@ static int fb_unmap(shmap_window *w, const shmap__entry *e) {
   }
   if (!UnmapViewOfFile(addr))
     return os_err("unmap", e->offset);
-  if (!fb_reserve(w->os, addr, addr + e->len)) {
+  if (!fb_reserve(&w->os, addr, addr + e->len)) {
     SetLastError(ERROR_BUSY);
     return os_err("unmap: re-reserving (another allocation took the range)",
                   e->offset);
@@ -393,11 +391,11 @@ static int fb_unmap(shmap_window *w, const shmap__entry *e) {
 /* ------------------------------------------------------------ dispatch */
 
 int shmap__os_window_map(shmap_window *w, const shmap__entry *e) {
-  return shmap__win_placeholders() ? ph_map(w, e) : fb_map(w, e);
+  return w->os.placeholders ? ph_map(w, e) : fb_map(w, e);
 }
 
 int shmap__os_window_unmap(shmap_window *w, const shmap__entry *e) {
-  return shmap__win_placeholders() ? ph_unmap(w, e) : fb_unmap(w, e);
+  return w->os.placeholders ? ph_unmap(w, e) : fb_unmap(w, e);
 }
 
 int shmap__os_window_protect(shmap_window *w, const shmap__entry *e,
