@@ -838,6 +838,9 @@ SHMAP_TEST(vhost, sans_io_device_loop) {
     memcpy(copy, m, sizeof *m);
     shmap_reply reply;
     shmap_event ev;
+    /* Garbage in: the library fills both whole, their room included. */
+    memset(&reply, 0xa5, sizeof reply);
+    memset(&ev, 0xa5, sizeof ev);
     int rc = shmap_backend_apply(r.be, r.back, m, &reply, &ev);
     if (rc == SHMAP_EREQUEST) {
       /* Not shmap's: untouched, descriptors still the caller's. */
@@ -862,6 +865,11 @@ SHMAP_TEST(vhost, sans_io_device_loop) {
     cr_assert_eq(m->nfds, 0, "descriptors consumed");
     cr_assert_eq(reply.due, 1);
     cr_assert_eq(reply.request, m->hdr.request);
+    for (size_t k = 0; k < sizeof reply.reserved / sizeof reply.reserved[0];
+         k++)
+      cr_assert_eq(reply.reserved[k], 0, "reply.reserved[%zu]", k);
+    for (size_t k = 0; k < sizeof ev.reserved / sizeof ev.reserved[0]; k++)
+      cr_assert_eq(ev.reserved[k], 0, "ev.reserved[%zu]", k);
     if (m->hdr.request == SHMAP_REQ_ADD_MEM_REG) {
       cr_assert_eq(ev.request, SHMAP_REQ_ADD_MEM_REG);
       cr_assert_eq(reply.value, 0);
@@ -880,8 +888,14 @@ SHMAP_TEST(vhost, sans_io_device_loop) {
                       (size_t)(2 * G)),
                0);
   /* A reply not due is not sent. */
-  shmap_reply none = {SHMAP_REQ_ADD_MEM_REG, 0, 0};
+  shmap_reply none = {SHMAP_REQ_ADD_MEM_REG, 0, 0, {0}};
   ASSERT_OK(shmap_channel_send_reply(r.back, &none));
+  ASSERT_NOTHING_SENT(r.front);
+  /* Room that is not zero is refused before anything is sent, due or not. */
+  shmap_reply grown = {SHMAP_REQ_GET_MAX_MEM_SLOTS, 1, 8, {0, 1}};
+  cr_assert_eq(shmap_channel_send_reply(r.back, &grown), SHMAP_EINVAL);
+  cr_assert(strstr(shmap_last_message(), "reserved[1]") != NULL, "%s",
+            shmap_last_message());
   ASSERT_NOTHING_SENT(r.front);
   free(m);
   free(copy);

@@ -105,20 +105,27 @@ typedef struct shmap_event {
   int foreign;          /**< 1: a message the endpoint does not handle (given
                              to the foreign callback, or refused) */
   uint32_t flags;       /**< the header's flags */
-  uint32_t reserved[5]; /**< zero; room to grow */
+  uint32_t reserved[5]; /**< zeroed by the library: room to grow */
 } shmap_event;
 
-/** The reply an applied message calls for (sans-I/O). */
+/**
+ * The reply an applied message calls for (sans-I/O). The library fills it
+ * whole, `reserved` included; a reply built by hand zeroes `reserved`
+ * (an initialiser does), which shmap_channel_send_reply() checks, so that
+ * later versions can give those bytes a meaning.
+ */
 typedef struct shmap_reply {
-  uint32_t request; /**< the code it answers */
-  int due;          /**< 1 when a reply must be sent, 0 when none is */
-  uint64_t value;   /**< the u64 to send (0 success, else the failure or
-                         the answer: features, slot count) */
+  uint32_t request;     /**< the code it answers */
+  int due;              /**< 1 when a reply must be sent, 0 when none is */
+  uint64_t value;       /**< the u64 to send (0 success, else the failure or
+                             the answer: features, slot count) */
+  uint64_t reserved[2]; /**< zero; room to grow */
 } shmap_reply;
 
 /**
  * Send the reply `r` describes on `ch`, or nothing when r->due is 0.
- * Errors as shmap_channel_reply_u64().
+ * SHMAP_EINVAL (nothing sent) when r->reserved is not zero; other errors
+ * as shmap_channel_reply_u64().
  */
 SHMAP_API int shmap_channel_send_reply(shmap_channel *ch, const shmap_reply *r);
 

@@ -449,6 +449,12 @@ int shmap_channel_reply_u64(shmap_channel *ch, uint32_t request,
 int shmap_channel_send_reply(shmap_channel *ch, const shmap_reply *r) {
   if (ch == NULL || r == NULL)
     return shmap__err(SHMAP_EINVAL, "channel send_reply: NULL argument");
+  for (size_t i = 0; i < sizeof r->reserved / sizeof r->reserved[0]; i++)
+    if (r->reserved[i] != 0)
+      return shmap__err(SHMAP_EINVAL,
+                        "channel send_reply: reserved[%zu] is not zero "
+                        "(zero the reply, e.g. with an initialiser)",
+                        i);
   return r->due ? shmap_channel_reply_u64(ch, r->request, r->value) : 0;
 }
 
@@ -558,8 +564,10 @@ int shmap__apply_msg(shmap_channel *ch, shmap_msg *m, shmap_reply *reply,
     ev->msg = m->wire;
     if (!m->known) /* the decoded form is empty: keep the header */
       ev->msg.hdr = m->hdr;
+    memset(ev->reserved, 0, sizeof ev->reserved);
   }
   if (reply != NULL) {
+    memset(reply->reserved, 0, sizeof reply->reserved);
     reply->request = m->hdr.request;
     reply->due = (m->hdr.flags & SHMAP_WIRE_NEED_REPLY) ||
                  shmap_wire_always_answered(m->direction, m->hdr.request);
@@ -608,7 +616,7 @@ serve_foreign(shmap_channel *ch, shmap_event *ev, const uint8_t *buf,
   memset(&m->wire, 0, sizeof m->wire);
   memset(m->reserved, 0, sizeof m->reserved);
   memcpy(m->payload, buf + SHMAP_WIRE_HEADER_SIZE, m->hdr.size);
-  shmap_reply reply = {0, 0, 0};
+  shmap_reply reply = {0};
   int rc;
   if (shmap__apply_msg(ch, m, &reply, ev, apply, ctx) == 0) {
     rc = shmap_channel_send_reply(ch, &reply); /* the endpoint's handshake */
@@ -636,6 +644,7 @@ int shmap__serve_one(shmap_channel *ch, shmap_event *ev, shmap__apply_fn apply,
   ev->head = NULL;
   ev->foreign = 0;
   ev->msg.hdr.request = 0;
+  memset(ev->reserved, 0, sizeof ev->reserved);
   shmap_native_t fds[SHMAP_WIRE_MAX_FDS];
   size_t nfds = 0;
   uint8_t *buf = ch->rxbuf;
