@@ -1,9 +1,10 @@
 /* shmap — fault-safe access to window memory: reads, writes and a 64-bit
  * compare-exchange that report a fault as SHMAP_EFAULT with its offset
- * instead of killing the process (see shmap__os_guarded). */
+ * instead of killing the process (see shmap__guarded in guard.h). */
 #include <inttypes.h>
 #include <string.h>
 
+#include "guard.h"
 #include "internal.h"
 
 enum { OP_READ, OP_WRITE, OP_CAS };
@@ -18,7 +19,7 @@ struct job {
   int swapped;
 };
 
-/* Runs under shmap__os_guarded: it may be abandoned at any byte. */
+/* Runs under shmap__guarded: it may be abandoned at any byte. */
 static void run(void *arg) {
   struct job *j = arg;
   switch (j->op) {
@@ -68,7 +69,7 @@ static uintptr_t first_missing(uintptr_t lo, uintptr_t fault) {
   uintptr_t page = (uintptr_t)shmap__os_page_size();
   for (uintptr_t p = lo; p < fault; p = (p & ~(page - 1)) + page) {
     uintptr_t at = 0;
-    if (shmap__os_guarded(probe, (void *)p, p, p + 1, &at) == SHMAP_EFAULT)
+    if (shmap__guarded(probe, (void *)p, p, p + 1, &at) == SHMAP_EFAULT)
       return p;
   }
   return fault;
@@ -79,7 +80,7 @@ static uintptr_t first_missing(uintptr_t lo, uintptr_t fault) {
 static int guarded_run(const char *what, uint64_t offset, struct job *j,
                        uint64_t *fault_offset) {
   uintptr_t fault = 0, lo = (uintptr_t)j->host;
-  int rc = shmap__os_guarded(run, j, lo, lo + j->len, &fault);
+  int rc = shmap__guarded(run, j, lo, lo + j->len, &fault);
   if (rc == SHMAP_EFAULT) {
     uint64_t at = offset + (uint64_t)(first_missing(lo, fault) - lo);
     if (fault_offset != NULL)

@@ -1,24 +1,24 @@
-/* shmap — fault-safe copies on POSIX.
+/* shmap — the fault guard's trap on POSIX (common/guard.c keeps the books).
  *
  * A peer that truncates an unsealed file under a mapping turns the next
- * access into SIGBUS; a vanished mapping gives SIGSEGV. Accesses made through
- * shmap__os_guarded arm a thread-local recovery point: the signal handler
- * jumps back to it when the faulting address lies inside the range the
- * current thread is copying, and hands every other fault to whatever handler
- * was installed before ours, so the host program's own handling is kept. */
+ * access into SIGBUS; a vanished mapping gives SIGSEGV. The signal handler
+ * jumps back to the recovery point of shmap__os_guard_run() when
+ * shmap__guard_claim() says the faulting address lies inside the range the
+ * current thread armed, and hands every other fault to whatever handler was
+ * installed before ours, so the host program's own handling is kept. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
 
+#include "guard.h"
 #include "internal.h"
 
-/* Per thread: the armed recovery point and the range it covers. They are
- * written before the copy starts, so the TLS block already exists when the
- * handler reads it (no allocation inside the handler). */
-static _Thread_local sigjmp_buf *volatile armed;
-static _Thread_local volatile uintptr_t armed_lo, armed_hi, fault_at;
+/* Per thread: the recovery point of the guarded call running. Written
+ * before fn runs (after the guard record, so the TLS block exists when the
+ * handler reads it: no allocation inside the handler). */
+static _Thread_local sigjmp_buf *volatile recover;
 
 static struct sigaction prev_bus, prev_segv;
 static pthread_once_t install_once = PTHREAD_ONCE_INIT;
@@ -41,11 +41,8 @@ static void pass_on(int sig, siginfo_t *si, void *ctx) {
 }
 
 static void on_fault(int sig, siginfo_t *si, void *ctx) {
-  uintptr_t a = (uintptr_t)si->si_addr;
-  if (armed != NULL && a >= armed_lo && a < armed_hi) {
-    fault_at = a;
-    siglongjmp(*armed, 1);
-  }
+  if (shmap__guard_claim((uintptr_t)si->si_addr))
+    siglongjmp(*recover, 1);
   pass_on(sig, si, ctx);
 }
 
@@ -81,8 +78,7 @@ static int still_ours(int sig) {
          cur.sa_sigaction == on_fault;
 }
 
-int shmap__os_guarded(void (*fn)(void *), void *arg, uintptr_t lo, uintptr_t hi,
-                      uintptr_t *fault) {
+int shmap__os_guard_ready(void) {
   pthread_once(&install_once, install);
   if (install_error)
     return shmap__err(SHMAP_EOS,
@@ -92,24 +88,25 @@ int shmap__os_guarded(void (*fn)(void *), void *arg, uintptr_t lo, uintptr_t hi,
                       "fault-safe access: the program replaced shmap's SIGBUS "
                       "handler; install program handlers before the first "
                       "fault-safe call (shmap chains to them), not after");
+  return 0;
+}
+
+/* The sigsetjmp is here, in the frame that stays live while fn runs
+ * (guard.h). */
+int shmap__os_guard_run(void (*fn)(void *), void *arg) {
   sigjmp_buf jb;
-  armed_lo = lo;
-  armed_hi = hi;
   /* savemask 0: no sigprocmask call per copy. The handler is installed
    * with SA_NODEFER and an empty sa_mask, so running it blocks nothing and
    * jumping out of it leaves the thread's mask as it was: a later fault is
    * delivered again (posix_fault tests fault twice in a row). */
-  if (sigsetjmp(jb, 0) != 0) {
-    armed = NULL;
-    *fault = fault_at;
-    return SHMAP_EFAULT;
-  }
-  armed = &jb;
-  /* The fences keep the compiler from moving the accesses outside the armed
-   * stretch. Jumping out of memcpy or an atomic is safe: they hold no locks. */
+  if (sigsetjmp(jb, 0) != 0)
+    return 1;
+  recover = &jb;
+  /* The fences keep the compiler from moving fn's accesses outside the
+   * armed stretch (fn may be inlined here under LTO). Jumping out of memcpy
+   * or an atomic is safe: they hold no locks. */
   atomic_signal_fence(memory_order_seq_cst);
   fn(arg);
   atomic_signal_fence(memory_order_seq_cst);
-  armed = NULL;
   return 0;
 }
