@@ -9,7 +9,7 @@
 
 #include <criterion/criterion.h>
 
-#include "internal.h"
+#include "table.h"
 
 /* ---- helpers ---- */
 

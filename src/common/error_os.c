@@ -1,7 +1,7 @@
 /* shmap — errors from the OS: the one place that turns an errno or a
  * GetLastError value into a recorded shmap error, with the OS's own text.
  * What the value means (shmap__os_translate) and its text
- * (shmap__os_error_text) are the platform's (posix/oserror.c,
+ * (shmap__os_error_text) are the platform's (unix/oserror.c,
  * win32/oserror.c). Apart from error.c, which test_table links alone. */
 #include <stdarg.h>
 

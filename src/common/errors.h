@@ -18,7 +18,7 @@ SHMAP__COLD int shmap__err(int code, const char *fmt, ...) SHMAP__PRINTF(2, 3);
 SHMAP__COLD int shmap__err_os(int code, int os_error, const char *fmt, ...)
     SHMAP__PRINTF(3, 4);
 /* The one translation of an OS error (errno on POSIX, GetLastError() on
- * Windows) to a code, per platform (posix/oserror.c, win32/oserror.c): the same
+ * Windows) to a code, per platform (unix/oserror.c, win32/oserror.c): the same
  * condition gives the same code on both (busy address SHMAP_EBUSY, refused
  * SHMAP_ECONNREFUSED, denied SHMAP_EACCES, out of memory SHMAP_ENOMEM, would
  * block SHMAP_EAGAIN, timed out SHMAP_ETIMEDOUT, too many open descriptors or

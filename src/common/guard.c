@@ -1,6 +1,6 @@
 /* shmap — fault guard bookkeeping shared by the platforms: the range a
  * thread armed and where it faulted (guard.h). The trap and the jump are
- * the platform's (posix/fault.c, win32/fault.c). */
+ * the platform's (unix/fault.c, win32/fault.c). */
 #include "guard.h"
 
 #include "shmap.h"

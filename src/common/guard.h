@@ -3,7 +3,7 @@
  *
  * The bookkeeping (which range this thread armed, where it faulted) is
  * common (guard.c); each platform provides only the trap that sees the
- * fault and the jump back out of it (posix/fault.c, win32/fault.c). */
+ * fault and the jump back out of it (unix/fault.c, win32/fault.c). */
 #ifndef SHMAP_GUARD_H
 #define SHMAP_GUARD_H
 
@@ -26,7 +26,7 @@ int shmap__guarded(void (*fn)(void *), void *arg, uintptr_t lo, uintptr_t hi,
  * and writes this thread's record. */
 int shmap__guard_claim(uintptr_t addr);
 
-/* ---- what each platform provides (posix/fault.c, win32/fault.c) ---- */
+/* ---- what each platform provides (unix/fault.c, win32/fault.c) ---- */
 
 /* Before every guarded call. Installs the trap the first time (once per
  * process, whichever thread comes first) and checks it can still catch a

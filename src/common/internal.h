@@ -14,9 +14,9 @@
  *   os_contract.h  the OS seam each platform implements (with its os.h)
  *   guard.h        fault-safe access: common bookkeeping and its OS part
  *
- * The platform directory (src/posix or src/win32) is on the include path
- * and provides "os.h" with the types the contract names; that is how
- * common code stays free of #ifdef _WIN32.
+ * The platform's directories (src/unix and src/linux, or src/win32) are on
+ * the include path; one of them provides "os.h" with the types the
+ * contract names. That is how common code stays free of #ifdef _WIN32.
  */
 #ifndef SHMAP_INTERNAL_H
 #define SHMAP_INTERNAL_H
@@ -26,6 +26,7 @@
 #include "codec.h"
 #include "compiler.h"
 #include "errors.h"
+#include "guard.h"
 #include "objects.h"
 #include "os_contract.h"
 #include "table.h"

@@ -1,14 +1,17 @@
 /* shmap — the OS seam: everything common code asks of a platform.
  *
- * Each platform directory (src/posix, src/win32) implements every function
- * below and provides "os.h" with the types common code embeds:
+ * Each platform (src/win32; on Linux src/unix, the part every Unix shares,
+ * with src/linux, the OS's own: src/unix/unix.h draws that line)
+ * implements every function below and provides "os.h" with the types
+ * common code embeds:
  *   shmap__rwlock       a reader-writer lock, usable after rwlock_init;
  *   shmap__window_os    a window's platform state, inside struct
  *                       shmap_window (set by window_reserve);
  *   shmap__chan_os      one end of a connected channel;
  *   shmap__listener_os  a listening address;
  * and, optionally, SHMAP__OS_MAP_REPLACES (see shmap__os_window_map).
- * A port to a new OS is a new directory that fulfils this file.
+ * A port to a new OS is a new directory that fulfils this file (a Unix:
+ * what src/unix/unix.h leaves to the OS).
  *
  * Rules for every function here, unless its comment says otherwise:
  * - An int result is 0 on success or a negative shmap code, and on failure
@@ -153,7 +156,7 @@ shmap_native_t shmap__os_chan_native(const shmap__chan_os *c);
  * is that process. POSIX needs nothing (descriptors travel without naming
  * a process); Windows duplicates handles into the peer and must know it. */
 int shmap__os_chan_peer_from(shmap__chan_os *c, const shmap__chan_os *from);
-/* SAME_USER: EACCES for a peer of another user. */
+/* SAME_USER: EPERM for a peer of another user. */
 int shmap__os_peer_check(shmap__chan_os *c);
 /* 1 when this platform's channels honour a timeout. */
 int shmap__os_chan_timeouts(void);

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "shmap/mappable.h"
+#include "shmap/window.h" /* shmap_mappable, SHMAP_MAPPING_* kinds */
 
 typedef struct shmap__entry {
   uint64_t offset;

@@ -1,4 +1,4 @@
-/* shmap — POSIX channel setup: Unix socket listen/accept/connect/pair. */
+/* shmap — Unix channel setup: Unix socket listen/accept/connect/pair. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -151,14 +151,3 @@ int shmap__os_pair(shmap__chan_os *a, shmap__chan_os *b) {
 void shmap__os_chan_close(shmap__chan_os *c) { close(c->fd); }
 
 shmap_native_t shmap__os_chan_native(const shmap__chan_os *c) { return c->fd; }
-
-int shmap__os_peer_check(shmap__chan_os *c) {
-  struct ucred cred;
-  socklen_t len = sizeof cred;
-  if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
-    return shmap__err_sys(SHMAP_EOS, errno, "channel: SO_PEERCRED");
-  if (cred.uid != geteuid())
-    return shmap__err(SHMAP_EPERM, "channel: peer uid %u is not ours (%u)",
-                      (unsigned)cred.uid, (unsigned)geteuid());
-  return 0;
-}

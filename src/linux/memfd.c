@@ -1,15 +1,16 @@
-/* shmap — POSIX mappables: memfd (sealed) or unlinked shm objects. */
+/* shmap — Linux mappables: sealed memfds, with the Unix shm object as the
+ * fallback (a kernel before 3.17, or a build forced to shm_open); seals;
+ * read-only grants by reopening through /proc. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <sys/mman.h>
-#include <sys/random.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
+#include "unix.h"
 
 /* Linux 5.1's seal; older headers lack the name. */
 #if defined(F_ADD_SEALS) && !defined(F_SEAL_FUTURE_WRITE)
@@ -19,16 +20,6 @@
 /* Shrinking would turn live mappings into SIGBUS traps for every peer;
  * growing is harmless but would make the size a peer checked a lie. */
 #define SHMAP_SEALS (F_SEAL_SHRINK | F_SEAL_GROW)
-
-/* The file mode of every object shmap creates: no write permission for
- * anyone. Descriptors already open keep the access they were opened with
- * (the creator's O_RDWR one keeps working); what the mode stops is a new
- * open for writing, which is how a receiver would turn a read-only grant
- * into a writable one (O_RDWR through its /proc/self/fd/N). Root passes
- * the check anyway (CAP_DAC_OVERRIDE), and a process of the object's own
- * uid could fchmod it back: the grant holds against other users (against
- * the same user once the memory is write-sealed: seal_writes). */
-#define READ_ONLY_MODE 0400
 
 #if defined(MFD_CLOEXEC) && !defined(SHMAP_FORCE_SHM_OPEN)
 static int create_memfd(uint64_t size, unsigned flags, int *out) {
@@ -45,10 +36,10 @@ static int create_memfd(uint64_t size, unsigned flags, int *out) {
   if (flags & SHMAP_CREATE_SEAL_SEAL)
     seals |= F_SEAL_SEAL;
   /* A memfd is born mode 0777: anyone holding a read-only descriptor could
-   * reopen it O_RDWR through /proc/self/fd. READ_ONLY_MODE first, before
+   * reopen it O_RDWR through /proc/self/fd. SHMAP__READ_ONLY_MODE first, before
    * the descriptor can reach anyone (see share_readonly). */
-  if (fchmod(fd, READ_ONLY_MODE) != 0 || ftruncate(fd, (off_t)size) != 0 ||
-      fcntl(fd, F_ADD_SEALS, seals) != 0) {
+  if (fchmod(fd, SHMAP__READ_ONLY_MODE) != 0 ||
+      ftruncate(fd, (off_t)size) != 0 || fcntl(fd, F_ADD_SEALS, seals) != 0) {
     int err = errno;
     close(fd);
     /* tmpfs out of room (ENOSPC) is memory too. */
@@ -65,36 +56,6 @@ static int create_memfd(uint64_t size, unsigned flags, int *out) {
 }
 #endif
 
-/* Fallback: an shm object with an unguessable name that exists in the
- * namespace only between shm_open and shm_unlink. */
-static int create_shm(uint64_t size, int *out) {
-  for (int attempt = 0; attempt < 16; attempt++) {
-    uint64_t r;
-    if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r)
-      r = (uint64_t)time(NULL) * 2654435761u + (uint64_t)attempt;
-    char name[64];
-    snprintf(name, sizeof name, "/shmap-%ld-%016" PRIx64, (long)getpid(), r);
-    /* Created read-only-moded: O_CREAT grants the creator O_RDWR anyway. */
-    int fd =
-        shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, READ_ONLY_MODE);
-    if (fd < 0 && errno == EEXIST)
-      continue;
-    if (fd < 0)
-      return shmap__err_sys(SHMAP_EOS, errno, "mappable create: shm_open");
-    shm_unlink(name);
-    if (ftruncate(fd, (off_t)size) != 0) {
-      int err = errno;
-      close(fd);
-      return shmap__err_sys(SHMAP_ENOMEM, err,
-                            "mappable create: sizing shm object to 0x%" PRIx64,
-                            size);
-    }
-    *out = fd;
-    return 0;
-  }
-  return shmap__err(SHMAP_EOS, "mappable create: no free shm name");
-}
-
 int shmap__os_mappable_create(uint64_t size, unsigned flags, int *out,
                               int *size_fixed) {
   if (size > (uint64_t)INT64_MAX)
@@ -103,7 +64,7 @@ int shmap__os_mappable_create(uint64_t size, unsigned flags, int *out,
                       size);
   int rc = create_memfd(size, flags, out);
   *size_fixed = rc == 0; /* sealed against shrinking and growing */
-  return rc == SHMAP_ENOTSUP ? create_shm(size, out) : rc;
+  return rc == SHMAP_ENOTSUP ? shmap__unix_shm_create(size, out) : rc;
 }
 
 /* A peer's fd may be an unsealed file it can truncate at any time. */
@@ -132,49 +93,6 @@ int shmap__os_check_sealed(int fd, int allow_unsealed, int *sealed) {
                     seals < 0 ? "not a sealable memfd (a regular file or shm "
                                 "object)"
                               : "a memfd not sealed against shrinking");
-}
-
-int shmap__os_mappable_query(int fd, uint64_t *size, unsigned *access,
-                             int *committed) {
-  struct stat st;
-  if (fd < 0 || fstat(fd, &st) != 0)
-    return shmap__err_sys(SHMAP_EOS, fd < 0 ? EBADF : errno,
-                          "mappable: fstat on fd %d", fd);
-  /* memfds and shm objects are regular files on tmpfs; pipes, sockets,
-   * directories and devices are not memory a peer can rely on. */
-  if (!S_ISREG(st.st_mode))
-    return shmap__err(SHMAP_EBADF,
-                      "mappable: fd %d is not a regular file or memfd (mode "
-                      "0%o)",
-                      fd, (unsigned)st.st_mode & S_IFMT);
-  *size = st.st_size > 0 ? (uint64_t)st.st_size : 0;
-  /* tmpfs and regular files are demand-paged: every byte below st_size is
-   * backing the kernel will provide. */
-  *committed = 1;
-  if (access == NULL)
-    return 0;
-  int fl = fcntl(fd, F_GETFL);
-  if (fl < 0)
-    return shmap__err_sys(SHMAP_EOS, errno, "mappable: F_GETFL on fd %d", fd);
-  if ((fl & O_ACCMODE) == O_WRONLY)
-    return shmap__err(SHMAP_EBADF, "mappable: fd %d is write-only", fd);
-  unsigned acc = (fl & O_ACCMODE) == O_RDWR ? SHMAP_PROT_RW : SHMAP_PROT_READ;
-#ifdef F_GET_SEALS
-  int seals = fcntl(fd, F_GET_SEALS);
-  /* A write seal makes every new writable shared mapping fail. */
-  if (seals > 0 && (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)))
-    acc = SHMAP_PROT_READ;
-#endif
-  *access = acc;
-  return 0;
-}
-
-int shmap__os_native_dup(int fd, int *out) {
-  int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-  if (copy < 0)
-    return shmap__err_sys(SHMAP_EOS, errno, "mappable: duplicating fd %d", fd);
-  *out = copy;
-  return 0;
 }
 
 int shmap__os_share_readonly(int fd, int *out) {
@@ -238,11 +156,7 @@ int shmap__os_seal_writes(int fd) {
 }
 
 void shmap__os_platform(shmap_platform_info *out) {
-#if defined(__linux__)
   out->os = "linux";
-#else
-  out->os = "posix";
-#endif
   out->memfd = 0;
   out->seals = 0;
 #if defined(MFD_CLOEXEC) && !defined(SHMAP_FORCE_SHM_OPEN)

@@ -1,7 +1,7 @@
 /* shmap — POSIX pieces of the internal interface that common code needs as
  * types (see src/common/internal.h). */
-#ifndef SHMAP_POSIX_OS_H
-#define SHMAP_POSIX_OS_H
+#ifndef SHMAP_UNIX_OS_H
+#define SHMAP_UNIX_OS_H
 
 #include <pthread.h>
 
