@@ -221,27 +221,94 @@ static int make_fd(enum fdkind k, int *extra) {
   }
 }
 
+/* ---- the rig: a receiving channel, its endpoint and the peer ---- */
+
+/* What a test varies. All zero: a blocking back-end channel on one end of
+ * a socketpair, the default timeout, no endpoint. */
+struct rig_opts {
+  unsigned role;   /* the receiving end: BE (0 means BE) or FE */
+  unsigned flags;  /* the channel's (SHMAP_CHANNEL_BACKEND_REQ) */
+  int endpoint;    /* a back end (BE) or front end (FE) on a window */
+  int no_window;   /* with a front end: no window added */
+  int pair;        /* the peer is a front-end channel, not a socket */
+  int nonblock;    /* O_NONBLOCK on the channel's socket */
+  int timeout_ms;  /* 0: the channel's default */
+  uint64_t window; /* the window's size; 0: 1 MiB */
+  const shmap_backend_options *bo;
+  const shmap_frontend_options *fo;
+};
+
+struct rig {
+  int peer;             /* the raw socket the test writes into, or -1 */
+  shmap_channel *front; /* with .pair: the peer channel, or NULL */
+  shmap_channel *ch;    /* the receiving channel */
+  shmap_window *w;      /* the endpoint's window (a front end's shmid 0) */
+  shmap_backend *be;
+  shmap_frontend *fe;
+};
+
+static void rig_open(struct rig *r, struct rig_opts o) {
+  memset(r, 0, sizeof *r);
+  r->peer = -1;
+  unsigned role = o.role ? o.role : BE;
+  if (o.pair) {
+    ASSERT_OK(shmap_channel_pair(0, &r->front, &r->ch));
+  } else {
+    int sv[2];
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    if (o.nonblock)
+      cr_assert_eq(fcntl(sv[1], F_SETFL, O_NONBLOCK), 0);
+    r->peer = sv[0];
+    ASSERT_OK(shmap_channel_adopt(sv[1], role, o.flags, &r->ch));
+  }
+  if (o.timeout_ms)
+    ASSERT_OK(shmap_channel_set_timeout(r->ch, o.timeout_ms));
+  if (!o.endpoint)
+    return;
+  if (!o.no_window)
+    ASSERT_OK(shmap_window_reserve(o.window ? o.window : 0x100000, 0, &r->w));
+  if (role == BE) {
+    ASSERT_OK(shmap_backend_create(r->w, o.bo, &r->be));
+  } else {
+    ASSERT_OK(shmap_frontend_create(o.fo, &r->fe));
+    if (r->w)
+      ASSERT_OK(shmap_frontend_add_window(r->fe, 0, r->w));
+  }
+}
+
+/* The peer goes away: its socket or channel is closed. */
+static void rig_hangup(struct rig *r) {
+  shmap_channel_close(r->front);
+  r->front = NULL;
+  if (r->peer >= 0)
+    close(r->peer);
+  r->peer = -1;
+}
+
+static void rig_close(struct rig *r) {
+  shmap_backend_destroy(r->be);
+  shmap_frontend_destroy(r->fe);
+  shmap_window_release(r->w);
+  shmap_channel_close(r->ch);
+  rig_hangup(r);
+}
+
 SHMAP_TEST(bad_input, every_rule) {
   /* The receivers' state: a guest window with one region at 0x10000 (from
    * a good ADD_MEM_REG), a shared-memory window 0 (1 MiB) with one mapping
    * at 0x10000. */
   for (size_t i = 0; i < sizeof bads / sizeof bads[0]; i++) {
     const struct bad *b = &bads[i];
-    int sv[2];
-    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-    shmap_channel *ch;
     /* The front end receives SHMEM_MAP & co. on the back-end request
      * socket; the back end receives regions on the main socket. */
-    ASSERT_OK(shmap_channel_adopt(
-        sv[1], b->role, b->role == FE ? SHMAP_CHANNEL_BACKEND_REQ : 0, &ch));
-    shmap_window *w;
-    ASSERT_OK(shmap_window_reserve(0x100000, 0, &w));
+    struct rig r;
+    rig_open(&r, (struct rig_opts){
+                     .role = b->role,
+                     .flags = b->role == FE ? SHMAP_CHANNEL_BACKEND_REQ : 0,
+                     .endpoint = 1});
     shmap_mappable *seed;
     ASSERT_OK(shmap_mappable_create(0x10000, 0, &seed));
-    shmap_backend *be = NULL;
-    shmap_frontend *fe = NULL;
     if (b->role == BE) {
-      ASSERT_OK(shmap_backend_create(w, NULL, &be));
       /* Seed the back end with a region through the real path. */
       uint8_t f[12 + 512];
       le32(f, 37), le32(f + 4, V), le32(f + 8, 40);
@@ -249,16 +316,15 @@ SHMAP_TEST(bad_input, every_rule) {
       le64(f + 12 + 8, 0x10000);
       le64(f + 12 + 16, 0x10000);
       int fd = shmap_mappable_native(seed);
-      raw_send(sv[0], f, 12 + 40, &fd, 1, 0);
+      raw_send(r.peer, f, 12 + 40, &fd, 1, 0);
       shmap_event ev;
-      ASSERT_OK(shmap_backend_serve_one(be, ch, &ev));
+      ASSERT_OK(shmap_backend_serve_one(r.be, r.ch, &ev));
       cr_assert_eq(ev.result, 0, "seeding: %s", shmap_err_name(ev.result));
     } else {
-      ASSERT_OK(shmap_frontend_create(NULL, &fe));
-      ASSERT_OK(shmap_frontend_add_window(fe, 0, w));
-      ASSERT_OK(shmap_window_map(w, 0x10000, seed, 0, 0x10000, SHMAP_PROT_RW));
+      ASSERT_OK(
+          shmap_window_map(r.w, 0x10000, seed, 0, 0x10000, SHMAP_PROT_RW));
     }
-    size_t before = shmap_window_count(w);
+    size_t before = shmap_window_count(r.w);
 
     uint8_t frame[12 + 512];
     uint32_t size = payload(b->req, b->nregions ? b->nregions : 1, frame + 12);
@@ -277,7 +343,7 @@ SHMAP_TEST(bad_input, every_rule) {
     /* A header announcing more than the frame holds goes alone: the
      * receiver must refuse it before reading any payload. */
     size_t len = 12 + (size_t)size <= sizeof frame ? 12 + (size_t)size : 12;
-    raw_send(sv[0], frame, len, fds, (size_t)b->nfds, b->split);
+    raw_send(r.peer, frame, len, fds, (size_t)b->nfds, b->split);
     /* The sender's copies are ours to close; the receiver's must be closed
      * by the library (checked by the descriptor count). */
     for (int k = 0; k < b->nfds; k++)
@@ -286,16 +352,16 @@ SHMAP_TEST(bad_input, every_rule) {
       close(extra);
 
     shmap_event ev;
-    int rc = be ? shmap_backend_serve_one(be, ch, &ev)
-                : shmap_frontend_serve_one(fe, ch, &ev);
+    int rc = r.be ? shmap_backend_serve_one(r.be, r.ch, &ev)
+                  : shmap_frontend_serve_one(r.fe, r.ch, &ev);
     uint8_t reply[20];
-    ssize_t got = recv(sv[0], reply, sizeof reply, MSG_DONTWAIT);
+    ssize_t got = recv(r.peer, reply, sizeof reply, MSG_DONTWAIT);
     if (b->framing) {
       cr_assert_eq(rc, b->want, "%s: serve returned %s, want %s (%s)", b->what,
                    shmap_err_name(rc), shmap_err_name(b->want),
                    shmap_last_message());
       cr_assert(got <= 0, "%s: a framing error is not answered", b->what);
-      cr_assert(!shmap_channel_in_sync(ch));
+      cr_assert(!shmap_channel_in_sync(r.ch));
     } else {
       cr_assert_eq(rc, 0, "%s: serve failed with %s", b->what,
                    shmap_err_name(rc));
@@ -309,15 +375,11 @@ SHMAP_TEST(bad_input, every_rule) {
       cr_assert_eq(shmap_wire_reply_result(get64(reply + 12)), b->want,
                    "%s: the reply carries the error", b->what);
     }
-    cr_assert_eq(shmap_window_count(w), before, "%s: window unchanged",
+    cr_assert_eq(shmap_window_count(r.w), before, "%s: window unchanged",
                  b->what);
-    cr_assert_not_null(shmap_window_translate(w, 0x10000, 0x10000));
-    shmap_backend_destroy(be);
-    shmap_frontend_destroy(fe);
-    shmap_window_release(w);
+    cr_assert_not_null(shmap_window_translate(r.w, 0x10000, 0x10000));
+    rig_close(&r);
     shmap_mappable_unref(seed);
-    shmap_channel_close(ch);
-    close(sv[0]);
   }
 }
 
@@ -326,23 +388,21 @@ SHMAP_TEST(bad_input, peer_dies_mid_message) {
    * the receiver reports the broken message and keeps nothing. */
   static const size_t cut[] = {5, 12, 30};
   for (size_t i = 0; i < 3; i++) {
-    int sv[2];
-    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-    shmap_channel *ch;
-    ASSERT_OK(shmap_channel_adopt(sv[1], BE, 0, &ch));
+    struct rig r;
+    rig_open(&r, (struct rig_opts){0});
     uint8_t f[12 + 512];
     le32(f, 37), le32(f + 4, V), le32(f + 8, 40);
     payload(37, 0, f + 12);
     int fd = make_fd(MEMFD, NULL);
-    raw_send(sv[0], f, cut[i], &fd, 1, 0);
+    raw_send(r.peer, f, cut[i], &fd, 1, 0);
     close(fd);
-    close(sv[0]);
+    rig_hangup(&r);
     shmap_wire_msg m;
     shmap_native_t got[SHMAP_WIRE_MAX_FDS];
     size_t n = 0;
-    ASSERT_ERR(shmap_channel_recv(ch, &m, got, &n), SHMAP_EPROTO);
+    ASSERT_ERR(shmap_channel_recv(r.ch, &m, got, &n), SHMAP_EPROTO);
     cr_assert_eq(n, 0);
-    shmap_channel_close(ch);
+    rig_close(&r);
   }
 }
 
@@ -351,14 +411,8 @@ SHMAP_TEST(bad_input, event_message_is_decoded_whole_or_zero) {
    * event held; kept when the decoded request is refused; header only (the
    * union zero) when the decoder refused it; all zero when it never got
    * that far. */
-  int sv[2];
-  cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-  shmap_channel *ch;
-  ASSERT_OK(shmap_channel_adopt(sv[1], BE, 0, &ch));
-  shmap_window *w;
-  ASSERT_OK(shmap_window_reserve(0x100000, 0, &w));
-  shmap_backend *be;
-  ASSERT_OK(shmap_backend_create(w, NULL, &be));
+  struct rig r;
+  rig_open(&r, (struct rig_opts){.endpoint = 1});
   uint8_t f[12 + 512]; /* payload() writes up to the largest message */
   le32(f, 37), le32(f + 4, V | NR), le32(f + 8, 40);
   payload(37, 0, f + 12);
@@ -366,35 +420,35 @@ SHMAP_TEST(bad_input, event_message_is_decoded_whole_or_zero) {
   le64(f + 12 + 16, 0x10000); /* memory_size */
   le64(f + 12 + 24, 0x1234);  /* userspace_addr */
   int fd = make_fd(MEMFD, NULL);
-  raw_send(sv[0], f, 12 + 40, &fd, 1, 0);
+  raw_send(r.peer, f, 12 + 40, &fd, 1, 0);
   close(fd);
   shmap_event ev;
   memset(&ev, 0xa5, sizeof ev);
-  ASSERT_OK(shmap_backend_serve_one(be, ch, &ev));
+  ASSERT_OK(shmap_backend_serve_one(r.be, r.ch, &ev));
   cr_assert_eq(ev.result, 0, "%s", shmap_err_name(ev.result));
   cr_assert_eq(ev.request, 37);
   cr_assert_eq(ev.msg.hdr.size, 40);
   shmap_wire_region want = {0x10000, 0x10000, 0x1234, 0};
   cr_assert_eq(memcmp(&ev.msg.u.region, &want, sizeof want), 0);
-  cr_assert_eq(ev.head, shmap_window_translate(w, 0x10000, 16));
+  cr_assert_eq(ev.head, shmap_window_translate(r.w, 0x10000, 16));
   uint8_t reply[20];
-  cr_assert_eq(recv(sv[0], reply, sizeof reply, 0), 20);
+  cr_assert_eq(recv(r.peer, reply, sizeof reply, 0), 20);
 
   /* Decoded but refused (no descriptor): the message stays for the log. */
   le64(f + 12 + 8, 0x20000);
-  raw_send(sv[0], f, 12 + 40, NULL, 0, 0);
+  raw_send(r.peer, f, 12 + 40, NULL, 0, 0);
   memset(&ev, 0xa5, sizeof ev);
-  ASSERT_OK(shmap_backend_serve_one(be, ch, &ev));
+  ASSERT_OK(shmap_backend_serve_one(r.be, r.ch, &ev));
   cr_assert_eq(ev.result, SHMAP_EFDCOUNT);
   cr_assert_eq(ev.msg.hdr.request, 37);
   cr_assert_eq(ev.msg.u.region.guest_phys_addr, 0x20000);
   cr_assert_null(ev.head);
-  cr_assert_eq(recv(sv[0], reply, sizeof reply, 0), 20);
+  cr_assert_eq(recv(r.peer, reply, sizeof reply, 0), 20);
 
   le64(f + 12, 1); /* non-zero padding: refused by the decoder */
-  raw_send(sv[0], f, 12 + 40, NULL, 0, 0);
+  raw_send(r.peer, f, 12 + 40, NULL, 0, 0);
   memset(&ev, 0xa5, sizeof ev);
-  ASSERT_OK(shmap_backend_serve_one(be, ch, &ev));
+  ASSERT_OK(shmap_backend_serve_one(r.be, r.ch, &ev));
   cr_assert_eq(ev.result, SHMAP_EPADDING);
   cr_assert_eq(ev.request, 37);
   cr_assert_eq(ev.msg.hdr.request, 37);
@@ -402,22 +456,19 @@ SHMAP_TEST(bad_input, event_message_is_decoded_whole_or_zero) {
   const uint8_t *u = (const uint8_t *)&ev.msg.u;
   for (size_t i = 0; i < sizeof ev.msg.u; i++)
     cr_assert_eq(u[i], 0, "union byte %zu", i);
-  cr_assert_eq(recv(sv[0], reply, sizeof reply, 0), 20);
+  cr_assert_eq(recv(r.peer, reply, sizeof reply, 0), 20);
   cr_assert_eq(shmap_wire_reply_result(get64(reply + 12)), SHMAP_EPADDING);
 
   /* A framing error (wrong version) never reaches the decoder: all zero. */
   le64(f + 12, 0);
   le32(f + 4, 2 | NR);
-  raw_send(sv[0], f, 12 + 40, NULL, 0, 0);
+  raw_send(r.peer, f, 12 + 40, NULL, 0, 0);
   memset(&ev, 0xa5, sizeof ev);
-  cr_assert_neq(shmap_backend_serve_one(be, ch, &ev), 0);
+  cr_assert_neq(shmap_backend_serve_one(r.be, r.ch, &ev), 0);
   shmap_wire_msg zero;
   memset(&zero, 0, sizeof zero);
   cr_assert_eq(memcmp(&ev.msg, &zero, sizeof zero), 0);
-  shmap_backend_destroy(be);
-  shmap_window_release(w);
-  shmap_channel_close(ch);
-  close(sv[0]);
+  rig_close(&r);
 }
 
 SHMAP_TEST(bad_input, request_instead_of_the_reply) {
@@ -425,18 +476,16 @@ SHMAP_TEST(bad_input, request_instead_of_the_reply) {
    * bytes at once; a 12-byte request there instead (code 36, which nothing
    * sends on this socket) means it read into the next message: a framing
    * error, not a reply. */
-  int sv[2];
-  cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-  shmap_channel *ch;
-  ASSERT_OK(shmap_channel_adopt(sv[1], BE, SHMAP_CHANNEL_BACKEND_REQ, &ch));
+  struct rig r;
+  rig_open(&r, (struct rig_opts){.flags = SHMAP_CHANNEL_BACKEND_REQ});
   uint8_t f[32];
   le32(f, 36), le32(f + 4, V | NR), le32(f + 8, 0);
   le32(f + 12, 10), le32(f + 16, 0x5), le32(f + 20, 8), le64(f + 24, 0);
-  raw_send(sv[0], f, sizeof f, NULL, 0, 0);
-  ASSERT_ERR(shmap_backend_shmem_unmap(ch, 0, 0x10000, 0x10000), SHMAP_EPROTO);
-  cr_assert_eq(shmap_channel_in_sync(ch), 0);
-  shmap_channel_close(ch);
-  close(sv[0]);
+  raw_send(r.peer, f, sizeof f, NULL, 0, 0);
+  ASSERT_ERR(shmap_backend_shmem_unmap(r.ch, 0, 0x10000, 0x10000),
+             SHMAP_EPROTO);
+  cr_assert_eq(shmap_channel_in_sync(r.ch), 0);
+  rig_close(&r);
 }
 
 SHMAP_TEST(bad_input, receiver_out_of_descriptors) {
@@ -446,17 +495,15 @@ SHMAP_TEST(bad_input, receiver_out_of_descriptors) {
   if (getenv("SHMAP_UNDER_VALGRIND"))
     cr_skip_test(
         "valgrind keeps its own descriptor limit; runs in every other build");
-  int sv[2];
-  cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-  shmap_channel *ch;
-  ASSERT_OK(shmap_channel_adopt(sv[1], BE, 0, &ch));
+  struct rig r;
+  rig_open(&r, (struct rig_opts){0});
   uint8_t f[12 + 512];
   uint32_t size = payload(5, 8, f + 12);
   le32(f, 5), le32(f + 4, V), le32(f + 8, size);
   int fds[8];
   for (int i = 0; i < 8; i++)
     fds[i] = make_fd(MEMFD, NULL);
-  raw_send(sv[0], f, 12 + size, fds, 8, 0);
+  raw_send(r.peer, f, 12 + size, fds, 8, 0);
   for (int i = 0; i < 8; i++)
     close(fds[i]);
   struct rlimit old, low;
@@ -467,13 +514,12 @@ SHMAP_TEST(bad_input, receiver_out_of_descriptors) {
   shmap_wire_msg m;
   shmap_native_t got[SHMAP_WIRE_MAX_FDS];
   size_t n = 99;
-  int rc = shmap_channel_recv(ch, &m, got, &n);
+  int rc = shmap_channel_recv(r.ch, &m, got, &n);
   cr_assert_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
   cr_assert_eq(rc, SHMAP_ETRUNC, "got %s (%s)", shmap_err_name(rc),
                shmap_last_message());
   cr_assert_eq(n, 0);
-  shmap_channel_close(ch);
-  close(sv[0]);
+  rig_close(&r);
 }
 
 static void on_alarm(int sig) { (void)sig; }
@@ -504,12 +550,9 @@ SHMAP_TEST(bad_input, eintr_storm) {
   sa.sa_handler = on_alarm;
   sigemptyset(&sa.sa_mask);
   cr_assert_eq(sigaction(SIGALRM, &sa, NULL), 0);
-  shmap_channel *front, *back;
-  ASSERT_OK(shmap_channel_pair(0, &front, &back));
-  shmap_window *guest;
-  ASSERT_OK(shmap_window_reserve(1 << 24, 0, &guest));
-  struct storm s = {NULL, back, 0, 0};
-  ASSERT_OK(shmap_backend_create(guest, NULL, &s.be));
+  struct rig r;
+  rig_open(&r, (struct rig_opts){.pair = 1, .endpoint = 1, .window = 1 << 24});
+  struct storm s = {r.be, r.ch, 0, 0};
   shmap_mappable *ram;
   ASSERT_OK(shmap_mappable_create(1 << 16, 0, &ram));
   struct itimerval it = {{0, 50}, {0, 50}};
@@ -519,16 +562,17 @@ SHMAP_TEST(bad_input, eintr_storm) {
   for (int i = 0; i < 500; i++) {
     /* host: a distinct non-NULL stand-in for the front end's address (this
      * shmap back end only records it; nothing dereferences it). */
-    shmap_region r = {.guest_address = (uint64_t)(i % 16) << 20,
-                      .size = 1 << 16,
-                      .mappable = ram,
-                      .file_offset = 0,
-                      .host = (void *)(uintptr_t)(0x100000000ull +
-                                                  ((uint64_t)(i % 16) << 20))};
-    failures += shmap_frontend_add_region(front, &r) != 0;
-    failures += shmap_frontend_remove_region(front, &r) != 0;
+    shmap_region reg = {
+        .guest_address = (uint64_t)(i % 16) << 20,
+        .size = 1 << 16,
+        .mappable = ram,
+        .file_offset = 0,
+        .host =
+            (void *)(uintptr_t)(0x100000000ull + ((uint64_t)(i % 16) << 20))};
+    failures += shmap_frontend_add_region(r.front, &reg) != 0;
+    failures += shmap_frontend_remove_region(r.front, &reg) != 0;
   }
-  shmap_channel_close(front);
+  rig_hangup(&r);
   test_thread_join(t);
   struct itimerval off = {{0, 0}, {0, 0}};
   setitimer(ITIMER_REAL, &off, NULL);
@@ -538,11 +582,9 @@ SHMAP_TEST(bad_input, eintr_storm) {
                shmap_last_message());
   cr_assert_eq(s.served, 1000);
   cr_assert_eq(s.failures, 0);
-  cr_assert_eq(shmap_window_count(guest), 0);
-  shmap_backend_destroy(s.be);
-  shmap_window_release(guest);
+  cr_assert_eq(shmap_window_count(r.w), 0);
+  rig_close(&r);
   shmap_mappable_unref(ram);
-  shmap_channel_close(back);
 }
 
 SHMAP_TEST(security, socket_file_is_0600_and_peer_uid_checked) {
@@ -570,13 +612,11 @@ SHMAP_TEST(security, socket_file_is_0600_and_peer_uid_checked) {
 }
 
 SHMAP_TEST(security, byte_cap_per_peer) {
-  shmap_channel *front, *back;
-  ASSERT_OK(shmap_channel_pair(0, &front, &back));
-  shmap_window *guest;
-  ASSERT_OK(shmap_window_reserve(1 << 24, 0, &guest));
-  struct storm s = {NULL, back, 0, 0};
   shmap_backend_options bo = {.size = sizeof bo, .max_bytes = 3 << 16};
-  ASSERT_OK(shmap_backend_create(guest, &bo, &s.be));
+  struct rig r;
+  rig_open(&r, (struct rig_opts){
+                   .pair = 1, .endpoint = 1, .window = 1 << 24, .bo = &bo});
+  struct storm s = {r.be, r.ch, 0, 0};
   shmap_mappable *ram;
   ASSERT_OK(shmap_mappable_create(2 << 16, 0, &ram));
   test_thread *t = test_thread_start(storm_serve, &s);
@@ -594,41 +634,35 @@ SHMAP_TEST(security, byte_cap_per_peer) {
                     .size = 1 << 16,
                     .mappable = ram,
                     .host = (void *)(uintptr_t)0x100200000ull};
-  int ra = shmap_frontend_add_region(front, &a);
-  int rb = shmap_frontend_add_region(front, &b);
-  int rc = shmap_frontend_add_region(front, &c);
-  shmap_channel_close(front);
+  int ra = shmap_frontend_add_region(r.front, &a);
+  int rb = shmap_frontend_add_region(r.front, &b);
+  int rc = shmap_frontend_add_region(r.front, &c);
+  rig_hangup(&r);
   test_thread_join(t);
   cr_assert_eq(ra, 0);
   cr_assert_eq(rb, SHMAP_ELIMIT, "got %s", shmap_err_name(rb));
   cr_assert_eq(rc, 0, "what still fits under the cap is accepted");
-  cr_assert_eq(shmap_window_count(guest), 2);
-  shmap_backend_destroy(s.be);
-  shmap_window_release(guest);
+  cr_assert_eq(shmap_window_count(r.w), 2);
+  rig_close(&r);
   shmap_mappable_unref(ram);
-  shmap_channel_close(back);
 }
 
 SHMAP_TEST(security, nonblocking_socket_gives_eagain) {
-  int sv[2];
-  cr_assert_eq(
-      socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv),
-      0);
-  shmap_channel *ch;
-  ASSERT_OK(shmap_channel_adopt(sv[1], BE, 0, &ch));
+  struct rig r;
+  rig_open(&r, (struct rig_opts){.nonblock = 1});
   shmap_wire_msg m;
   shmap_native_t fds[SHMAP_WIRE_MAX_FDS];
   size_t n;
-  ASSERT_ERR(shmap_channel_recv(ch, &m, fds, &n), SHMAP_EAGAIN);
-  cr_assert(shmap_channel_in_sync(ch), "nothing was read: still at a boundary");
+  ASSERT_ERR(shmap_channel_recv(r.ch, &m, fds, &n), SHMAP_EAGAIN);
+  cr_assert(shmap_channel_in_sync(r.ch),
+            "nothing was read: still at a boundary");
   /* Once a message is there, the same channel reads it normally. */
   uint8_t f[12 + 512];
   le32(f, 36), le32(f + 4, V | NR), le32(f + 8, 0);
-  cr_assert_eq(write(sv[0], f, 12), 12);
-  ASSERT_OK(shmap_channel_recv(ch, &m, fds, &n));
+  cr_assert_eq(write(r.peer, f, 12), 12);
+  ASSERT_OK(shmap_channel_recv(r.ch, &m, fds, &n));
   cr_assert_eq(m.hdr.request, SHMAP_REQ_GET_MAX_MEM_SLOTS);
-  shmap_channel_close(ch);
-  close(sv[0]);
+  rig_close(&r);
 }
 
 /* ---- inside a real vhost-user connection ---- */
@@ -636,10 +670,8 @@ SHMAP_TEST(security, nonblocking_socket_gives_eagain) {
 /* A foreign request is read whole up to 4096 payload bytes; a header
  * announcing 4097 is a framing error before any payload byte is read. */
 SHMAP_TEST(vhost_raw, foreign_payload_limit) {
-  int sv[2];
-  cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-  shmap_channel *ch;
-  ASSERT_OK(shmap_channel_adopt(sv[1], BE, 0, &ch));
+  struct rig r;
+  rig_open(&r, (struct rig_opts){0});
   shmap_msg *m = calloc(1, sizeof *m);
   cr_assert_not_null(m);
   static uint8_t f[12 + SHMAP_MSG_MAX_PAYLOAD];
@@ -647,10 +679,10 @@ SHMAP_TEST(vhost_raw, foreign_payload_limit) {
   le32(f + 8, SHMAP_MSG_MAX_PAYLOAD);
   test_fill(f + 12, SHMAP_MSG_MAX_PAYLOAD, 9);
   int wr = -1, efd = make_fd(PIPEFD, &wr); /* a kick-like descriptor */
-  raw_send(sv[0], f, sizeof f, &efd, 1, 0);
+  raw_send(r.peer, f, sizeof f, &efd, 1, 0);
   close(efd);
   close(wr);
-  ASSERT_OK(shmap_channel_recv_msg(ch, m));
+  ASSERT_OK(shmap_channel_recv_msg(r.ch, m));
   cr_assert_eq(m->known, 0);
   cr_assert_eq(m->hdr.request, SHMAP_REQ_GET_CONFIG);
   cr_assert_eq(m->hdr.flags, V | NR);
@@ -658,21 +690,22 @@ SHMAP_TEST(vhost_raw, foreign_payload_limit) {
   cr_assert_eq(m->nfds, 1, "the descriptor came with it");
   cr_assert_eq(test_check(m->payload, SHMAP_MSG_MAX_PAYLOAD, 9), (size_t)-1);
   shmap_msg_release(m);
-  cr_assert(shmap_channel_in_sync(ch));
+  cr_assert(shmap_channel_in_sync(r.ch));
   /* 4097: refused on the header; the payload bytes are not read. */
   le32(f + 8, SHMAP_MSG_MAX_PAYLOAD + 1);
-  raw_send(sv[0], f, 12 + 100, NULL, 0, 0);
-  ASSERT_ERR(shmap_channel_recv_msg(ch, m), SHMAP_ESIZE);
+  raw_send(r.peer, f, 12 + 100, NULL, 0, 0);
+  ASSERT_ERR(shmap_channel_recv_msg(r.ch, m), SHMAP_ESIZE);
   cr_assert_eq(m->nfds, 0);
-  cr_assert_eq(shmap_channel_in_sync(ch), 0);
-  cr_assert_eq(shmap_channel_last_header(ch)->size, SHMAP_MSG_MAX_PAYLOAD + 1);
+  cr_assert_eq(shmap_channel_in_sync(r.ch), 0);
+  cr_assert_eq(shmap_channel_last_header(r.ch)->size,
+               SHMAP_MSG_MAX_PAYLOAD + 1);
   uint8_t rest[128];
-  cr_assert_eq(recv(sv[1], rest, sizeof rest, MSG_DONTWAIT), 100,
-               "nothing past the header was read");
+  cr_assert_eq(
+      recv(shmap_channel_native(r.ch), rest, sizeof rest, MSG_DONTWAIT), 100,
+      "nothing past the header was read");
   (void)rest;
   free(m);
-  shmap_channel_close(ch);
-  close(sv[0]);
+  rig_close(&r);
 }
 
 /* Nothing readable on `fd` now. */
@@ -684,14 +717,11 @@ static int nothing_pending(int fd) {
 /* A call wrong for the channel sends nothing: the raw peer's socket stays
  * empty. */
 SHMAP_TEST(vhost_raw, wrong_calls_send_nothing) {
-  int sv[2];
-  cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-  shmap_channel *be_main, *fe_req;
-  ASSERT_OK(shmap_channel_adopt(sv[1], BE, 0, &be_main));
-  int sv2[2];
-  cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv2), 0);
-  ASSERT_OK(
-      shmap_channel_adopt(sv2[1], FE, SHMAP_CHANNEL_BACKEND_REQ, &fe_req));
+  struct rig main, req;
+  rig_open(&main, (struct rig_opts){0});
+  rig_open(&req,
+           (struct rig_opts){.role = FE, .flags = SHMAP_CHANNEL_BACKEND_REQ});
+  shmap_channel *be_main = main.ch, *fe_req = req.ch;
   shmap_mappable *buf;
   ASSERT_OK(shmap_mappable_create(1 << 16, 0, &buf));
   shmap_region reg = {.guest_address = 0,
@@ -707,13 +737,11 @@ SHMAP_TEST(vhost_raw, wrong_calls_send_nothing) {
       SHMAP_EPERM);
   ASSERT_ERR(shmap_frontend_add_region(be_main, &reg), SHMAP_EPERM);
   ASSERT_ERR(shmap_frontend_add_region(fe_req, &reg), SHMAP_EPERM);
-  cr_assert(nothing_pending(sv[0]), "the main socket's peer got bytes");
-  cr_assert(nothing_pending(sv2[0]), "the request socket's peer got bytes");
+  cr_assert(nothing_pending(main.peer), "the main socket's peer got bytes");
+  cr_assert(nothing_pending(req.peer), "the request socket's peer got bytes");
   shmap_mappable_unref(buf);
-  shmap_channel_close(be_main);
-  shmap_channel_close(fe_req);
-  close(sv[0]);
-  close(sv2[0]);
+  rig_close(&main);
+  rig_close(&req);
 }
 
 /* ---- the handshake between two processes ---- */
@@ -951,22 +979,18 @@ SHMAP_TEST(hostile, rem_mem_reg_at_map_count_limit) {
    * limit: it gives up first ("VG_N_SEGMENTS is too low"). */
   if (getenv("SHMAP_UNDER_VALGRIND"))
     return;
-  shmap_channel *front, *back;
-  ASSERT_OK(shmap_channel_pair(0, &front, &back));
+  struct rig r;
+  rig_open(&r, (struct rig_opts){.pair = 1, .endpoint = 1, .window = 128 * G});
   uint64_t proto =
       SHMAP_PROTOCOL_F_REPLY_ACK | SHMAP_PROTOCOL_F_CONFIGURE_MEM_SLOTS;
-  shmap_channel_set_protocol_features(front, proto);
-  shmap_channel_set_protocol_features(back, proto);
-  shmap_window *guest;
-  ASSERT_OK(shmap_window_reserve(128 * G, 0, &guest));
-  shmap_backend *be;
-  ASSERT_OK(shmap_backend_create(guest, NULL, &be));
+  shmap_channel_set_protocol_features(r.front, proto);
+  shmap_channel_set_protocol_features(r.ch, proto);
   shmap_mappable *ram;
   ASSERT_OK(shmap_mappable_create(N * G, 0, &ram));
   uint8_t *host =
       mmap(NULL, N * G, PROT_READ, MAP_SHARED, shmap_mappable_native(ram), 0);
   cr_assert_neq(host, MAP_FAILED);
-  struct be_loop l = {be, back};
+  struct be_loop l = {r.be, r.ch};
   test_thread *t = test_thread_start(be_serve_all, &l);
   for (int i = 0; i < N; i++) {
     uint64_t o = (uint64_t)i * G;
@@ -975,7 +999,7 @@ SHMAP_TEST(hostile, rem_mem_reg_at_map_count_limit) {
                         .mappable = ram,
                         .file_offset = o,
                         .host = host + o};
-    ASSERT_OK(shmap_frontend_add_region(front, &reg));
+    ASSERT_OK(shmap_frontend_add_region(r.front, &reg));
   }
   uint8_t *area;
   size_t area_len;
@@ -990,9 +1014,9 @@ SHMAP_TEST(hostile, rem_mem_reg_at_map_count_limit) {
                         .mappable = ram,
                         .file_offset = o,
                         .host = host + o};
-    rcs[i] = shmap_frontend_remove_region(front, &reg);
-    wcount[i] = shmap_window_count(guest);
-    bcount[i] = shmap_backend_count(be);
+    rcs[i] = shmap_frontend_remove_region(r.front, &reg);
+    wcount[i] = shmap_window_count(r.w);
+    bcount[i] = shmap_backend_count(r.be);
     if (rcs[i] != 0) {
       failed_at = i;
       break;
@@ -1018,14 +1042,14 @@ SHMAP_TEST(hostile, rem_mem_reg_at_map_count_limit) {
                       .mappable = ram,
                       .file_offset = fo,
                       .host = host + fo};
-  ASSERT_OK(shmap_frontend_remove_region(front, &reg));
-  ASSERT_OK(shmap_frontend_add_region(front, &reg));
-  shmap_channel_close(front);
+  ASSERT_OK(shmap_frontend_remove_region(r.front, &reg));
+  ASSERT_OK(shmap_frontend_add_region(r.front, &reg));
+  rig_hangup(&r);
   test_thread_join(t);
-  shmap_channel_close(back);
-  shmap_backend_destroy(be);
-  cr_assert_eq(shmap_window_count(guest), 0);
-  shmap_window_release(guest);
+  shmap_backend_destroy(r.be);
+  r.be = NULL;
+  cr_assert_eq(shmap_window_count(r.w), 0);
+  rig_close(&r);
   munmap(host, N * G);
   shmap_mappable_unref(ram);
 }
@@ -1043,15 +1067,12 @@ SHMAP_TEST(hostile, failed_table_whose_old_region_cannot_return) {
 #endif
   if (getenv("SHMAP_UNDER_VALGRIND"))
     return;
-  shmap_channel *front, *back;
-  ASSERT_OK(shmap_channel_pair(0, &front, &back));
-  shmap_window *guest;
-  ASSERT_OK(shmap_window_reserve(16 * G, 0, &guest));
-  shmap_backend *be;
   /* A peer that cannot seal. */
   shmap_backend_options bo = {.size = sizeof bo,
                               .seal_policy = SHMAP_SEALS_OPTIONAL};
-  ASSERT_OK(shmap_backend_create(guest, &bo, &be));
+  struct rig r;
+  rig_open(&r, (struct rig_opts){
+                   .pair = 1, .endpoint = 1, .window = 16 * G, .bo = &bo});
   int ufd = memfd_create("unsealed", MFD_CLOEXEC);
   cr_assert(ufd >= 0);
   cr_assert_eq(ftruncate(ufd, (off_t)G), 0);
@@ -1061,15 +1082,15 @@ SHMAP_TEST(hostile, failed_table_whose_old_region_cannot_return) {
   uint8_t *host =
       mmap(NULL, 2 * G, PROT_READ, MAP_SHARED, shmap_mappable_native(ram), 0);
   cr_assert_neq(host, MAP_FAILED);
-  struct be_loop l = {be, back};
+  struct be_loop l = {r.be, r.ch};
   test_thread *t = test_thread_start(be_serve_all, &l);
   shmap_region first = {.guest_address = 0,
                         .size = G,
                         .mappable = old,
                         .file_offset = 0,
                         .host = host};
-  ASSERT_OK(shmap_frontend_set_mem_table(front, &first, 1));
-  cr_assert_eq(shmap_backend_count(be), 1);
+  ASSERT_OK(shmap_frontend_set_mem_table(r.front, &first, 1));
+  cr_assert_eq(shmap_backend_count(r.be), 1);
   /* The same guest range from new memory, and a second region. */
   shmap_region next[2] = {{.guest_address = 0,
                            .size = G,
@@ -1085,20 +1106,18 @@ SHMAP_TEST(hostile, failed_table_whose_old_region_cannot_return) {
   uint8_t *area;
   size_t area_len;
   fill_map_count(&area, &area_len);
-  int rc = shmap_frontend_set_mem_table(front, next, 2);
+  int rc = shmap_frontend_set_mem_table(r.front, next, 2);
   munmap(area, area_len);
   cr_assert_neq(rc, 0, "the table went through at the map-count limit");
-  cr_assert_eq(shmap_backend_count(be), 0, "the lost region is forgotten");
-  cr_assert_eq(shmap_window_count(guest), 0, "and not left mapped");
-  cr_assert_null(shmap_window_translate(guest, 0, 1));
+  cr_assert_eq(shmap_backend_count(r.be), 0, "the lost region is forgotten");
+  cr_assert_eq(shmap_window_count(r.w), 0, "and not left mapped");
+  cr_assert_null(shmap_window_translate(r.w, 0, 1));
   /* The back end still works: a whole table now goes through. */
-  ASSERT_OK(shmap_frontend_set_mem_table(front, next, 2));
-  cr_assert_eq(shmap_window_count(guest), 2);
-  shmap_channel_close(front);
+  ASSERT_OK(shmap_frontend_set_mem_table(r.front, next, 2));
+  cr_assert_eq(shmap_window_count(r.w), 2);
+  rig_hangup(&r);
   test_thread_join(t);
-  shmap_channel_close(back);
-  shmap_backend_destroy(be);
-  shmap_window_release(guest);
+  rig_close(&r);
   munmap(host, 2 * G);
   shmap_mappable_unref(ram);
   shmap_mappable_unref(old);
@@ -1130,46 +1149,34 @@ static int peer_memory(int kind) {
  * `kind` through a receiver whose policy is `require` (-1: left at the
  * default); returns the result the peer would be answered. */
 static int send_memory(unsigned role, int kind, int require) {
-  int sv[2];
-  cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-  shmap_channel *ch;
-  ASSERT_OK(shmap_channel_adopt(
-      sv[1], role, role == FE ? SHMAP_CHANNEL_BACKEND_REQ : 0, &ch));
-  shmap_window *w;
-  ASSERT_OK(shmap_window_reserve(0x100000, 0, &w));
-  shmap_backend *be = NULL;
-  shmap_frontend *fe = NULL;
   unsigned policy = require < 0    ? SHMAP_SEALS_DEFAULT
                     : require == 0 ? SHMAP_SEALS_OPTIONAL
                                    : SHMAP_SEALS_REQUIRED;
-  if (role == BE) {
-    shmap_backend_options bo = {.size = sizeof bo, .seal_policy = policy};
-    ASSERT_OK(shmap_backend_create(w, &bo, &be));
-  } else {
-    shmap_frontend_options fo = {.size = sizeof fo, .seal_policy = policy};
-    ASSERT_OK(shmap_frontend_create(&fo, &fe));
-    ASSERT_OK(shmap_frontend_add_window(fe, 0, w));
-  }
+  shmap_backend_options bo = {.size = sizeof bo, .seal_policy = policy};
+  shmap_frontend_options fo = {.size = sizeof fo, .seal_policy = policy};
+  struct rig r;
+  rig_open(
+      &r, (struct rig_opts){.role = role,
+                            .flags = role == FE ? SHMAP_CHANNEL_BACKEND_REQ : 0,
+                            .endpoint = 1,
+                            .bo = &bo,
+                            .fo = &fo});
   uint32_t req = role == BE ? 37 : 9;
   uint8_t f[12 + 512];
   uint32_t size = payload(req, 1, f + 12);
   le32(f, req), le32(f + 4, V | NR), le32(f + 8, size);
   int fd = peer_memory(kind);
-  raw_send(sv[0], f, 12 + size, &fd, 1, 0);
+  raw_send(r.peer, f, 12 + size, &fd, 1, 0);
   close(fd);
   shmap_event ev;
-  int rc = be ? shmap_backend_serve_one(be, ch, &ev)
-              : shmap_frontend_serve_one(fe, ch, &ev);
+  int rc = r.be ? shmap_backend_serve_one(r.be, r.ch, &ev)
+                : shmap_frontend_serve_one(r.fe, r.ch, &ev);
   cr_assert_eq(rc, 0, "serve: %s", shmap_err_name(rc));
   if (ev.result != 0) {
-    cr_assert_eq(shmap_window_count(w), 0, "a refusal maps nothing");
+    cr_assert_eq(shmap_window_count(r.w), 0, "a refusal maps nothing");
     cr_assert_null(ev.head);
   }
-  shmap_backend_destroy(be);
-  shmap_frontend_destroy(fe);
-  shmap_window_release(w);
-  shmap_channel_close(ch);
-  close(sv[0]);
+  rig_close(&r);
   return ev.result;
 }
 
@@ -1401,34 +1408,24 @@ static void watchdog(unsigned seconds) {
 SHMAP_TEST(stall, partial_message_times_out) {
   watchdog(10);
   for (int where = 0; where < 2; where++) {
-    int sv[2];
-    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-    shmap_channel *ch;
-    ASSERT_OK(shmap_channel_adopt(sv[1], BE, 0, &ch));
-    ASSERT_OK(shmap_channel_set_timeout(ch, 200));
-    cr_assert_eq(shmap_channel_timeout(ch), 200);
-    shmap_window *w;
-    ASSERT_OK(shmap_window_reserve(0x100000, 0, &w));
-    shmap_backend *be;
-    ASSERT_OK(shmap_backend_create(w, NULL, &be));
+    struct rig r;
+    rig_open(&r, (struct rig_opts){.endpoint = 1, .timeout_ms = 200});
+    cr_assert_eq(shmap_channel_timeout(r.ch), 200);
     uint8_t f[12 + 512];
     le32(f, 37), le32(f + 4, V), le32(f + 8, 40);
     payload(37, 0, f + 12);
     int fd = make_fd(MEMFD, NULL);
-    raw_send(sv[0], f, where == 0 ? 5 : 12 + 17, &fd, 1, 0);
+    raw_send(r.peer, f, where == 0 ? 5 : 12 + 17, &fd, 1, 0);
     close(fd);
     uint64_t t0 = now_ms();
     shmap_event ev;
-    ASSERT_ERR(shmap_backend_serve_one(be, ch, &ev), SHMAP_ETIMEDOUT);
+    ASSERT_ERR(shmap_backend_serve_one(r.be, r.ch, &ev), SHMAP_ETIMEDOUT);
     uint64_t took = now_ms() - t0;
     cr_assert(took >= 150 && took < 5000, "timed out after %llu ms",
               (unsigned long long)took);
-    cr_assert_eq(shmap_channel_in_sync(ch), 0);
-    cr_assert_eq(shmap_window_count(w), 0);
-    shmap_backend_destroy(be);
-    shmap_window_release(w);
-    shmap_channel_close(ch);
-    close(sv[0]);
+    cr_assert_eq(shmap_channel_in_sync(r.ch), 0);
+    cr_assert_eq(shmap_window_count(r.w), 0);
+    rig_close(&r);
   }
   alarm(0);
 }
@@ -1440,43 +1437,34 @@ SHMAP_TEST(stall, partial_message_times_out) {
  * ended by its pid. */
 SHMAP_TEST(stall, flood_without_reading_times_out) {
   watchdog(20);
-  int sv[2];
-  cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  struct rig r;
+  rig_open(&r, (struct rig_opts){.endpoint = 1, .timeout_ms = 200});
   fflush(NULL);
   pid_t pid = fork();
   cr_assert(pid >= 0);
   if (pid == 0) {
-    close(sv[1]);
+    close(shmap_channel_native(r.ch));
     uint8_t req[12 * 64];
     for (int i = 0; i < 64; i++)
       le32(req + 12 * i, 36), le32(req + 12 * i + 4, V),
           le32(req + 12 * i + 8, 0);
     for (;;)
-      if (send(sv[0], req, sizeof req, MSG_NOSIGNAL) < 0)
+      if (send(r.peer, req, sizeof req, MSG_NOSIGNAL) < 0)
         _exit(0);
   }
-  close(sv[0]);
-  shmap_channel *ch;
-  ASSERT_OK(shmap_channel_adopt(sv[1], BE, 0, &ch));
-  ASSERT_OK(shmap_channel_set_timeout(ch, 200));
-  shmap_window *w;
-  ASSERT_OK(shmap_window_reserve(0x100000, 0, &w));
-  shmap_backend *be;
-  ASSERT_OK(shmap_backend_create(w, NULL, &be));
+  rig_hangup(&r);
   shmap_event ev;
   int rc, served = 0;
-  while ((rc = shmap_backend_serve_one(be, ch, &ev)) == 0)
+  while ((rc = shmap_backend_serve_one(r.be, r.ch, &ev)) == 0)
     served++;
   cr_assert_eq(rc, SHMAP_ETIMEDOUT, "after %d requests: %s (%s)", served,
                shmap_err_name(rc), shmap_last_message());
   cr_assert(served > 0);
-  cr_assert_eq(shmap_channel_in_sync(ch), 0);
+  cr_assert_eq(shmap_channel_in_sync(r.ch), 0);
   kill(pid, SIGKILL);
   int status;
   cr_assert_eq(waitpid(pid, &status, 0), pid);
-  shmap_backend_destroy(be);
-  shmap_window_release(w);
-  shmap_channel_close(ch);
+  rig_close(&r);
   alarm(0);
 }
 
@@ -1484,39 +1472,26 @@ SHMAP_TEST(stall, flood_without_reading_times_out) {
  * RETURN SHMAP_EAGAIN, and the channel stays in sync. */
 SHMAP_TEST(nonblock, nothing_to_read_returns_eagain) {
   watchdog(10);
-  int sv[2];
-  cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-  cr_assert_eq(fcntl(sv[1], F_SETFL, fcntl(sv[1], F_GETFL) | O_NONBLOCK), 0);
-  shmap_channel *ch;
-  ASSERT_OK(shmap_channel_adopt(sv[1], BE, 0, &ch));
-  shmap_window *w;
-  ASSERT_OK(shmap_window_reserve(0x100000, 0, &w));
-  shmap_backend *be;
-  ASSERT_OK(shmap_backend_create(w, NULL, &be));
+  struct rig r;
+  rig_open(&r, (struct rig_opts){.endpoint = 1, .nonblock = 1});
   shmap_event ev;
-  ASSERT_ERR(shmap_backend_serve_one(be, ch, &ev), SHMAP_EAGAIN);
-  cr_assert_eq(shmap_channel_in_sync(ch), 1);
+  ASSERT_ERR(shmap_backend_serve_one(r.be, r.ch, &ev), SHMAP_EAGAIN);
+  cr_assert_eq(shmap_channel_in_sync(r.ch), 1);
   shmap_msg m;
-  ASSERT_ERR(shmap_channel_recv_msg(ch, &m), SHMAP_EAGAIN);
+  ASSERT_ERR(shmap_channel_recv_msg(r.ch, &m), SHMAP_EAGAIN);
   cr_assert_eq(m.nfds, 0);
-  cr_assert_eq(shmap_channel_in_sync(ch), 1);
+  cr_assert_eq(shmap_channel_in_sync(r.ch), 1);
   /* The front end's serve_one too, on a back-end request socket. */
-  int sv2[2];
-  cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv2), 0);
-  cr_assert_eq(fcntl(sv2[1], F_SETFL, O_NONBLOCK), 0);
-  shmap_channel *req;
-  ASSERT_OK(shmap_channel_adopt(sv2[1], FE, SHMAP_CHANNEL_BACKEND_REQ, &req));
-  shmap_frontend *fe;
-  ASSERT_OK(shmap_frontend_create(NULL, &fe));
-  ASSERT_ERR(shmap_frontend_serve_one(fe, req, &ev), SHMAP_EAGAIN);
-  cr_assert_eq(shmap_channel_in_sync(req), 1);
-  shmap_frontend_destroy(fe);
-  shmap_channel_close(req);
-  close(sv2[0]);
-  shmap_backend_destroy(be);
-  shmap_window_release(w);
-  shmap_channel_close(ch);
-  close(sv[0]);
+  struct rig req;
+  rig_open(&req, (struct rig_opts){.role = FE,
+                                   .flags = SHMAP_CHANNEL_BACKEND_REQ,
+                                   .endpoint = 1,
+                                   .no_window = 1,
+                                   .nonblock = 1});
+  ASSERT_ERR(shmap_frontend_serve_one(req.fe, req.ch, &ev), SHMAP_EAGAIN);
+  cr_assert_eq(shmap_channel_in_sync(req.ch), 1);
+  rig_close(&req);
+  rig_close(&r);
   alarm(0);
 }
 
@@ -1527,48 +1502,38 @@ SHMAP_TEST(nonblock, nothing_to_read_returns_eagain) {
  * region and replies. */
 SHMAP_TEST(nonblock, message_in_three_pieces) {
   watchdog(10);
-  int sv[2];
-  cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-  cr_assert_eq(fcntl(sv[1], F_SETFL, O_NONBLOCK), 0);
-  shmap_channel *ch;
-  ASSERT_OK(shmap_channel_adopt(sv[1], BE, 0, &ch));
-  shmap_window *w;
-  ASSERT_OK(shmap_window_reserve(0x100000, 0, &w));
-  shmap_backend *be;
-  ASSERT_OK(shmap_backend_create(w, NULL, &be));
+  struct rig r;
+  rig_open(&r, (struct rig_opts){.endpoint = 1, .nonblock = 1});
   uint8_t f[12 + 512];
   le32(f, 37), le32(f + 4, V | NR), le32(f + 8, 40);
   payload(37, 0, f + 12);
   int fd = make_fd(MEMFD, NULL);
   long base = test_handle_count();
-  raw_send(sv[0], f, 5, &fd, 1, 0);
+  raw_send(r.peer, f, 5, &fd, 1, 0);
   close(fd);
   shmap_event ev;
   uint64_t t0 = now_ms();
-  ASSERT_ERR(shmap_backend_serve_one(be, ch, &ev), SHMAP_EAGAIN);
-  cr_assert_eq(shmap_channel_in_sync(ch), 1);
+  ASSERT_ERR(shmap_backend_serve_one(r.be, r.ch, &ev), SHMAP_EAGAIN);
+  cr_assert_eq(shmap_channel_in_sync(r.ch), 1);
   /* The descriptor is the channel's now: ours is closed, its is open. */
   cr_assert_eq(test_handle_count(), base);
-  raw_send(sv[0], f + 5, 20, NULL, 0, 0); /* rest of header, 13 payload */
-  ASSERT_ERR(shmap_backend_serve_one(be, ch, &ev), SHMAP_EAGAIN);
+  raw_send(r.peer, f + 5, 20, NULL, 0, 0); /* rest of header, 13 payload */
+  ASSERT_ERR(shmap_backend_serve_one(r.be, r.ch, &ev), SHMAP_EAGAIN);
   cr_assert_eq(test_handle_count(), base);
   cr_assert(now_ms() - t0 < 1000, "a non-blocking call waited");
-  cr_assert_eq(shmap_window_count(w), 0);
-  raw_send(sv[0], f + 25, 12 + 40 - 25, NULL, 0, 0);
-  ASSERT_OK(shmap_backend_serve_one(be, ch, &ev));
+  cr_assert_eq(shmap_window_count(r.w), 0);
+  raw_send(r.peer, f + 25, 12 + 40 - 25, NULL, 0, 0);
+  ASSERT_OK(shmap_backend_serve_one(r.be, r.ch, &ev));
   cr_assert_eq(ev.result, 0, "ADD_MEM_REG: %s", shmap_err_name(ev.result));
   cr_assert_eq(ev.request, 37);
-  cr_assert_eq(shmap_window_count(w), 1);
-  uint8_t r[20];
-  cr_assert_eq(recv(sv[0], r, sizeof r, 0), 20);
-  cr_assert_eq(get64(r + 12), 0);
+  cr_assert_eq(shmap_window_count(r.w), 1);
+  uint8_t reply[20];
+  cr_assert_eq(recv(r.peer, reply, sizeof reply, 0), 20);
+  cr_assert_eq(get64(reply + 12), 0);
   /* Nothing more: back to SHMAP_EAGAIN, in sync. */
-  ASSERT_ERR(shmap_backend_serve_one(be, ch, &ev), SHMAP_EAGAIN);
-  cr_assert_eq(shmap_channel_in_sync(ch), 1);
-  shmap_backend_destroy(be);
-  shmap_window_release(w);
-  shmap_channel_close(ch);
-  close(sv[0]);
+  ASSERT_ERR(shmap_backend_serve_one(r.be, r.ch, &ev), SHMAP_EAGAIN);
+  cr_assert_eq(shmap_channel_in_sync(r.ch), 1);
+  rig_close(&r);
   alarm(0);
 }
 
@@ -1576,20 +1541,16 @@ SHMAP_TEST(nonblock, message_in_three_pieces) {
  * channel: its descriptor does not leak (the test's fd count). */
 SHMAP_TEST(nonblock, partial_message_closed_with_channel) {
   watchdog(10);
-  int sv[2];
-  cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-  cr_assert_eq(fcntl(sv[1], F_SETFL, O_NONBLOCK), 0);
-  shmap_channel *ch;
-  ASSERT_OK(shmap_channel_adopt(sv[1], BE, 0, &ch));
+  struct rig r;
+  rig_open(&r, (struct rig_opts){.nonblock = 1});
   uint8_t f[12] = {37, 0, 0, 0, 1};
   int fd = make_fd(MEMFD, NULL);
-  raw_send(sv[0], f, 7, &fd, 1, 0);
+  raw_send(r.peer, f, 7, &fd, 1, 0);
   close(fd);
   shmap_msg m;
-  ASSERT_ERR(shmap_channel_recv_msg(ch, &m), SHMAP_EAGAIN);
+  ASSERT_ERR(shmap_channel_recv_msg(r.ch, &m), SHMAP_EAGAIN);
   cr_assert_eq(m.nfds, 0);
-  shmap_channel_close(ch);
-  close(sv[0]);
+  rig_close(&r);
   alarm(0);
 }
 
@@ -1598,28 +1559,25 @@ SHMAP_TEST(nonblock, partial_message_closed_with_channel) {
  * whole replies only). */
 SHMAP_TEST(nonblock, send_whole_or_nothing) {
   watchdog(10);
-  int sv[2];
-  cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-  cr_assert_eq(fcntl(sv[1], F_SETFL, O_NONBLOCK), 0);
-  shmap_channel *ch;
-  ASSERT_OK(shmap_channel_adopt(sv[1], BE, 0, &ch));
+  struct rig r;
+  rig_open(&r, (struct rig_opts){.nonblock = 1});
   int rc;
   size_t sent = 0;
-  while ((rc = shmap_channel_reply_u64(ch, 36, 7)) == 0)
+  while ((rc = shmap_channel_reply_u64(r.ch, 36, 7)) == 0)
     sent++;
   cr_assert_eq(rc, SHMAP_EAGAIN, "%s (%s)", shmap_err_name(rc),
                shmap_last_message());
-  cr_assert_eq(shmap_channel_in_sync(ch), 1);
+  cr_assert_eq(shmap_channel_in_sync(r.ch), 1);
   size_t got = 0;
-  uint8_t r[20];
+  uint8_t reply[20];
   ssize_t n;
-  while ((n = recv(sv[0], r, sizeof r, MSG_DONTWAIT | MSG_WAITALL)) == 20) {
-    cr_assert_eq(get64(r + 12), 7);
+  while ((n = recv(r.peer, reply, sizeof reply, MSG_DONTWAIT | MSG_WAITALL)) ==
+         20) {
+    cr_assert_eq(get64(reply + 12), 7);
     got++;
   }
   cr_assert_eq(n, -1, "a partial reply: %zd bytes", n);
   cr_assert_eq(got, sent);
-  shmap_channel_close(ch);
-  close(sv[0]);
+  rig_close(&r);
   alarm(0);
 }
