@@ -267,12 +267,14 @@ SHMAP_API int shmap_window_segments(const shmap_window *w, uint64_t offset,
  * detected: inside a copy only an external range unmapped by its producer
  * can raise SIGSEGV.)
  */
-SHMAP_API int shmap_window_read(shmap_window *w, uint64_t offset, void *dst,
-                                size_t len, uint64_t *fault_offset);
+SHMAP_API int shmap_window_read(const shmap_window *w, uint64_t offset,
+                                void *dst, size_t len, uint64_t *fault_offset);
 /**
  * Fault-safe write: copy `src` to window range [offset, offset+len), which
  * must lie inside one mapping that allows writing. Faults, thread safety and
- * errors as shmap_window_read().
+ * errors as shmap_window_read(). The window is not const here (nor for
+ * shmap_window_cmpxchg64()): a `const shmap_window *` promises that nothing
+ * is written through it, the guest memory included.
  */
 SHMAP_API int shmap_window_write(shmap_window *w, uint64_t offset,
                                  const void *src, size_t len,

@@ -34,7 +34,7 @@ static void run(void *arg) {
 
 /* Find the mapping holding [offset, offset+len), check it allows `need`
  * and return the host address. Called with the read lock held. */
-static int locate(shmap_window *w, const char *what, uint64_t offset,
+static int locate(const shmap_window *w, const char *what, uint64_t offset,
                   uint64_t len, unsigned need, uint8_t **host) {
   if (len == 0)
     return shmap__err(SHMAP_EEMPTY, "%s: zero length", what);
@@ -95,16 +95,16 @@ static int guarded_run(const char *what, uint64_t offset, struct job *j,
 /* The read lock is held across the access so the mapping cannot be
  * unmapped under it; the lock belongs to this frame, not to run(), so an
  * abandoned access still releases it. */
-static int guarded_access(shmap_window *w, const char *what, uint64_t offset,
-                          unsigned need, struct job *j,
+static int guarded_access(const shmap_window *w, const char *what,
+                          uint64_t offset, unsigned need, struct job *j,
                           uint64_t *fault_offset) {
   if (w == NULL)
     return shmap__err(SHMAP_EINVAL, "%s: NULL window", what);
-  shmap__rwlock_rdlock(&w->lock);
+  shmap__rwlock_rdlock(shmap__window_lock(w));
   int rc = locate(w, what, offset, j->len, need, &j->host);
   if (rc == 0)
     rc = guarded_run(what, offset, j, fault_offset);
-  shmap__rwlock_rdunlock(&w->lock);
+  shmap__rwlock_rdunlock(shmap__window_lock(w));
   return rc;
 }
 
@@ -139,8 +139,8 @@ int shmap__window_copy(shmap_window *w, const char *what, uint64_t offset,
   return rc;
 }
 
-int shmap_window_read(shmap_window *w, uint64_t offset, void *dst, size_t len,
-                      uint64_t *fault_offset) {
+int shmap_window_read(const shmap_window *w, uint64_t offset, void *dst,
+                      size_t len, uint64_t *fault_offset) {
   if (dst == NULL)
     return shmap__err(SHMAP_EINVAL, "window read: NULL buffer");
   struct job j = {OP_READ, NULL, dst, len, NULL, 0, 0};
