@@ -66,17 +66,18 @@ void shmap__rwlock_wrunlock(shmap__rwlock *l);
 /* Pre: size > 0, a multiple of the granularity.
  * Post: *out is a new object of exactly `size` zeroed, writable bytes,
  * owned by the caller; *size_fixed 1 when it can never shrink (sealed
- * memfd, any section). Errors: ENOMEM, ELIMIT, EOS. */
+ * memfd, any section). Errors: EOVERFLOW (a size the OS cannot take),
+ * ENOMEM, ELIMIT, EOS. */
 int shmap__os_mappable_create(uint64_t size, unsigned flags,
                               shmap_native_t *out, int *size_fixed);
 /* 1 when no object of this platform's kind can shrink (sections). */
 int shmap__os_sizes_fixed(void);
 /* Pre: `native` is any descriptor or handle (the caller's; not consumed).
- * Post: it is a mappable kind of object (else EBADF, EINVAL); *size its
- * current size; *committed 1 when every byte is committed backing, 0 when
- * not or the OS does not tell. With `access` not NULL also *access
- * SHMAP_PROT_READ or SHMAP_PROT_RW; the hot path (every map's backing
- * check) passes NULL and saves those system calls. */
+ * Post: it is a mappable kind of object (else EBADF; EOS when the OS
+ * cannot say); *size is its current size; *committed 1 when every byte is
+ * committed backing, 0 when not or the OS does not tell. With `access` not
+ * NULL also *access SHMAP_PROT_READ or SHMAP_PROT_RW; the hot path (every
+ * map's backing check) passes NULL and saves those system calls. */
 int shmap__os_mappable_query(shmap_native_t native, uint64_t *size,
                              unsigned *access, int *committed);
 /* Post: *out a new, independent descriptor / handle for the same object
