@@ -736,3 +736,67 @@ SHMAP_TEST(pipe_stall, timed_out_send_takes_back_its_handles) {
   shmap_mappable_unref(m);
   watchdog_stop(&wd);
 }
+
+/* A peer whose one write is a message of `len` bytes, far larger than the
+ * pipe's buffer: the write stays pending until the message is read whole
+ * or the channel's end closes. */
+struct huge_writer {
+  HANDLE client;
+  const uint8_t *msg;
+  DWORD len;
+  BOOL ok;
+  DWORD err;
+};
+
+static void huge_main(void *arg) {
+  struct huge_writer *h = arg;
+  DWORD done = 0;
+  h->ok = WriteFile(h->client, h->msg, h->len, &done, NULL);
+  h->err = h->ok ? 0 : GetLastError();
+}
+
+#define HUGE_MESSAGE (64u << 20)
+
+/* A channel closing with a valid message (a section handle in its
+ * envelope) and then a 64 MiB one unread: close reads a bounded part of
+ * the huge one and closes the pipe, so the peer's write fails (an
+ * unbounded drain read all of it: the write succeeded); the handle of the
+ * valid message is closed. */
+SHMAP_TEST(pipe_stall, close_drains_a_bounded_amount) {
+  struct watchdog wd;
+  watchdog_start(&wd, 60000);
+  long before = test_handle_count_low();
+  struct raw r;
+  raw_open(&r, BE);
+  uint8_t frame[SHMAP_WIRE_MAX_MESSAGE];
+  size_t len = add_region(frame);
+  uint64_t h = (uint64_t)(uintptr_t)make_handle(SECTION);
+  raw_write(&r, 1, 0, &h, 1, frame, len);
+  /* Zero: an envelope naming no handle, then zero bytes. */
+  uint8_t *msg = VirtualAlloc(NULL, HUGE_MESSAGE, MEM_COMMIT | MEM_RESERVE,
+                              PAGE_READWRITE);
+  cr_assert_not_null(msg);
+  struct huge_writer hw = {r.client, msg, HUGE_MESSAGE, FALSE, 0};
+  test_thread *t = test_thread_start(huge_main, &hw);
+  cr_assert_not_null(t);
+  /* Close once the huge write is in the pipe behind the valid message. */
+  DWORD avail = 0;
+  while (
+      PeekNamedPipe(shmap_channel_native(r.ch), NULL, 0, NULL, &avail, NULL) &&
+      avail <= 16 + len)
+    Sleep(1);
+  shmap_channel_close(r.ch);
+  test_thread_join(t);
+  cr_assert(!hw.ok, "close read the peer's %u-byte message whole",
+            HUGE_MESSAGE);
+  cr_assert(hw.err == ERROR_BROKEN_PIPE || hw.err == ERROR_NO_DATA ||
+                hw.err == ERROR_PIPE_NOT_CONNECTED,
+            "the peer's write failed with %lu", (unsigned long)hw.err);
+  CloseHandle(r.client);
+  shmap_listener_close(r.l);
+  VirtualFree(msg, 0, MEM_RELEASE);
+  /* The section handle went with the channel. */
+  cr_assert_eq(test_handle_count_low(), before, "%ld handles before, %ld after",
+               before, test_handle_count_low());
+  watchdog_stop(&wd);
+}

@@ -208,19 +208,20 @@ static void take_handles(const shmap__chan_os *c, const uint8_t *msg, size_t n,
   }
 }
 
-/* Read and drop the rest of a message longer than any valid one; returns
- * the message's whole length (as far as read when *err, the last read's
- * result, is not 0: TIMED_OUT with a bound). Rare (a hostile or broken
- * peer): kept out of the receive path's frame. */
+/* Read and drop the rest of a message longer than any valid one, stopping
+ * once `limit` bytes of it have been read; returns the message's whole
+ * length (as far as read when *err, the last read's result, is not 0:
+ * TIMED_OUT with a bound, ERROR_MORE_DATA at the limit). Rare (a hostile
+ * or broken peer): kept out of the receive path's frame. */
 SHMAP__NOINLINE static size_t drain_message(shmap__chan_os *c, size_t got,
-                                            int ms, ULONGLONG *deadline,
-                                            DWORD *err) {
+                                            size_t limit, int ms,
+                                            ULONGLONG *deadline, DWORD *err) {
   uint64_t chunk[64];
   DWORD n;
   do {
     *err = pipe_io(c, 0, chunk, sizeof chunk, &n, ms, deadline);
     got += n;
-  } while (*err == ERROR_MORE_DATA);
+  } while (*err == ERROR_MORE_DATA && got < limit);
   return got;
 }
 
@@ -282,7 +283,8 @@ int shmap__os_chan_recv_frame(shmap_channel *ch, uint8_t *buf, size_t cap,
     err = pipe_io(c, 0, tail, sizeof tail, &more, ch->timeout_ms, &deadline);
     total += more;
     if (err == ERROR_MORE_DATA)
-      total = drain_message(c, total, ch->timeout_ms, &deadline, &err);
+      total =
+          drain_message(c, total, SIZE_MAX, ch->timeout_ms, &deadline, &err);
     if (err == TIMED_OUT)
       return stalled(ch, msg, got, fds, nfds);
   }
@@ -342,25 +344,50 @@ int shmap__os_chan_recv_frame(shmap_channel *ch, uint8_t *buf, size_t cap,
 }
 
 /* Messages still queued when a channel closes name handles that were
- * already duplicated into this process: read them and close those. */
+ * already duplicated into this process: read them and close those.
+ *
+ * A close is never held up by the peer, so the drain is bounded: at most
+ * DRAIN_MESSAGES messages, DRAIN_BYTES bytes and DRAIN_MS of waiting in all
+ * (a peer whose write of a message stays pending). DRAIN_BYTES is 1024
+ * messages of the largest valid size (an envelope with SHMAP_WIRE_MAX_FDS
+ * handles and a SHMAP_MSG_MAX_FRAME frame: 4180 bytes), about 4 MiB: the
+ * messages that carry handles are far smaller (memory requests, at most
+ * ENVELOPE_MAX + SHMAP_WIRE_MAX_MESSAGE bytes), so DRAIN_MESSAGES of them
+ * fit many times over, and a valid peer's writes block once the pipe's
+ * buffer is full anyway. Past a bound the pipe is closed with the rest
+ * unread: handles named in those messages stay open in this process. That
+ * is the peer's doing, and bounded by the caps (a peer can duplicate
+ * handles into us anyway). */
+#define DRAIN_MESSAGES 4096
+#define DRAIN_BYTES ((size_t)1024 * (ENVELOPE_MAX + SHMAP_MSG_MAX_FRAME))
+#define DRAIN_MS 100
+
 static void drain_unread(shmap__chan_os *c) {
-  for (int i = 0; i < 4096; i++) {
+  size_t left = DRAIN_BYTES;
+  ULONGLONG deadline = 0; /* set by the first wait (bounded_wait) */
+  for (int i = 0; i < DRAIN_MESSAGES; i++) {
     DWORD avail = 0;
     if (!PeekNamedPipe(c->pipe, NULL, 0, NULL, &avail, NULL) || avail == 0)
       return;
     uint64_t first[512];
     DWORD got;
     size_t bad = 0, none = 0;
-    DWORD err = pipe_io(c, 0, first, sizeof first, &got, 0, NULL);
+    DWORD err = pipe_io(c, 0, first, sizeof first, &got, DRAIN_MS, &deadline);
     if (err != 0 && err != ERROR_MORE_DATA)
       return;
-    if (got < ENVELOPE_HEAD)
-      continue;
-    size_t total =
-        err == ERROR_MORE_DATA ? drain_message(c, got, 0, NULL, &err) : got;
-    take_handles(c, (const uint8_t *)first,
-                 listed_handles((const uint8_t *)first, got, total), NULL,
-                 &none, 0, &bad);
+    size_t total = got;
+    if (err == ERROR_MORE_DATA)
+      total = drain_message(c, got, left, DRAIN_MS, &deadline, &err);
+    /* A message cut short is longer than what was read: its envelope is
+     * believed as far as it was read (as in stalled()). */
+    if (got >= ENVELOPE_HEAD)
+      take_handles(c, (const uint8_t *)first,
+                   listed_handles((const uint8_t *)first, got,
+                                  err == 0 ? total : SIZE_MAX),
+                   NULL, &none, 0, &bad);
+    if (err != 0 || total >= left)
+      return;
+    left -= total;
   }
 }
 
