@@ -72,6 +72,30 @@ static inline uint8_t test_pattern(uint32_t seed, uint64_t i) {
 }
 void test_fill(void *p, size_t len, uint32_t seed);
 
+/* A front end and a back end over a real channel pair, the back end's
+ * guest window, and RAM the front end maps itself (so its own address of
+ * each region is real). test_rig_open: a 64G guest window, 8G of RAM filled
+ * with test_fill(..., 31); test_rig_open_sized: other sizes and seed. Both
+ * return 0, or the first error (having closed what they opened).
+ * test_rig_close closes everything. */
+struct test_rig {
+  shmap_channel *front, *back; /* from shmap_channel_pair(flags) */
+  shmap_window *guest;         /* the back end's guest window */
+  shmap_backend *be;
+  shmap_mappable *ram;
+  shmap_window *mine; /* the front end's own view of ram, mapped RW */
+};
+int test_rig_open(struct test_rig *r, unsigned flags);
+int test_rig_open_sized(struct test_rig *r, unsigned flags, uint64_t guest_size,
+                        uint64_t ram_size, uint32_t seed);
+void test_rig_close(struct test_rig *r);
+/* The front end's own address of byte `off` of ram: what a region sends
+ * as userspace_addr. */
+uint8_t *test_rig_host(const struct test_rig *r, uint64_t off);
+/* Guest [gpa, gpa+size) backed by ram from `off`, with its host address. */
+shmap_region test_rig_region(const struct test_rig *r, uint64_t gpa,
+                             uint64_t size, uint64_t off);
+
 /* Little-endian stores for building wire frames by hand. */
 static inline void le32(uint8_t *p, uint32_t v) {
   for (int i = 0; i < 4; i++)

@@ -28,40 +28,6 @@ static void serve(void *arg) {
                    : shmap_frontend_serve_one(s->fe, s->ch, &s->ev[i]);
 }
 
-struct rig {
-  shmap_channel *front, *back;
-  shmap_window *guest;
-  shmap_backend *be;
-  shmap_mappable *ram;
-  shmap_window *mine; /* the front end's own view of ram */
-};
-
-static void rig_open(struct rig *r, unsigned flags) {
-  memset(r, 0, sizeof *r);
-  ASSERT_OK(shmap_channel_pair(flags, &r->front, &r->back));
-  ASSERT_OK(shmap_window_reserve(64 * G, 0, &r->guest));
-  ASSERT_OK(shmap_backend_create(r->guest, NULL, &r->be));
-  ASSERT_OK(shmap_mappable_create(8 * G, 0, &r->ram));
-  ASSERT_OK(shmap_window_reserve(8 * G, 0, &r->mine));
-  ASSERT_OK(shmap_window_map(r->mine, 0, r->ram, 0, 8 * G, SHMAP_PROT_RW));
-  test_fill(shmap_window_base(r->mine), (size_t)(8 * G), 31);
-}
-
-/* The front end's own address of file offset `off` of ram: what a region
- * sends as userspace_addr. */
-static void *host_of(struct rig *r, uint64_t off) {
-  return (uint8_t *)shmap_window_base(r->mine) + off;
-}
-
-static void rig_close(struct rig *r) {
-  shmap_backend_destroy(r->be);
-  shmap_window_release(r->guest);
-  shmap_window_release(r->mine);
-  shmap_mappable_unref(r->ram);
-  shmap_channel_close(r->front);
-  shmap_channel_close(r->back);
-}
-
 /* Run `n` requests from the front end while the back end serves them. */
 #define WITH_SERVER(srv, count, ...)                                           \
   do {                                                                         \
@@ -73,14 +39,10 @@ static void rig_close(struct rig *r) {
   } while (0)
 
 SHMAP_TEST(protocol, add_region_lands_at_guest_address) {
-  struct rig r;
-  rig_open(&r, 0);
+  struct test_rig r;
+  ASSERT_OK(test_rig_open(&r, 0));
   struct server s = {.be = r.be, .ch = r.back};
-  shmap_region reg = {.guest_address = 16 * G,
-                      .size = 4 * G,
-                      .mappable = r.ram,
-                      .file_offset = 2 * G,
-                      .host = host_of(&r, 2 * G)};
+  shmap_region reg = test_rig_region(&r, 16 * G, 4 * G, 2 * G);
   int rc;
   WITH_SERVER(s, 1, rc = shmap_frontend_add_region(r.front, &reg));
   cr_assert_eq(rc, 0, "%s", shmap_last_message());
@@ -96,28 +58,16 @@ SHMAP_TEST(protocol, add_region_lands_at_guest_address) {
   cr_assert_eq(memcmp(g, mine + 2 * G, (size_t)(4 * G)), 0);
   g[5] = 0xab; /* and the back end's writes come back */
   cr_assert_eq(mine[2 * G + 5], 0xab);
-  rig_close(&r);
+  test_rig_close(&r);
 }
 
 SHMAP_TEST(protocol, rejected_regions_change_nothing) {
-  struct rig r;
-  rig_open(&r, 0);
+  struct test_rig r;
+  ASSERT_OK(test_rig_open(&r, 0));
   struct server s = {.be = r.be, .ch = r.back};
-  shmap_region ok = {.guest_address = 0,
-                     .size = 2 * G,
-                     .mappable = r.ram,
-                     .file_offset = 0,
-                     .host = host_of(&r, 0)};
-  shmap_region overlap = {.guest_address = G,
-                          .size = 2 * G,
-                          .mappable = r.ram,
-                          .file_offset = 0,
-                          .host = host_of(&r, 0)};
-  shmap_region past = {.guest_address = 62 * G,
-                       .size = 4 * G,
-                       .mappable = r.ram,
-                       .file_offset = 0,
-                       .host = host_of(&r, 0)};
+  shmap_region ok = test_rig_region(&r, 0, 2 * G, 0);
+  shmap_region overlap = test_rig_region(&r, G, 2 * G, 0);
+  shmap_region past = test_rig_region(&r, 62 * G, 4 * G, 0);
   int rc[6];
   /* The front end records what it shared on the channel: an overlap with
    * it, and a removal of anything it did not share exactly, are refused
@@ -127,17 +77,9 @@ SHMAP_TEST(protocol, rejected_regions_change_nothing) {
     rc[0] = shmap_frontend_add_region(r.front, &ok);
     rc[1] = shmap_frontend_add_region(r.front, &overlap);
     rc[2] = shmap_frontend_add_region(r.front, &past);
-    shmap_region wrong = {.guest_address = 0,
-                          .size = G,
-                          .mappable = r.ram,
-                          .file_offset = 0,
-                          .host = host_of(&r, 0)};
+    shmap_region wrong = test_rig_region(&r, 0, G, 0);
     rc[3] = shmap_frontend_remove_region(r.front, &wrong);
-    shmap_region none = {.guest_address = 40 * G,
-                         .size = G,
-                         .mappable = r.ram,
-                         .file_offset = 0,
-                         .host = host_of(&r, 0)};
+    shmap_region none = test_rig_region(&r, 40 * G, G, 0);
     rc[4] = shmap_frontend_remove_region(r.front, &none);
     rc[5] = shmap_frontend_remove_region(r.front, &ok);
   });
@@ -156,43 +98,19 @@ SHMAP_TEST(protocol, rejected_regions_change_nothing) {
   cr_assert_eq(shmap_backend_count(r.be), 0);
   cr_assert_eq(shmap_window_count(r.guest), 0);
   cr_assert(test_range_reserved(shmap_window_base(r.guest), (size_t)(64 * G)));
-  rig_close(&r);
+  test_rig_close(&r);
 }
 
 SHMAP_TEST(protocol, set_mem_table_is_all_or_nothing) {
-  struct rig r;
-  rig_open(&r, 0);
+  struct test_rig r;
+  ASSERT_OK(test_rig_open(&r, 0));
   struct server s = {.be = r.be, .ch = r.back};
-  shmap_region first[2] = {{.guest_address = 0,
-                            .size = 2 * G,
-                            .mappable = r.ram,
-                            .file_offset = 0,
-                            .host = host_of(&r, 0)},
-                           {.guest_address = 8 * G,
-                            .size = 2 * G,
-                            .mappable = r.ram,
-                            .file_offset = 2 * G,
-                            .host = host_of(&r, 2 * G)}};
-  shmap_region second[3] = {{.guest_address = 0,
-                             .size = G,
-                             .mappable = r.ram,
-                             .file_offset = 0,
-                             .host = host_of(&r, 0)},
-                            {.guest_address = 4 * G,
-                             .size = G,
-                             .mappable = r.ram,
-                             .file_offset = G,
-                             .host = host_of(&r, G)},
-                            {.guest_address = 60 * G,
-                             .size = 8 * G,
-                             .mappable = r.ram,
-                             .file_offset = 0,
-                             .host = host_of(&r, 0)}};
-  shmap_region third[1] = {{.guest_address = 32 * G,
-                            .size = 8 * G,
-                            .mappable = r.ram,
-                            .file_offset = 0,
-                            .host = host_of(&r, 0)}};
+  shmap_region first[2] = {test_rig_region(&r, 0, 2 * G, 0),
+                           test_rig_region(&r, 8 * G, 2 * G, 2 * G)};
+  shmap_region second[3] = {test_rig_region(&r, 0, G, 0),
+                            test_rig_region(&r, 4 * G, G, G),
+                            test_rig_region(&r, 60 * G, 8 * G, 0)};
+  shmap_region third[1] = {test_rig_region(&r, 32 * G, 8 * G, 0)};
   int rc[3];
   WITH_SERVER(s, 3, {
     rc[0] = shmap_frontend_set_mem_table(r.front, first, 2);
@@ -211,28 +129,16 @@ SHMAP_TEST(protocol, set_mem_table_is_all_or_nothing) {
   cr_assert_eq(memcmp(shmap_window_translate(r.guest, 32 * G, 8 * G),
                       shmap_window_base(r.mine), (size_t)(8 * G)),
                0);
-  rig_close(&r);
+  test_rig_close(&r);
 }
 
 SHMAP_TEST(protocol, failed_table_restores_old_regions) {
-  struct rig r;
-  rig_open(&r, 0);
+  struct test_rig r;
+  ASSERT_OK(test_rig_open(&r, 0));
   struct server s = {.be = r.be, .ch = r.back};
-  shmap_region first[1] = {{.guest_address = 0,
-                            .size = 2 * G,
-                            .mappable = r.ram,
-                            .file_offset = 0,
-                            .host = host_of(&r, 0)}};
-  shmap_region bad[2] = {{.guest_address = 4 * G,
-                          .size = G,
-                          .mappable = r.ram,
-                          .file_offset = 0,
-                          .host = host_of(&r, 0)},
-                         {.guest_address = 63 * G,
-                          .size = 2 * G,
-                          .mappable = r.ram,
-                          .file_offset = 0,
-                          .host = host_of(&r, 0)}};
+  shmap_region first[1] = {test_rig_region(&r, 0, 2 * G, 0)};
+  shmap_region bad[2] = {test_rig_region(&r, 4 * G, G, 0),
+                         test_rig_region(&r, 63 * G, 2 * G, 0)};
   int rc[2];
   WITH_SERVER(s, 2, {
     rc[0] = shmap_frontend_set_mem_table(r.front, first, 1);
@@ -245,7 +151,7 @@ SHMAP_TEST(protocol, failed_table_restores_old_regions) {
   cr_assert_not_null(g, "the old region is mapped again");
   cr_assert_eq(memcmp(g, shmap_window_base(r.mine), (size_t)(2 * G)), 0);
   cr_assert_null(shmap_window_translate(r.guest, 4 * G, 1));
-  rig_close(&r);
+  test_rig_close(&r);
 }
 
 SHMAP_TEST(protocol, shmem_map_unmap_and_external) {
@@ -494,26 +400,13 @@ static void read_loop(void *arg) {
  * mapped back: thousands of misses. An accepted table that keeps a region's
  * range replaces its mapping in one step: no gap either. */
 SHMAP_TEST(hostile, refused_table_leaves_readers_alone) {
-  struct rig r;
-  rig_open(&r, 0);
+  struct test_rig r;
+  ASSERT_OK(test_rig_open(&r, 0));
   struct server s = {.be = r.be, .ch = r.back};
-  shmap_region live[2] = {{.guest_address = 0,
-                           .size = 4 * G,
-                           .mappable = r.ram,
-                           .file_offset = 0,
-                           .host = host_of(&r, 0)},
-                          {.guest_address = 4 * G,
-                           .size = 4 * G,
-                           .mappable = r.ram,
-                           .file_offset = 4 * G,
-                           .host = host_of(&r, 4 * G)}};
-  shmap_region bad[3] = {live[0],
-                         live[1],
-                         {.guest_address = 60 * G,
-                          .size = 8 * G,
-                          .mappable = r.ram,
-                          .file_offset = 0,
-                          .host = host_of(&r, 0)}};
+  shmap_region live[2] = {test_rig_region(&r, 0, 4 * G, 0),
+                          test_rig_region(&r, 4 * G, 4 * G, 4 * G)};
+  shmap_region bad[3] = {live[0], live[1],
+                         test_rig_region(&r, 60 * G, 8 * G, 0)};
   int rc;
   WITH_SERVER(s, 1, rc = shmap_frontend_set_mem_table(r.front, live, 2));
   cr_assert_eq(rc, 0, "%s", shmap_last_message());
@@ -548,7 +441,7 @@ SHMAP_TEST(hostile, refused_table_leaves_readers_alone) {
         memcmp(g, (uint8_t *)shmap_window_base(r.mine) + off, (size_t)(4 * G)),
         0);
   }
-  rig_close(&r);
+  test_rig_close(&r);
 }
 
 /* Endpoint options: NULL and a zeroed struct are the defaults, the library

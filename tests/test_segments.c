@@ -147,34 +147,10 @@ static void serve(void *arg) {
 /* The front end shares one mappable as two regions: guest [G,2G) is its
  * bytes [0,G) and guest [4G,5G) its bytes [G,2G), so front-end addresses
  * run on across the seam while guest addresses jump. */
-struct be_rig {
-  shmap_channel *front, *back;
-  shmap_window *guest, *mine;
-  shmap_backend *be;
-  shmap_mappable *ram;
-  uint8_t *host;
-};
-
-static void be_open(struct be_rig *r) {
-  memset(r, 0, sizeof *r);
-  ASSERT_OK(shmap_channel_pair(0, &r->front, &r->back));
-  ASSERT_OK(shmap_window_reserve(8 * G, 0, &r->guest));
-  ASSERT_OK(shmap_backend_create(r->guest, NULL, &r->be));
-  ASSERT_OK(shmap_mappable_create(2 * G, 0, &r->ram));
-  ASSERT_OK(shmap_window_reserve(2 * G, 0, &r->mine));
-  ASSERT_OK(shmap_window_map(r->mine, 0, r->ram, 0, 2 * G, SHMAP_PROT_RW));
-  r->host = shmap_window_base(r->mine);
-  test_fill(r->host, (size_t)(2 * G), 7);
-  shmap_region a = {.guest_address = G,
-                    .size = G,
-                    .mappable = r->ram,
-                    .file_offset = 0,
-                    .host = r->host};
-  shmap_region b = {.guest_address = 4 * G,
-                    .size = G,
-                    .mappable = r->ram,
-                    .file_offset = G,
-                    .host = r->host + G};
+static void be_open(struct test_rig *r) {
+  ASSERT_OK(test_rig_open_sized(r, 0, 8 * G, 2 * G, 7));
+  shmap_region a = test_rig_region(r, G, G, 0);
+  shmap_region b = test_rig_region(r, 4 * G, G, G);
   struct serve_n s = {r->be, r->back, 2};
   test_thread *t = test_thread_start(serve, &s);
   ASSERT_OK(shmap_frontend_add_region(r->front, &a));
@@ -183,17 +159,8 @@ static void be_open(struct be_rig *r) {
   cr_assert_eq(shmap_backend_count(r->be), 2);
 }
 
-static void be_close(struct be_rig *r) {
-  shmap_backend_destroy(r->be);
-  shmap_window_release(r->guest);
-  shmap_window_release(r->mine);
-  shmap_mappable_unref(r->ram);
-  shmap_channel_close(r->front);
-  shmap_channel_close(r->back);
-}
-
 SHMAP_TEST(segments, backend_guest_and_uaddr_ranges) {
-  struct be_rig r;
+  struct test_rig r;
   be_open(&r);
   shmap_segment s[3];
   size_t n;
@@ -201,13 +168,13 @@ SHMAP_TEST(segments, backend_guest_and_uaddr_ranges) {
   ASSERT_OK(
       shmap_backend_segments(r.be, G + 100, 200, SHMAP_PROT_RW, s, 1, &n));
   cr_assert_eq(n, 1);
-  cr_assert_eq(memcmp(s[0].host, r.host + 100, 200), 0);
+  cr_assert_eq(memcmp(s[0].host, test_rig_host(&r, 100), 200), 0);
   /* Guest addresses between the regions are a hole. */
   ASSERT_ERR(
       shmap_backend_segments(r.be, 2 * G - 8, 16, SHMAP_PROT_READ, s, 3, &n),
       SHMAP_ENOENT);
   /* Front-end addresses across the seam: two guest pieces, 4G apart. */
-  uint64_t ua = (uint64_t)(uintptr_t)r.host + G - 8;
+  uint64_t ua = (uint64_t)(uintptr_t)test_rig_host(&r, G - 8);
   ASSERT_OK(
       shmap_backend_segments_uaddr(r.be, ua, 16, SHMAP_PROT_READ, s, 3, &n));
   cr_assert_eq(n, 2);
@@ -215,8 +182,8 @@ SHMAP_TEST(segments, backend_guest_and_uaddr_ranges) {
   cr_assert_eq(s[0].len, 8);
   cr_assert_eq(s[1].offset, 4 * G);
   cr_assert_eq(s[1].len, 8);
-  cr_assert_eq(memcmp(s[0].host, r.host + G - 8, 8), 0);
-  cr_assert_eq(memcmp(s[1].host, r.host + G, 8), 0);
+  cr_assert_eq(memcmp(s[0].host, test_rig_host(&r, G - 8), 8), 0);
+  cr_assert_eq(memcmp(s[1].host, test_rig_host(&r, G), 8), 0);
   ASSERT_ERR(
       shmap_backend_segments_uaddr(r.be, ua, 16, SHMAP_PROT_READ, s, 1, &n),
       SHMAP_ELIMIT);
@@ -233,11 +200,11 @@ SHMAP_TEST(segments, backend_guest_and_uaddr_ranges) {
       SHMAP_ENOENT);
   ASSERT_ERR(shmap_backend_segments(NULL, G, 8, SHMAP_PROT_READ, s, 3, &n),
              SHMAP_EINVAL);
-  be_close(&r);
+  test_rig_close(&r);
 }
 
 SHMAP_TEST(segments, backend_copies_across_regions_all_or_nothing) {
-  struct be_rig r;
+  struct test_rig r;
   be_open(&r);
   /* Guest [G,2G) and [4G,5G) are not adjacent: the guest window gets a
    * third region's worth of anonymous memory right after the first one so
@@ -246,19 +213,20 @@ SHMAP_TEST(segments, backend_copies_across_regions_all_or_nothing) {
   uint8_t buf[64], back[64];
   test_fill(buf, sizeof buf, 99);
   ASSERT_OK(shmap_backend_write(r.be, 2 * G - 32, buf, sizeof buf, NULL));
-  cr_assert_eq(memcmp(r.host + G - 32, buf, 32), 0, "front end sees it");
+  cr_assert_eq(memcmp(test_rig_host(&r, G - 32), buf, 32), 0,
+               "front end sees it");
   ASSERT_OK(shmap_backend_read(r.be, 2 * G - 32, back, sizeof back, NULL));
   cr_assert_eq(memcmp(back, buf, sizeof buf), 0);
   /* A range with a hole writes no byte, not even before the hole. */
   memset(buf, 0xee, sizeof buf);
-  uint8_t before = r.host[G - 1];
+  uint8_t before = *test_rig_host(&r, G - 1);
   ASSERT_ERR(shmap_backend_write(r.be, 3 * G - 8, buf, 16, NULL), SHMAP_ENOENT);
   ASSERT_ERR(shmap_backend_write(r.be, 2 * G - 1, buf, G + 2, NULL),
              SHMAP_ENOENT);
-  cr_assert_eq(r.host[G - 1], before);
+  cr_assert_eq(*test_rig_host(&r, G - 1), before);
   ASSERT_ERR(shmap_backend_read(r.be, 0, back, 1, NULL), SHMAP_ENOENT);
   ASSERT_ERR(shmap_backend_read(r.be, G, NULL, 1, NULL), SHMAP_EINVAL);
   ASSERT_ERR(shmap_backend_read(NULL, G, back, 1, NULL), SHMAP_EINVAL);
   ASSERT_ERR(shmap_backend_read(r.be, G, back, 0, NULL), SHMAP_EEMPTY);
-  be_close(&r);
+  test_rig_close(&r);
 }

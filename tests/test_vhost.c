@@ -70,50 +70,6 @@ static void serve_all(void *arg) {
     test_thread_join(t_);                                                      \
   } while (0)
 
-/* A main channel pair, a back end with a 64G guest window, and 8G of RAM
- * the front end maps itself (its own address of each region is real). */
-struct rig {
-  shmap_channel *front, *back;
-  shmap_window *guest;
-  shmap_backend *be;
-  shmap_mappable *ram;
-  shmap_window *mine;
-};
-
-static void rig_open(struct rig *r, unsigned flags) {
-  memset(r, 0, sizeof *r);
-  ASSERT_OK(shmap_channel_pair(flags, &r->front, &r->back));
-  ASSERT_OK(shmap_window_reserve(64 * G, 0, &r->guest));
-  ASSERT_OK(shmap_backend_create(r->guest, NULL, &r->be));
-  ASSERT_OK(shmap_mappable_create(8 * G, 0, &r->ram));
-  ASSERT_OK(shmap_window_reserve(8 * G, 0, &r->mine));
-  ASSERT_OK(shmap_window_map(r->mine, 0, r->ram, 0, 8 * G, SHMAP_PROT_RW));
-  test_fill(shmap_window_base(r->mine), (size_t)(8 * G), 31);
-}
-
-static uint8_t *host_of(struct rig *r, uint64_t off) {
-  return (uint8_t *)shmap_window_base(r->mine) + off;
-}
-
-static shmap_region region(struct rig *r, uint64_t gpa, uint64_t size,
-                           uint64_t off) {
-  shmap_region reg = {.guest_address = gpa,
-                      .size = size,
-                      .mappable = r->ram,
-                      .file_offset = off,
-                      .host = host_of(r, off)};
-  return reg;
-}
-
-static void rig_close(struct rig *r) {
-  shmap_backend_destroy(r->be);
-  shmap_window_release(r->guest);
-  shmap_window_release(r->mine);
-  shmap_mappable_unref(r->ram);
-  shmap_channel_close(r->front);
-  shmap_channel_close(r->back);
-}
-
 /* ---- foreign messages ---- */
 
 #define MAX_SEEN 8
@@ -154,13 +110,13 @@ static int on_foreign(void *ctx, shmap_channel *ch, shmap_msg *m) {
 }
 
 SHMAP_TEST(vhost, foreign_messages_reach_the_callback_in_order) {
-  struct rig r;
-  rig_open(&r, 0);
+  struct test_rig r;
+  ASSERT_OK(test_rig_open(&r, 0));
   struct seen seen;
   memset(&seen, 0, sizeof seen);
   shmap_backend_on_foreign(r.be, on_foreign, &seen);
   struct server s = {.be = r.be, .ch = r.back};
-  shmap_region reg = region(&r, 16 * G, 4 * G, 2 * G);
+  shmap_region reg = test_rig_region(&r, 16 * G, 4 * G, 2 * G);
   shmap_native_t kick = test_event_open();
   cr_assert(test_native_is_open(kick));
   uint8_t idx0[8], idx1[8];
@@ -236,18 +192,18 @@ SHMAP_TEST(vhost, foreign_messages_reach_the_callback_in_order) {
   cr_assert_eq(s.ev[2].direction, TB);
   cr_assert_eq(shmap_backend_count(r.be), 1);
   cr_assert_eq(memcmp(shmap_window_translate(r.guest, 16 * G, 4 * G),
-                      host_of(&r, 2 * G), (size_t)(4 * G)),
+                      test_rig_host(&r, 2 * G), (size_t)(4 * G)),
                0);
   shmap_native_close(kick);
   free(reply);
-  rig_close(&r);
+  test_rig_close(&r);
 }
 
 SHMAP_TEST(vhost, foreign_request_without_callback_is_refused) {
-  struct rig r;
-  rig_open(&r, 0);
+  struct test_rig r;
+  ASSERT_OK(test_rig_open(&r, 0));
   struct server s = {.be = r.be, .ch = r.back};
-  shmap_region reg = region(&r, 0, 2 * G, 0);
+  shmap_region reg = test_rig_region(&r, 0, 2 * G, 0);
   shmap_native_t kick = test_event_open();
   uint8_t addr[40];
   memset(addr, 0, sizeof addr);
@@ -292,7 +248,7 @@ SHMAP_TEST(vhost, foreign_request_without_callback_is_refused) {
                "no answer to SET_OWNER, nothing else left over");
   shmap_native_close(kick);
   free(reply);
-  rig_close(&r);
+  test_rig_close(&r);
 }
 
 struct big_send {
@@ -489,7 +445,7 @@ SHMAP_TEST(vhost, calls_wrong_for_the_channel_fail_before_sending) {
 /* ---- protocol features: REPLY_ACK and CONFIGURE_MEM_SLOTS ---- */
 
 struct caller {
-  struct rig *r;
+  struct test_rig *r;
   shmap_region reg;
   volatile int done;
   int rc;
@@ -534,8 +490,8 @@ static int call_without_answer(struct caller *c, shmap_msg *m) {
 }
 
 SHMAP_TEST(vhost, without_reply_ack_nothing_waits_but_get_max_mem_slots) {
-  struct rig r;
-  rig_open(&r, 0);
+  struct test_rig r;
+  ASSERT_OK(test_rig_open(&r, 0));
   shmap_channel_set_protocol_features(r.front,
                                       SHMAP_PROTOCOL_F_CONFIGURE_MEM_SLOTS);
   cr_assert_eq(shmap_channel_protocol_features(r.front),
@@ -545,7 +501,7 @@ SHMAP_TEST(vhost, without_reply_ack_nothing_waits_but_get_max_mem_slots) {
   shmap_msg *m = msg_new();
   shmap_reply reply;
   shmap_event ev;
-  struct caller c = {&r, region(&r, 8 * G, 2 * G, 0), 0, -1, 0, 0};
+  struct caller c = {&r, test_rig_region(&r, 8 * G, 2 * G, 0), 0, -1, 0, 0};
   cr_assert(call_without_answer(&c, m),
             "add_region waited for a reply REPLY_ACK does not promise");
   cr_assert_eq(c.rc, 0, "%s", shmap_err_name(c.rc));
@@ -594,19 +550,19 @@ SHMAP_TEST(vhost, without_reply_ack_nothing_waits_but_get_max_mem_slots) {
   ASSERT_NOTHING_SENT(r.front);
   ASSERT_NOTHING_SENT(r.back);
   free(m);
-  rig_close(&r);
+  test_rig_close(&r);
 }
 
 SHMAP_TEST(vhost, without_configure_mem_slots_tables_are_sent_whole) {
-  struct rig r;
-  rig_open(&r, 0);
+  struct test_rig r;
+  ASSERT_OK(test_rig_open(&r, 0));
   shmap_channel_set_protocol_features(r.front, SHMAP_PROTOCOL_F_REPLY_ACK);
   uint64_t slots;
   ASSERT_ERR(shmap_frontend_get_max_mem_slots(r.front, &slots), SHMAP_ENOTSUP);
   struct server s = {.be = r.be, .ch = r.back};
   shmap_region reg[10];
   for (int i = 0; i < 10; i++)
-    reg[i] = region(&r, (uint64_t)i * 4 * G, G, (uint64_t)(i % 8) * G);
+    reg[i] = test_rig_region(&r, (uint64_t)i * 4 * G, G, (uint64_t)(i % 8) * G);
   int rc[12];
   test_thread *t = test_thread_start(serve_all, &s);
   cr_assert_not_null(t);
@@ -644,15 +600,15 @@ SHMAP_TEST(vhost, without_configure_mem_slots_tables_are_sent_whole) {
   cr_assert_eq(t2->u.mem_table.num_regions, 1);
   cr_assert_eq(t2->u.mem_table.regions[0].guest_phys_addr, 4 * G);
   cr_assert_eq(t2->u.mem_table.regions[0].userspace_addr,
-               (uint64_t)(uintptr_t)host_of(&r, G));
+               (uint64_t)(uintptr_t)test_rig_host(&r, G));
   cr_assert_eq(t2->u.mem_table.regions[0].mmap_offset, G);
   int seen0 = 0, seen1 = 0;
   for (uint32_t i = 0; i < 2; i++) {
     const shmap_wire_region *w = &t1->u.mem_table.regions[i];
     seen0 += w->guest_phys_addr == 0 &&
-             w->userspace_addr == (uint64_t)(uintptr_t)host_of(&r, 0);
+             w->userspace_addr == (uint64_t)(uintptr_t)test_rig_host(&r, 0);
     seen1 += w->guest_phys_addr == 4 * G &&
-             w->userspace_addr == (uint64_t)(uintptr_t)host_of(&r, G);
+             w->userspace_addr == (uint64_t)(uintptr_t)test_rig_host(&r, G);
   }
   cr_assert(seen0 == 1 && seen1 == 1, "the second table holds both regions");
   cr_assert_eq(s.ev[9].msg.u.mem_table.num_regions, 8);
@@ -664,15 +620,15 @@ SHMAP_TEST(vhost, without_configure_mem_slots_tables_are_sent_whole) {
                reg[i].host, (size_t)G),
         0, "region %d", i);
   /* (s.n == 10 above: nothing beyond the ten tables went out.) */
-  rig_close(&r);
+  test_rig_close(&r);
 }
 
 /* ---- REM_MEM_REG repeats ADD_MEM_REG ---- */
 
 SHMAP_TEST(vhost, rem_repeats_add_and_must_match) {
   for (int remfd = 0; remfd < 2; remfd++) {
-    struct rig r;
-    rig_open(&r, remfd ? SHMAP_CHANNEL_REM_FD : 0);
+    struct test_rig r;
+    ASSERT_OK(test_rig_open(&r, remfd ? SHMAP_CHANNEL_REM_FD : 0));
     /* No REPLY_ACK: the calls return once sent, the test reads the raw
      * messages on the back end. */
     shmap_channel_set_protocol_features(r.front,
@@ -680,7 +636,7 @@ SHMAP_TEST(vhost, rem_repeats_add_and_must_match) {
     shmap_msg *add = msg_new(), *rem = msg_new();
     shmap_reply reply;
     shmap_event ev;
-    shmap_region reg = region(&r, 16 * G, 2 * G, 3 * G);
+    shmap_region reg = test_rig_region(&r, 16 * G, 2 * G, 3 * G);
     ASSERT_OK(shmap_frontend_add_region(r.front, &reg));
     ASSERT_OK(shmap_channel_recv_msg(r.back, add));
     cr_assert_eq(add->hdr.size, 40);
@@ -688,7 +644,7 @@ SHMAP_TEST(vhost, rem_repeats_add_and_must_match) {
     cr_assert_eq(get64(add->payload + 8), 16 * G, "guest_phys_addr");
     cr_assert_eq(get64(add->payload + 16), 2 * G, "memory_size");
     cr_assert_eq(get64(add->payload + 24),
-                 (uint64_t)(uintptr_t)host_of(&r, 3 * G),
+                 (uint64_t)(uintptr_t)test_rig_host(&r, 3 * G),
                  "userspace_addr is the front end's address");
     cr_assert_eq(get64(add->payload + 32), 3 * G, "mmap_offset");
     uint8_t added[40];
@@ -748,17 +704,17 @@ SHMAP_TEST(vhost, rem_repeats_add_and_must_match) {
     cr_assert_eq(shmap_backend_count(r.be), 0);
     free(add);
     free(rem);
-    rig_close(&r);
+    test_rig_close(&r);
   }
 }
 
 /* ---- the back end translates the front end's addresses ---- */
 
 SHMAP_TEST(vhost, translate_uaddr) {
-  struct rig r;
-  rig_open(&r, 0);
+  struct test_rig r;
+  ASSERT_OK(test_rig_open(&r, 0));
   struct server s = {.be = r.be, .ch = r.back};
-  shmap_region reg = region(&r, 16 * G, 4 * G, 2 * G);
+  shmap_region reg = test_rig_region(&r, 16 * G, 4 * G, 2 * G);
   uint64_t u = (uint64_t)(uintptr_t)reg.host, n = reg.size;
   cr_assert_null(shmap_backend_translate_uaddr(r.be, u, 1), "nothing yet");
   int rc;
@@ -795,13 +751,13 @@ SHMAP_TEST(vhost, translate_uaddr) {
   cr_assert_eq(rc, 0);
   cr_assert_null(shmap_backend_translate_uaddr(r.be, u, 1), "after removal");
   cr_assert_null(shmap_backend_translate_uaddr(r.be, u + G, 4096));
-  rig_close(&r);
+  test_rig_close(&r);
 }
 
 /* ---- sans-I/O: the device runs its own loop ---- */
 
 static void front_steps(void *arg) {
-  struct rig *r = arg;
+  struct test_rig *r = arg;
   uint64_t f = 0;
   shmap_msg *m = msg_new();
   /* Each result is checked by the device loop's view below; here only that
@@ -811,7 +767,7 @@ static void front_steps(void *arg) {
       0);
   cr_assert_eq(shmap_msg_u64(m, &f), 0);
   cr_assert_eq(f, DEVICE_FEATURES);
-  shmap_region reg = region(r, 0, 2 * G, G);
+  shmap_region reg = test_rig_region(r, 0, 2 * G, G);
   cr_assert_eq(shmap_frontend_add_region(r->front, &reg), 0);
   shmap_native_t kick = test_event_open();
   uint8_t idx[8];
@@ -827,8 +783,8 @@ static void front_steps(void *arg) {
 }
 
 SHMAP_TEST(vhost, sans_io_device_loop) {
-  struct rig r;
-  rig_open(&r, 0);
+  struct test_rig r;
+  ASSERT_OK(test_rig_open(&r, 0));
   test_thread *t = test_thread_start(front_steps, &r);
   cr_assert_not_null(t);
   shmap_msg *m = msg_new(), *copy = msg_new();
@@ -884,8 +840,8 @@ SHMAP_TEST(vhost, sans_io_device_loop) {
   cr_assert_eq(handled_by_shmap, 2);
   cr_assert_eq(handled_by_device, 2);
   cr_assert_eq(shmap_backend_count(r.be), 1);
-  cr_assert_eq(memcmp(shmap_window_translate(r.guest, 0, 2 * G), host_of(&r, G),
-                      (size_t)(2 * G)),
+  cr_assert_eq(memcmp(shmap_window_translate(r.guest, 0, 2 * G),
+                      test_rig_host(&r, G), (size_t)(2 * G)),
                0);
   /* A reply not due is not sent. */
   shmap_reply none = {SHMAP_REQ_ADD_MEM_REG, 0, 0, {0}};
@@ -899,7 +855,7 @@ SHMAP_TEST(vhost, sans_io_device_loop) {
   ASSERT_NOTHING_SENT(r.front);
   free(m);
   free(copy);
-  rig_close(&r);
+  test_rig_close(&r);
 }
 
 /* The front end's side: a device's own loop on the back-end request socket
