@@ -800,3 +800,44 @@ SHMAP_TEST(pipe_stall, close_drains_a_bounded_amount) {
                before, test_handle_count_low());
   watchdog_stop(&wd);
 }
+
+/* A message far longer than any valid one (64 MiB, a section handle named
+ * in its envelope) on a channel with no timeout: the receive reads a
+ * bounded part of it and refuses it without reading the rest (a receive
+ * that read it whole let the peer's write succeed), and closes the handle
+ * it names; the channel is out of sync for its owner to close. */
+SHMAP_TEST(pipe_stall, oversized_message_is_not_read_whole) {
+  struct watchdog wd;
+  watchdog_start(&wd, 60000);
+  long before = test_handle_count_low();
+  struct raw r;
+  raw_open(&r, BE);
+  uint8_t *msg = VirtualAlloc(NULL, HUGE_MESSAGE, MEM_COMMIT | MEM_RESERVE,
+                              PAGE_READWRITE);
+  cr_assert_not_null(msg);
+  le32(msg, 1);
+  le32(msg + 4, 0);
+  le64(msg + 8, (uint64_t)(uintptr_t)make_handle(SECTION));
+  struct huge_writer hw = {r.client, msg, HUGE_MESSAGE, FALSE, 0};
+  test_thread *t = test_thread_start(huge_main, &hw);
+  cr_assert_not_null(t);
+  shmap_wire_msg m;
+  shmap_native_t fds[SHMAP_WIRE_MAX_FDS];
+  size_t nfds = 7;
+  cr_assert_eq(shmap_channel_recv(r.ch, &m, fds, &nfds), SHMAP_EPROTO, "%s",
+               shmap_last_message());
+  cr_assert(strstr(shmap_last_message(), "longer than any valid one") != NULL,
+            "%s", shmap_last_message());
+  cr_assert_eq(nfds, 0);
+  cr_assert_eq(shmap_channel_in_sync(r.ch), 0);
+  shmap_channel_close(r.ch);
+  test_thread_join(t);
+  cr_assert(!hw.ok, "the receive read the peer's %u-byte message whole",
+            HUGE_MESSAGE);
+  CloseHandle(r.client);
+  shmap_listener_close(r.l);
+  VirtualFree(msg, 0, MEM_RELEASE);
+  cr_assert_eq(test_handle_count_low(), before, "%ld handles before, %ld after",
+               before, test_handle_count_low());
+  watchdog_stop(&wd);
+}

@@ -208,6 +208,12 @@ static void take_handles(const shmap__chan_os *c, const uint8_t *msg, size_t n,
   }
 }
 
+/* The most of a message longer than any valid one that is read to find its
+ * end (a receive, see shmap__os_chan_recv_frame), and of all messages a
+ * close drains (drain_unread): 1024 messages of the largest valid size,
+ * about 4 MiB. */
+#define DRAIN_BYTES ((size_t)1024 * (ENVELOPE_MAX + SHMAP_MSG_MAX_FRAME))
+
 /* Read and drop the rest of a message longer than any valid one, stopping
  * once `limit` bytes of it have been read; returns the message's whole
  * length (as far as read when *err, the last read's result, is not 0:
@@ -256,6 +262,25 @@ SHMAP__NOINLINE static int stalled(shmap_channel *ch, const uint8_t *msg,
                        ch->timeout_ms, got);
 }
 
+/* A message that goes on past DRAIN_BYTES. Its rest is not read: a peer
+ * could make it any length, and no reading of it would make the channel
+ * usable again, since a framing error leaves it out of sync for the caller
+ * to close (whose drain is bounded too). The handles named in what was
+ * read are owned, believed as far as read, as for a stalled message. Rare:
+ * kept out of the receive path's frame. */
+SHMAP__NOINLINE static int oversized(shmap_channel *ch, const uint8_t *msg,
+                                     size_t got, size_t read,
+                                     shmap_native_t *fds, size_t *nfds) {
+  size_t bad = 0;
+  if (got >= ENVELOPE_HEAD)
+    take_handles(&ch->os, msg, listed_handles(msg, got, SIZE_MAX), fds, nfds,
+                 SHMAP_WIRE_MAX_FDS, &bad);
+  return shmap__err(SHMAP_EPROTO,
+                    "channel receive: a message longer than any valid one "
+                    "(more than %zu bytes); the rest is left unread",
+                    read);
+}
+
 /* The message is read straight into the caller's frame buffer, envelope
  * first, and the frame then moved down over the envelope: no buffer of our
  * own (the common code keeps one per channel, warm, rather than 4 KiB on
@@ -282,11 +307,15 @@ int shmap__os_chan_recv_frame(shmap_channel *ch, uint8_t *buf, size_t cap,
     ULONGLONG deadline = 0;
     err = pipe_io(c, 0, tail, sizeof tail, &more, ch->timeout_ms, &deadline);
     total += more;
+    /* Read to its end, to report it whole, but at most DRAIN_BYTES: a
+     * peer could make it any length. */
     if (err == ERROR_MORE_DATA)
       total =
-          drain_message(c, total, SIZE_MAX, ch->timeout_ms, &deadline, &err);
+          drain_message(c, total, DRAIN_BYTES, ch->timeout_ms, &deadline, &err);
     if (err == TIMED_OUT)
       return stalled(ch, msg, got, fds, nfds);
+    if (err == ERROR_MORE_DATA)
+      return oversized(ch, msg, got, total, fds, nfds);
   }
   if (got < ENVELOPE_HEAD)
     return shmap__err(SHMAP_EPROTO,
@@ -359,7 +388,6 @@ int shmap__os_chan_recv_frame(shmap_channel *ch, uint8_t *buf, size_t cap,
  * is the peer's doing, and bounded by the caps (a peer can duplicate
  * handles into us anyway). */
 #define DRAIN_MESSAGES 4096
-#define DRAIN_BYTES ((size_t)1024 * (ENVELOPE_MAX + SHMAP_MSG_MAX_FRAME))
 #define DRAIN_MS 100
 
 static void drain_unread(shmap__chan_os *c) {
