@@ -757,6 +757,17 @@ static void huge_main(void *arg) {
 
 #define HUGE_MESSAGE (64u << 20)
 
+/* After a huge writer's channel has closed: the raw peer's end, the
+ * listener and the message go, and every handle the message named went
+ * with the channel (the count is back to `before`). */
+static void huge_end(struct raw *r, uint8_t *msg, long before) {
+  CloseHandle(r->client);
+  shmap_listener_close(r->l);
+  VirtualFree(msg, 0, MEM_RELEASE);
+  cr_assert_eq(test_handle_count_low(), before, "%ld handles before, %ld after",
+               before, test_handle_count_low());
+}
+
 /* A channel closing with a valid message (a section handle in its
  * envelope) and then a 64 MiB one unread: close reads a bounded part of
  * the huge one and closes the pipe, so the peer's write fails (an
@@ -792,12 +803,7 @@ SHMAP_TEST(pipe_stall, close_drains_a_bounded_amount) {
   cr_assert(hw.err == ERROR_BROKEN_PIPE || hw.err == ERROR_NO_DATA ||
                 hw.err == ERROR_PIPE_NOT_CONNECTED,
             "the peer's write failed with %lu", (unsigned long)hw.err);
-  CloseHandle(r.client);
-  shmap_listener_close(r.l);
-  VirtualFree(msg, 0, MEM_RELEASE);
-  /* The section handle went with the channel. */
-  cr_assert_eq(test_handle_count_low(), before, "%ld handles before, %ld after",
-               before, test_handle_count_low());
+  huge_end(&r, msg, before);
   watchdog_stop(&wd);
 }
 
@@ -834,10 +840,6 @@ SHMAP_TEST(pipe_stall, oversized_message_is_not_read_whole) {
   test_thread_join(t);
   cr_assert(!hw.ok, "the receive read the peer's %u-byte message whole",
             HUGE_MESSAGE);
-  CloseHandle(r.client);
-  shmap_listener_close(r.l);
-  VirtualFree(msg, 0, MEM_RELEASE);
-  cr_assert_eq(test_handle_count_low(), before, "%ld handles before, %ld after",
-               before, test_handle_count_low());
+  huge_end(&r, msg, before);
   watchdog_stop(&wd);
 }
