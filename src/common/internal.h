@@ -1,7 +1,8 @@
 /* shmap — the library's internal headers, all of them: what a file of
  * src/common or of a platform directory includes when it needs most of
  * them. Nothing here is part of the public API. Each part stands on its
- * own, so a file that needs one concern can include just that:
+ * own (tests/internal_headers_test.sh compiles each alone), so a file
+ * that needs one concern can include just that:
  *
  *   compiler.h     attributes (printf formats, cold, flatten, noinline)
  *   errors.h       recording errors, translating OS errors
