@@ -12,11 +12,6 @@
 #include "internal.h"
 #include "unix.h"
 
-/* Linux 5.1's seal; older headers lack the name. */
-#if defined(F_ADD_SEALS) && !defined(F_SEAL_FUTURE_WRITE)
-#  define F_SEAL_FUTURE_WRITE 0x0010
-#endif
-
 /* Shrinking would turn live mappings into SIGBUS traps for every peer;
  * growing is harmless but would make the size a peer checked a lie. */
 #define SHMAP_SEALS (F_SEAL_SHRINK | F_SEAL_GROW)

@@ -15,11 +15,6 @@
 #include "internal.h"
 #include "unix.h"
 
-/* Linux 5.1's seal; older headers lack the name. */
-#if defined(F_ADD_SEALS) && !defined(F_SEAL_FUTURE_WRITE)
-#  define F_SEAL_FUTURE_WRITE 0x0010
-#endif
-
 /* An shm object with an unguessable name that exists in the namespace only
  * between shm_open and shm_unlink. */
 int shmap__unix_shm_create(uint64_t size, int *out) {

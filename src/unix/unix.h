@@ -13,7 +13,14 @@
 #ifndef SHMAP_UNIX_H
 #define SHMAP_UNIX_H
 
+#include <fcntl.h>
 #include <stdint.h>
+
+/* File seals, where the system has them (Linux; F_GET_SEALS on FreeBSD):
+ * Linux 5.1's F_SEAL_FUTURE_WRITE is missing from older headers. */
+#if defined(F_ADD_SEALS) && !defined(F_SEAL_FUTURE_WRITE)
+#  define F_SEAL_FUTURE_WRITE 0x0010
+#endif
 
 /* The file mode of every object shmap creates: no write permission for
  * anyone. Descriptors already open keep the access they were opened with
