@@ -421,20 +421,20 @@ static void tr_worker_main(void *p) {
 
 /* The mean over the threads of each one's ns per lookup. */
 static double run_threads(struct tr_par *par) {
-  bench_thread *t[TR_THREADS_MAX];
+  test_thread *t[TR_THREADS_MAX];
   atomic_store(&par->go, 0);
   for (int i = 0; i < par->threads; i++) {
     par->k[i].par = par;
     par->k[i].seed = TR_SEED ^ ((uint64_t)i + 1) * 0x9E3779B97F4A7C15ull;
     par->k[i].ns = 0;
-    t[i] = bench_thread_start(tr_worker_main, &par->k[i]);
+    t[i] = test_thread_start(tr_worker_main, &par->k[i]);
     if (t[i] == NULL)
       bench_fail("thread start");
   }
   atomic_store_explicit(&par->go, 1, memory_order_release);
   double sum = 0;
   for (int i = 0; i < par->threads; i++) {
-    bench_thread_join(t[i]);
+    test_thread_join(t[i]);
     sum += par->k[i].ns;
   }
   return sum / par->threads;

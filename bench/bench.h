@@ -60,12 +60,8 @@ enum bench_bare {
 };
 const char *bench_bare_name(enum bench_bare kind);
 
-/* Threads for the contended rows, one implementation per platform:
- * bench_thread_start runs fn(arg) on a new thread (NULL when it cannot);
- * bench_thread_join waits for it and frees it. */
-typedef struct bench_thread bench_thread;
-bench_thread *bench_thread_start(void (*fn)(void *), void *arg);
-void bench_thread_join(bench_thread *t);
+/* Threads for the contended rows: the tests' (tests/thread.h). */
+#include "thread.h"
 /* Processors online (at least 1). */
 int bench_cpus(void);
 /* Bytes the C heap holds in use now (malloc's own count), or -1 where the

@@ -14,36 +14,6 @@
 
 #include "bench.h"
 
-struct bench_thread {
-  pthread_t id;
-  void (*fn)(void *);
-  void *arg;
-};
-
-static void *thread_main(void *p) {
-  bench_thread *t = p;
-  t->fn(t->arg);
-  return NULL;
-}
-
-bench_thread *bench_thread_start(void (*fn)(void *), void *arg) {
-  bench_thread *t = malloc(sizeof *t);
-  if (t == NULL)
-    return NULL;
-  t->fn = fn;
-  t->arg = arg;
-  if (pthread_create(&t->id, NULL, thread_main, t) != 0) {
-    free(t);
-    return NULL;
-  }
-  return t;
-}
-
-void bench_thread_join(bench_thread *t) {
-  pthread_join(t->id, NULL);
-  free(t);
-}
-
 double bench_heap_bytes(void) {
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 33)
   return (double)mallinfo2().uordblks;

@@ -57,38 +57,6 @@ _Noreturn static void fail(const char *what) {
   exit(1);
 }
 
-struct bench_thread {
-  HANDLE h;
-  void (*fn)(void *);
-  void *arg;
-};
-
-static DWORD WINAPI thread_main(void *p) {
-  bench_thread *t = p;
-  t->fn(t->arg);
-  return 0;
-}
-
-bench_thread *bench_thread_start(void (*fn)(void *), void *arg) {
-  bench_thread *t = malloc(sizeof *t);
-  if (t == NULL)
-    return NULL;
-  t->fn = fn;
-  t->arg = arg;
-  t->h = CreateThread(NULL, 0, thread_main, t, 0, NULL);
-  if (t->h == NULL) {
-    free(t);
-    return NULL;
-  }
-  return t;
-}
-
-void bench_thread_join(bench_thread *t) {
-  WaitForSingleObject(t->h, INFINITE);
-  CloseHandle(t->h);
-  free(t);
-}
-
 /* The C runtime's heap, block by block: mingw's malloc is msvcrt's. */
 double bench_heap_bytes(void) {
   _HEAPINFO h;

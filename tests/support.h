@@ -16,6 +16,7 @@
 #endif
 
 #include "shmap.h"
+#include "thread.h"
 
 /* Open descriptors (POSIX: entries of /proc/self/fd) or handles (Windows:
  * GetProcessHandleCount) of this process. */
@@ -56,10 +57,7 @@ int test_range_reserved(const void *addr, size_t len);
  * child's exit code, or -1 if it could not be run. */
 int test_run_child(const char *const *args, shmap_native_t native);
 
-/* A thread running fn(arg); join waits for it and frees it. */
-typedef struct test_thread test_thread;
-test_thread *test_thread_start(void (*fn)(void *), void *arg);
-void test_thread_join(test_thread *t);
+/* Threads: thread.h. */
 
 /* Parse / format a native value on a command line. */
 shmap_native_t test_native_parse(const char *s);

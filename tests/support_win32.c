@@ -107,37 +107,3 @@ shmap_native_t test_native_parse(const char *s) {
 void test_native_format(shmap_native_t native, char *buf, size_t cap) {
   snprintf(buf, cap, "%" PRIuPTR, (uintptr_t)native);
 }
-
-struct test_thread {
-  HANDLE h;
-  void (*fn)(void *);
-  void *arg;
-};
-
-static DWORD WINAPI thread_main(void *p) {
-  test_thread *t = p;
-  t->fn(t->arg);
-  return 0;
-}
-
-test_thread *test_thread_start(void (*fn)(void *), void *arg) {
-  test_thread *t = malloc(sizeof *t);
-  if (t == NULL)
-    return NULL;
-  t->fn = fn;
-  t->arg = arg;
-  t->h = CreateThread(NULL, 0, thread_main, t, 0, NULL);
-  if (t->h == NULL) {
-    free(t);
-    return NULL;
-  }
-  return t;
-}
-
-void test_thread_join(test_thread *t) {
-  if (t == NULL)
-    return;
-  WaitForSingleObject(t->h, INFINITE);
-  CloseHandle(t->h);
-  free(t);
-}
