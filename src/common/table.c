@@ -1,7 +1,7 @@
 /* shmap — the ordered mapping table of a window.
  *
  * A sorted array cut into chunks of at most SHMAP__CHUNK entries (see
- * internal.h). A flat sorted array made every insert and remove move the
+ * table.h). A flat sorted array made every insert and remove move the
  * whole tail, which at tens of thousands of mappings cost more than the
  * system call that unmaps the range (docs/performance.md, "Design
  * choices").

@@ -41,7 +41,7 @@
 typedef struct shmap__xlat_node node;
 
 /* set and clear stay functions even in callers that inline everything
- * they call (SHMAP__FLATTEN in internal.h): they make no system call, and
+ * they call (SHMAP__FLATTEN in compiler.h): they make no system call, and
  * their recursion would be copied into every such caller. */
 #if defined(__GNUC__)
 #  define NOINLINE __attribute__((noinline))
