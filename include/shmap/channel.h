@@ -192,7 +192,10 @@ SHMAP_API int shmap_channel_pair(unsigned flags, shmap_channel **front,
 /**
  * Close the connection (the peer sees SHMAP_ECLOSED) and free the channel.
  * Descriptors already received stay the caller's. NULL is ignored; cannot
- * fail. No other thread may be using the channel.
+ * fail. No other thread may be using the channel. Windows: handles that
+ * unread messages brought are closed, reading a bounded amount (4096
+ * messages, about 4 MiB, 100 ms of waiting), so the peer cannot hold the
+ * close up; handles in messages past that bound stay open.
  */
 SHMAP_API void shmap_channel_close(shmap_channel *ch);
 

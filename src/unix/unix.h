@@ -1,14 +1,16 @@
 /* shmap — the Unix part's own seam: what src/unix shares between its files
  * and what it asks of the OS directory built beside it (src/linux today).
  *
- * src/unix is POSIX.1-2008 plus the extensions Linux and the BSDs share:
- * accept4, SOCK_CLOEXEC, MSG_CMSG_CLOEXEC, MSG_NOSIGNAL, MAP_ANONYMOUS,
- * MAP_NORESERVE, getrandom, and F_GET_SEALS where the headers have it. A
- * port to a Unix without them (macOS) supplies equivalents in its own
- * directory. Everything else the OS contract (os_contract.h) asks that
- * differs between Unixes (how memory objects are made and sealed, how a
- * read-only grant is made, who the peer is, limits on mapped areas) the
- * OS directory implements: the list ends this file.
+ * src/unix is POSIX.1-2008 plus extensions Linux has and the BSDs mostly
+ * share: accept4, SOCK_CLOEXEC, MSG_CMSG_CLOEXEC, MSG_NOSIGNAL,
+ * MAP_ANONYMOUS, getrandom (not on OpenBSD), MAP_NORESERVE (not on
+ * FreeBSD, where it can be 0), and F_GET_SEALS where the headers have it.
+ * A port to a Unix that lacks one (macOS lacks several) supplies an
+ * equivalent in its own directory. Everything else the OS contract
+ * (os_contract.h) asks that differs between Unixes (how memory objects
+ * are made and sealed, how a read-only grant is made, who the peer is,
+ * limits on mapped areas) the OS directory implements: the list ends this
+ * file.
  */
 #ifndef SHMAP_UNIX_H
 #define SHMAP_UNIX_H
